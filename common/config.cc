@@ -1,0 +1,217 @@
+#include "config.h"
+
+#include <cctype>
+#include <map>
+
+#include "duration.h"
+#include "files.h"
+#include "util.h"
+
+namespace vendor::core {
+
+const std::vector<ConfigKey>& config_keys() {
+    static const std::vector<ConfigKey>* keys = new std::vector<ConfigKey>{
+        {"registry_dir", "directory of account entries NAME.json"},
+        {"state_dir", "grants, codes, TOTP secrets, failure counters"},
+        {"nss_dir", "compiled NSS index"},
+        {"audit_log", "hash-chained JSON-lines audit log"},
+        {"host_name", "name matched against an entry's hosts (default: gethostname)"},
+        {"timezone", "zone for hours schedules, e.g. Europe/Paris (default: /etc/localtime)"},
+        {"vendor_group", "members are vendor accounts (default vendors)"},
+        {"privileged_groups", "space-separated groups a vendor may never be in"},
+        {"otp_digits", "digits of an issued code, 8 to 12 (default 8)"},
+        {"otp_ttl", "lifetime of an issued code, at most 1h (default 10m)"},
+        {"totp_window", "TOTP steps accepted either side of now, 0 to 3 (default 1)"},
+        {"max_grant", "longest activation (default 12h)"},
+        {"lockout_threshold", "consecutive bad codes that lock the code factor, 1 to 100 (default 5)"},
+        {"lockout_time", "how long the lock lasts (default 15m)"},
+        {"log_retention_days", "days of audit log vendorctl prune keeps (default 190, min 183)"},
+    };
+    return *keys;
+}
+
+namespace {
+
+bool is_abs_path(std::string_view v) {
+    if (v.empty() || v[0] != '/' || v.size() > 1024) return false;
+    for (unsigned char c : v)
+        if (c < 0x21 || c == 0x7f) return false;
+    return v.find("/../") == std::string_view::npos && v.find("/./") == std::string_view::npos;
+}
+
+bool valid_group_name(std::string_view v) {
+    if (v.empty() || v.size() > 64) return false;
+    for (unsigned char c : v)
+        if (!(isalnum(c) || c == '_' || c == '-' || c == '.' || c == '$')) return false;
+    return true;
+}
+
+bool valid_host_name(std::string_view v) {
+    if (v.empty() || v.size() > 253) return false;
+    for (unsigned char c : v)
+        if (!(isalnum(c) || c == '-' || c == '.' || c == '_')) return false;
+    return true;
+}
+
+bool valid_tz_name(std::string_view v) {
+    if (v.empty() || v.size() > 128 || v[0] == '/' || v.find("..") != std::string_view::npos)
+        return false;
+    for (unsigned char c : v)
+        if (!(isalnum(c) || c == '_' || c == '-' || c == '/' || c == '+')) return false;
+    return true;
+}
+
+Status set_key(Config& c, const std::string& key, std::string_view v) {
+    auto bad = [&](const std::string& why) {
+        return make_error(Code::invalid, key + ": " + why + " ('" + escape(v, 80) + "')");
+    };
+    auto dur = [&](std::int64_t& out, std::int64_t min, std::int64_t max) -> Status {
+        auto d = parse_duration(v);
+        if (!d) return bad(d.error().detail);
+        if (*d < min || *d > max)
+            return bad("must be between " + format_duration(min) + " and " + format_duration(max));
+        out = *d;
+        return {};
+    };
+    auto num = [&](unsigned& out, unsigned min, unsigned max) -> Status {
+        std::uint64_t n;
+        if (!parse_uint(v, max, n) || n < min)
+            return bad("must be a number from " + std::to_string(min) + " to " + std::to_string(max));
+        out = static_cast<unsigned>(n);
+        return {};
+    };
+    auto path = [&](std::string& out) -> Status {
+        if (!is_abs_path(v)) return bad("must be an absolute path without spaces, . or ..");
+        out = std::string(v);
+        while (out.size() > 1 && out.back() == '/') out.pop_back();
+        return {};
+    };
+    if (key == "registry_dir") return path(c.registry_dir);
+    if (key == "state_dir") return path(c.state_dir);
+    if (key == "nss_dir") return path(c.nss_dir);
+    if (key == "audit_log") return path(c.audit_log);
+    if (key == "host_name") {
+        if (!valid_host_name(v)) return bad("not a host name");
+        c.host_name = std::string(v);
+        return {};
+    }
+    if (key == "timezone") {
+        if (!valid_tz_name(v)) return bad("not a zoneinfo name such as Europe/Paris");
+        c.timezone = std::string(v);
+        return {};
+    }
+    if (key == "vendor_group") {
+        if (!valid_group_name(v)) return bad("not a group name");
+        c.vendor_group = std::string(v);
+        return {};
+    }
+    if (key == "privileged_groups") {
+        c.privileged_groups.clear();
+        for (auto& g : split(v, ' ')) {
+            if (!valid_group_name(g)) return bad("not a group name: " + escape(g, 64));
+            c.privileged_groups.push_back(g);
+        }
+        return {};
+    }
+    if (key == "otp_digits") return num(c.otp_digits, 8, 12);
+    if (key == "otp_ttl") return dur(c.otp_ttl, 30, 3600);
+    if (key == "totp_window") return num(c.totp_window, 0, 3);
+    if (key == "max_grant") return dur(c.max_grant, 60, 7 * 86400);
+    if (key == "lockout_threshold") return num(c.lockout_threshold, 1, 100);
+    if (key == "lockout_time") return dur(c.lockout_time, 10, 86400);
+    if (key == "log_retention_days") return num(c.log_retention_days, 1, 36500);
+    return make_error(Code::invalid, "unknown key '" + escape(key, 64) + "'");
+}
+
+struct Line {
+    std::string key;
+    std::string_view value;
+    bool ok;
+};
+
+Line split_line(std::string_view line) {
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) return {"", {}, false};
+    return {std::string(trim(line.substr(0, eq))), trim(line.substr(eq + 1)), true};
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, std::string path) {
+    Config c;
+    c.path = std::move(path);
+    std::map<std::string, int> seen;
+    int lineno = 0;
+    if (text.size() > kMaxFileSize) return make_error(Code::too_large, "config too large");
+    while (!text.empty()) {
+        ++lineno;
+        auto nl = text.find('\n');
+        auto raw = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        auto line = trim(raw);
+        if (line.empty() || line[0] == '#') continue;
+        auto where = c.path + ":" + std::to_string(lineno) + ": ";
+        auto kv = split_line(line);
+        if (!kv.ok || kv.key.empty()) return make_error(Code::invalid, where + "expected 'key = value'");
+        if (seen.count(kv.key))
+            return make_error(Code::invalid, where + "'" + escape(kv.key, 64) + "' given twice");
+        seen[kv.key] = lineno;
+        if (kv.value.empty()) return make_error(Code::invalid, where + "'" + escape(kv.key, 64) + "' has no value");
+        if (auto st = set_key(c, kv.key, kv.value); !st)
+            return make_error(Code::invalid, where + st.error().detail);
+    }
+    return c;
+}
+
+Result<Config> load_config(const std::string& path, bool explicit_path) {
+    auto text = safe_read(path);
+    if (!text) {
+        if (text.error().code == Code::not_found && !explicit_path) {
+            Config c;
+            return c;
+        }
+        return std::move(text).error();
+    }
+    return parse_config(*text, path);
+}
+
+Config salvage_identity(std::string_view text) {
+    Config c;
+    Config probe;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        auto line = trim(text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        if (line.empty() || line[0] == '#') continue;
+        auto kv = split_line(line);
+        if (!kv.ok) continue;
+        if (kv.key == "registry_dir" && set_key(probe, kv.key, kv.value)) c.registry_dir = probe.registry_dir;
+        if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value)) c.vendor_group = probe.vendor_group;
+    }
+    return c;
+}
+
+std::string dump_config(const Config& c) {
+    std::string groups;
+    for (const auto& g : c.privileged_groups) groups += (groups.empty() ? "" : " ") + g;
+    std::string out;
+    auto put = [&](const char* k, const std::string& v) { out += std::string(k) + " = " + v + "\n"; };
+    put("registry_dir", c.registry_dir);
+    put("state_dir", c.state_dir);
+    put("nss_dir", c.nss_dir);
+    put("audit_log", c.audit_log);
+    put("host_name", c.host_name.empty() ? "(gethostname)" : c.host_name);
+    put("timezone", c.timezone.empty() ? "(/etc/localtime)" : c.timezone);
+    put("vendor_group", c.vendor_group);
+    put("privileged_groups", groups);
+    put("otp_digits", std::to_string(c.otp_digits));
+    put("otp_ttl", format_duration(c.otp_ttl));
+    put("totp_window", std::to_string(c.totp_window));
+    put("max_grant", format_duration(c.max_grant));
+    put("lockout_threshold", std::to_string(c.lockout_threshold));
+    put("lockout_time", format_duration(c.lockout_time));
+    put("log_retention_days", std::to_string(c.log_retention_days));
+    return out;
+}
+
+}  // namespace vendor::core

@@ -1,0 +1,314 @@
+#include "files.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <sodium.h>
+
+#include "util.h"
+
+namespace vendor::core {
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+    if (this != &o) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = o.release();
+    }
+    return *this;
+}
+
+Fd::~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+bool trusted_owner(uid_t uid) noexcept { return uid == 0 || uid == geteuid(); }
+
+Error sys_error(Code c, const std::string& what, std::string_view path, int err) {
+    return make_error(c, what + " " + escape(path, 200) + ": " + std::strerror(err));
+}
+
+std::vector<std::string_view> components(std::string_view p) {
+    std::vector<std::string_view> out;
+    while (!p.empty()) {
+        auto pos = p.find('/');
+        auto c = p.substr(0, pos);
+        if (!c.empty()) out.push_back(c);
+        if (pos == std::string_view::npos) break;
+        p.remove_prefix(pos + 1);
+    }
+    return out;
+}
+
+void sleep_ms(int ms) {
+    timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+    nanosleep(&ts, nullptr);
+}
+
+}  // namespace
+
+std::string dirname_of(std::string_view path) {
+    auto pos = path.rfind('/');
+    if (pos == std::string_view::npos) return ".";
+    if (pos == 0) return "/";
+    return std::string(path.substr(0, pos));
+}
+
+std::string basename_of(std::string_view path) {
+    auto pos = path.rfind('/');
+    return std::string(pos == std::string_view::npos ? path : path.substr(pos + 1));
+}
+
+Result<Fd> open_dir_checked(std::string_view abs_path) {
+    if (abs_path.empty() || abs_path[0] != '/')
+        return make_error(Code::invalid, "path is not absolute: " + escape(abs_path, 200));
+    if (abs_path.size() > 4000) return make_error(Code::too_large, "path too long");
+    Fd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cur) return sys_error(Code::io, "cannot open", "/", errno);
+    std::string walked = "";
+    for (auto comp : components(abs_path)) {
+        if (comp == "." || comp == "..")
+            return make_error(Code::insecure, "path has . or ..: " + escape(abs_path, 200));
+        struct stat st{};
+        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
+        std::string name(comp);
+        walked += "/" + name;
+        Fd next(::openat(cur.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next) {
+            int e = errno;
+            if (e == ENOENT) return sys_error(Code::not_found, "no such directory", walked, e);
+            if (e == ENOTDIR || e == ELOOP)
+                return make_error(Code::insecure, "not a directory or a symlink: " + escape(walked, 200));
+            return sys_error(Code::io, "cannot open", walked, e);
+        }
+        cur = std::move(next);
+        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
+        if (!trusted_owner(st.st_uid))
+            return make_error(Code::insecure, "directory not owned by root: " + escape(walked, 200));
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+            return make_error(Code::insecure,
+                              "directory writable by group or others: " + escape(walked, 200));
+    }
+    // The directory that holds the file itself must not be writable by others
+    // even when sticky: anyone could then add files to a registry or state dir.
+    struct stat st{};
+    if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return make_error(Code::insecure, "directory writable by group or others: " + escape(abs_path, 200));
+    return cur;
+}
+
+namespace {
+
+Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, struct stat& st) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    std::string base = basename_of(abs_path);
+    if (base.empty() || base == "." || base == "..")
+        return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
+    Fd fd(::openat(dir->get(), base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd) {
+        int e = errno;
+        if (e == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, e);
+        if (e == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
+        return sys_error(Code::io, "cannot open", abs_path, e);
+    }
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+    if (!S_ISREG(st.st_mode))
+        return make_error(Code::insecure, "not a regular file: " + escape(abs_path, 200));
+    if (!trusted_owner(st.st_uid))
+        return make_error(Code::insecure, "file not owned by root: " + escape(abs_path, 200));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return make_error(Code::insecure, "file writable by group or others: " + escape(abs_path, 200));
+    if (!opts.allow_group_read && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        return make_error(Code::insecure, "secret file readable by group or others: " + escape(abs_path, 200));
+    if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
+        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    return fd;
+}
+
+Result<std::string> read_all(int fd, std::string_view abs_path, std::size_t max_size) {
+    std::string out;
+    char buf[8192];
+    while (true) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error(Code::io, "cannot read", abs_path, errno);
+        }
+        if (n == 0) break;
+        if (out.size() + static_cast<std::size_t>(n) > max_size)
+            return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+Status write_all(int fd, std::string_view data, std::string_view path) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error(Code::io, "cannot write", path, errno);
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts) {
+    struct stat st{};
+    auto fd = open_checked_file(abs_path, opts, st);
+    if (!fd) return std::move(fd).error();
+    return read_all(fd->get(), abs_path, opts.max_size);
+}
+
+Result<std::string> safe_read_optional(std::string_view abs_path, bool& found, const SafeOpts& opts) {
+    auto r = safe_read(abs_path, opts);
+    if (!r && r.error().code == Code::not_found) {
+        // Only the file itself may be absent; a missing directory is too.
+        found = false;
+        return std::string();
+    }
+    found = r.ok();
+    return r;
+}
+
+Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode) {
+    auto pdir = open_dir_checked(dirname_of(abs_path));
+    if (!pdir) return std::move(pdir).error();
+    Fd dir(::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return sys_error(Code::io, "cannot open directory of", abs_path, errno);
+    std::string base = basename_of(abs_path);
+    unsigned char rnd[8];
+    randombytes_buf(rnd, sizeof rnd);
+    std::string tmp = "." + base + ".tmp." + to_hex(rnd, sizeof rnd);
+    Fd fd(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777));
+    if (!fd) return sys_error(Code::io, "cannot create temporary file for", abs_path, errno);
+    auto fail = [&](Error e) -> Status {
+        ::unlinkat(dir.get(), tmp.c_str(), 0);
+        return e;
+    };
+    if (fchmod(fd.get(), mode & 0777) != 0) return fail(sys_error(Code::io, "cannot chmod", abs_path, errno));
+    if (auto st = write_all(fd.get(), data, abs_path); !st) return fail(st.error());
+    if (fsync(fd.get()) != 0) return fail(sys_error(Code::io, "cannot fsync", abs_path, errno));
+    if (::renameat(dir.get(), tmp.c_str(), dir.get(), base.c_str()) != 0)
+        return fail(sys_error(Code::io, "cannot rename into", abs_path, errno));
+    if (fsync(dir.get()) != 0) return sys_error(Code::io, "cannot fsync directory of", abs_path, errno);
+    return {};
+}
+
+Status remove_file(std::string_view abs_path, bool* removed) {
+    if (removed) *removed = false;
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) {
+        if (dir.error().code == Code::not_found) return {};
+        return dir.error();
+    }
+    std::string base = basename_of(abs_path);
+    if (::unlinkat(dir->get(), base.c_str(), 0) != 0) {
+        if (errno == ENOENT) return {};
+        return sys_error(Code::io, "cannot remove", abs_path, errno);
+    }
+    if (removed) *removed = true;
+    return {};
+}
+
+Status ensure_dir(std::string_view abs_path, mode_t mode) {
+    if (abs_path.empty() || abs_path[0] != '/')
+        return make_error(Code::invalid, "path is not absolute: " + escape(abs_path, 200));
+    std::string walked;
+    for (auto comp : components(abs_path)) {
+        walked += "/";
+        walked += comp;
+        if (::mkdir(walked.c_str(), mode) != 0 && errno != EEXIST)
+            return sys_error(Code::io, "cannot create directory", walked, errno);
+    }
+    auto fd = open_dir_checked(abs_path);
+    if (!fd) return std::move(fd).error();
+    return {};
+}
+
+Result<std::vector<std::string>> list_dir(std::string_view abs_path) {
+    auto pdir = open_dir_checked(abs_path);
+    if (!pdir) return std::move(pdir).error();
+    int fd = ::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sys_error(Code::io, "cannot open", abs_path, errno);
+    DIR* d = fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        return sys_error(Code::io, "cannot read", abs_path, errno);
+    }
+    std::vector<std::string> out;
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
+        out.emplace_back(e->d_name);
+        if (out.size() > 100000) break;
+    }
+    closedir(d);
+    return out;
+}
+
+Result<FileLock> FileLock::acquire(std::string_view abs_path, int timeout_ms) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    std::string base = basename_of(abs_path);
+    Fd fd(::openat(dir->get(), base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return sys_error(Code::io, "cannot open lock", abs_path, errno);
+    for (int waited = 0;; waited += 5) {
+        if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+        if (errno != EWOULDBLOCK && errno != EINTR) return sys_error(Code::io, "cannot lock", abs_path, errno);
+        if (waited >= timeout_ms) return make_error(Code::busy, "lock busy: " + escape(abs_path, 200));
+        sleep_ms(5);
+    }
+    return FileLock(std::move(fd));
+}
+
+Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_max, AppendFn& fn) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    std::string base = basename_of(abs_path);
+    Fd fd(::openat(dir->get(), base.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                   mode & 0777));
+    if (!fd) {
+        if (errno == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
+        return sys_error(Code::io, "cannot open", abs_path, errno);
+    }
+    struct stat st{};
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+    if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return make_error(Code::insecure, "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+    for (int waited = 0;; waited += 2) {
+        if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+        if (errno != EWOULDBLOCK && errno != EINTR) return sys_error(Code::io, "cannot lock", abs_path, errno);
+        if (waited >= 3000) return make_error(Code::busy, "log busy: " + escape(abs_path, 200));
+        sleep_ms(2);
+    }
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+    auto size = static_cast<std::size_t>(st.st_size);
+    std::size_t want = size < tail_max ? size : tail_max;
+    std::string tail(want, '\0');
+    std::size_t got = 0;
+    while (got < want) {
+        ssize_t n = ::pread(fd.get(), tail.data() + got, want - got, static_cast<off_t>(size - want + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return sys_error(Code::io, "cannot read", abs_path, n < 0 ? errno : EIO);
+        got += static_cast<std::size_t>(n);
+    }
+    auto line = fn.make_line(tail);
+    if (!line) return std::move(line).error();
+    return write_all(fd.get(), *line, abs_path);  // flock released when fd closes
+}
+
+}  // namespace vendor::core

@@ -1,0 +1,97 @@
+// The only way the core touches the file system. Every file that controls
+// access is opened through safe_read(): absolute path, no symlink anywhere on
+// the path, every directory and the file owned by a trusted user (root, or
+// the effective uid of a non-root caller, who can only hurt itself) and not
+// writable by group or others — sshd's StrictModes. A world-writable sticky
+// directory (/tmp) is allowed above a trusted directory, as its sticky bit
+// keeps others from replacing what root put there.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.h"
+
+namespace vendor::core {
+
+inline constexpr std::size_t kMaxFileSize = 1 << 20;  // no control file is larger
+
+class Fd {
+  public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    Fd& operator=(Fd&& o) noexcept;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+    int get() const noexcept { return fd_; }
+    int release() noexcept {
+        int f = fd_;
+        fd_ = -1;
+        return f;
+    }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+
+  private:
+    int fd_ = -1;
+};
+
+struct SafeOpts {
+    std::size_t max_size = kMaxFileSize;
+    bool allow_group_read = true;   // false: mode must not give group/other any access
+};
+
+// Open a directory path component by component (O_NOFOLLOW at every step),
+// checking owner and mode of each. Returns an O_PATH|O_DIRECTORY fd.
+Result<Fd> open_dir_checked(std::string_view abs_path);
+// Read a whole regular file with the checks above.
+Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts = {});
+// Like safe_read but an absent file is not an error: returns std::nullopt-like
+// empty optional through `found`.
+Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
+                                       const SafeOpts& opts = {});
+
+// Atomic replace: temp file in the same directory, write, fsync, rename,
+// fsync the directory. Mode applied before the data is written.
+Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode);
+// Remove a file; absent is not an error. Sets `removed` when it existed.
+Status remove_file(std::string_view abs_path, bool* removed = nullptr);
+// Create a directory (and missing parents) with `mode` if absent; an existing
+// one must pass the ownership checks.
+Status ensure_dir(std::string_view abs_path, mode_t mode);
+// Names of regular entries in a checked directory (no dot files).
+Result<std::vector<std::string>> list_dir(std::string_view abs_path);
+
+// Append one line to a log file with O_APPEND (created with `mode`), the file
+// held under an exclusive flock for the duration of `fn`, which receives the
+// current tail of the file (at most `tail_max` bytes) and returns the line to
+// append. Bounded wait for the lock.
+struct AppendFn {
+    virtual ~AppendFn() = default;
+    virtual Result<std::string> make_line(std::string_view tail) = 0;
+};
+Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_max, AppendFn& fn);
+
+// An exclusive advisory lock on `abs_path` (created 0600 if absent), taken
+// with a bounded wait; released on destruction.
+class FileLock {
+  public:
+    static Result<FileLock> acquire(std::string_view abs_path, int timeout_ms = 3000);
+    FileLock(FileLock&&) = default;
+    FileLock& operator=(FileLock&&) = default;
+    ~FileLock() = default;
+
+  private:
+    explicit FileLock(Fd fd) : fd_(std::move(fd)) {}
+    Fd fd_;
+};
+
+std::string dirname_of(std::string_view path);
+std::string basename_of(std::string_view path);
+
+}  // namespace vendor::core

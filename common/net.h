@@ -1,0 +1,43 @@
+// Literal IP addresses and CIDR blocks, parsed strictly and never through
+// DNS: the source gate of pam_vendor(8) must not be steerable by a resolver.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.h"
+
+namespace vendor::core {
+
+struct IpAddr {
+    // IPv4 is kept as its IPv4-mapped IPv6 form (::ffff:a.b.c.d) so that a
+    // v4 rule matches a mapped source and the other way round.
+    std::array<std::uint8_t, 16> b{};
+    bool is_v4() const noexcept;
+    std::string str() const;
+    bool operator==(const IpAddr&) const = default;
+};
+
+struct Cidr {
+    IpAddr base;
+    unsigned prefix = 0;  // over the 128-bit form (IPv4 /n is stored as /96+n)
+    bool contains(const IpAddr& a) const noexcept;
+    std::string str() const;
+    bool operator==(const Cidr&) const = default;
+};
+
+// Dotted quad: exactly four decimal parts 0..255, no leading zeros (so no
+// octal ambiguity), nothing else. IPv6: RFC 4291 text forms, optional
+// embedded IPv4 tail; no zone index, no brackets.
+std::optional<IpAddr> parse_ip(std::string_view s) noexcept;
+// "a.b.c.d/n", "x::/n", or a bare address (= a host route). Host bits set
+// beyond the prefix are a configuration error, not silently masked.
+Result<Cidr> parse_cidr(std::string_view s);
+
+bool any_contains(const std::vector<Cidr>& list, const IpAddr& a) noexcept;
+
+}  // namespace vendor::core

@@ -1,0 +1,112 @@
+#include "policy.h"
+
+#include "duration.h"
+#include "util.h"
+
+namespace vendor::core {
+
+const char* reason_name(Reason r) noexcept {
+    switch (r) {
+    case Reason::ok: return "ok";
+    case Reason::source_unknown: return "source_unknown";
+    case Reason::source_not_allowed: return "source_not_allowed";
+    case Reason::host_not_allowed: return "host_not_allowed";
+    case Reason::not_activated: return "not_activated";
+    case Reason::grant_expired: return "grant_expired";
+    case Reason::outside_hours: return "outside_hours";
+    case Reason::privileged_group: return "privileged_group";
+    case Reason::locked_out: return "locked_out";
+    case Reason::otp_required: return "otp_required";
+    case Reason::otp_failed: return "otp_failed";
+    case Reason::config_error: return "config_error";
+    case Reason::registry_error: return "registry_error";
+    case Reason::no_entry: return "no_entry";
+    case Reason::state_error: return "state_error";
+    case Reason::conversation_error: return "conversation_error";
+    case Reason::internal_error: return "internal_error";
+    }
+    return "internal_error";
+}
+
+Source resolve_source(const char* ssh_connection, const char* rhost) {
+    Source s;
+    std::string_view rh = rhost ? std::string_view(rhost) : std::string_view();
+    if (rh.size() > 1024) rh = rh.substr(0, 1024);
+    if (ssh_connection && *ssh_connection) {
+        std::string_view sc(ssh_connection);
+        if (sc.size() > 1024) sc = sc.substr(0, 1024);
+        auto first = sc.substr(0, sc.find(' '));
+        s.text = std::string(first);
+        auto a = parse_ip(first);
+        if (!a) return s;  // unknown
+        // A literal rhost that disagrees with SSH_CONNECTION means one of them
+        // was set by someone other than sshd: trust neither.
+        if (auto ra = parse_ip(rh); ra && !(*ra == *a)) {
+            s.text += " (rhost " + std::string(rh) + ")";
+            return s;
+        }
+        s.kind = Source::remote;
+        s.addr = a;
+        s.text = a->str();
+        return s;
+    }
+    if (rh.empty()) {
+        s.kind = Source::local;
+        s.text = "local";
+        return s;
+    }
+    s.text = std::string(rh);
+    if (auto a = parse_ip(rh)) {
+        s.kind = Source::remote;
+        s.addr = a;
+        s.text = a->str();
+    }
+    return s;
+}
+
+Verdict decide(const Entry& e, const Facts& f) {
+    auto deny = [](Reason r, std::string d) { return Verdict{false, r, std::move(d)}; };
+    // 1. Source
+    switch (f.source.kind) {
+    case Source::unknown:
+        return deny(Reason::source_unknown, "source '" + escape(f.source.text, 80) + "' is not a literal address");
+    case Source::local:
+        if (!e.allow_local) return deny(Reason::source_unknown, "no remote address (local login not allowed)");
+        break;
+    case Source::remote:
+        if (!f.source.addr || !any_contains(e.from, *f.source.addr))
+            return deny(Reason::source_not_allowed, "source " + escape(f.source.text, 80) + " is not in 'from'");
+        break;
+    }
+    // 2. Host scope
+    bool host_ok = false;
+    for (const auto& h : e.hosts)
+        if (host_glob_match(h, f.host)) host_ok = true;
+    if (!host_ok) return deny(Reason::host_not_allowed, "host " + escape(f.host, 80) + " is not in 'hosts'");
+    // 3. Access gates
+    if (e.access & kAccessGrant) {
+        if (!f.grant || f.now < f.grant->not_before) return deny(Reason::not_activated, "no current activation");
+        if (f.now >= f.grant->not_after)
+            return deny(Reason::grant_expired,
+                        "activation ended " + format_duration(f.now - f.grant->not_after) + " ago");
+    }
+    if (e.access & kAccessHours) {
+        if (!e.hours || !f.tz) return deny(Reason::outside_hours, "no schedule");
+        auto lt = to_local(*f.tz, f.now);
+        if (!e.hours->contains(lt.weekday_mon0, lt.minute_of_day))
+            return deny(Reason::outside_hours, "outside '" + escape(e.hours->text, 80) + "' (" + f.tz->name() + ")");
+    }
+    // 4. Privilege guard
+    if (f.privileged)
+        return deny(Reason::privileged_group, "member of privileged group " + escape(f.privileged_group, 64));
+    // 5. Lockout of the code factor, then the code itself
+    if (e.access & kAccessOtp) {
+        if (f.failures.locked_until > f.now)
+            return deny(Reason::locked_out,
+                        "code factor locked for " + format_duration(f.failures.locked_until - f.now));
+        if (!f.otp_done) return deny(Reason::otp_required, "a one-time code is required");
+    }
+    return Verdict{true, Reason::ok, ""};
+}
+
+}  // namespace vendor::core

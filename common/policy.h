@@ -1,0 +1,74 @@
+// The policy decision: one pure function used by the auth and account
+// phases of pam_vendor.so and by `vendorctl explain`. Same facts, same
+// verdict, same reason string (pam_vendor(8) lists them).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "net.h"
+#include "registry.h"
+#include "schedule.h"
+#include "store.h"
+
+namespace vendor::core {
+
+enum class Reason {
+    ok,
+    source_unknown,
+    source_not_allowed,
+    host_not_allowed,
+    not_activated,
+    grant_expired,
+    outside_hours,
+    privileged_group,
+    locked_out,
+    otp_required,
+    otp_failed,
+    // errors: the vendor is denied because something could not be trusted
+    config_error,
+    registry_error,
+    no_entry,
+    state_error,
+    conversation_error,
+    internal_error,
+};
+
+const char* reason_name(Reason r) noexcept;
+
+// Where the login comes from.
+struct Source {
+    enum Kind { remote, local, unknown } kind = unknown;
+    std::optional<IpAddr> addr;
+    std::string text;  // what was seen, for the log (escaped by the logger)
+};
+
+// Client address: the first field of SSH_CONNECTION when sshd set it (it
+// stays numeric under UseDNS yes), else PAM_RHOST when it is a literal
+// address. A hostname, a malformed value, or two values that disagree are
+// `unknown`; no SSH_CONNECTION and no rhost at all is a `local` login.
+Source resolve_source(const char* ssh_connection, const char* rhost);
+
+struct Facts {
+    Source source;
+    std::string host;  // this server's name, for the entry's host scope
+    std::int64_t now = 0;
+    const TimeZone* tz = nullptr;
+    std::optional<Grant> grant;
+    bool privileged = false;
+    std::string privileged_group;  // which one, for the log
+    Failures failures;
+    bool otp_done = false;  // a code was accepted by auth in this same PAM handle
+};
+
+struct Verdict {
+    bool allow = false;
+    Reason reason = Reason::internal_error;
+    std::string detail;  // for the log line
+};
+
+Verdict decide(const Entry& e, const Facts& f);
+
+}  // namespace vendor::core

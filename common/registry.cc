@@ -1,0 +1,222 @@
+#include "registry.h"
+
+#include <sodium.h>
+
+#include <cctype>
+#include <cstring>
+
+#include "json.h"
+#include "util.h"
+
+namespace vendor::core {
+
+Result<unsigned> parse_access(std::string_view s) {
+    unsigned a = 0;
+    auto parts = split(s, '+');
+    if (parts.empty()) return make_error(Code::invalid, "empty access set");
+    for (const auto& p : parts) {
+        unsigned bit = p == "grant" ? kAccessGrant : p == "otp" ? kAccessOtp : p == "hours" ? kAccessHours : 0u;
+        if (!bit) return make_error(Code::invalid, "unknown access gate '" + escape(p, 32) + "' (grant, otp, hours)");
+        if (a & bit) return make_error(Code::invalid, "access gate '" + p + "' given twice");
+        a |= bit;
+    }
+    return a;
+}
+
+std::string format_access(unsigned a) {
+    std::string out;
+    if (a & kAccessGrant) out += "grant";
+    if (a & kAccessOtp) out += std::string(out.empty() ? "" : "+") + "otp";
+    if (a & kAccessHours) out += std::string(out.empty() ? "" : "+") + "hours";
+    return out;
+}
+
+bool valid_host_pattern(std::string_view p) noexcept {
+    if (p.empty() || p.size() > 253) return false;
+    for (unsigned char c : p)
+        if (!(isalnum(c) || c == '-' || c == '.' || c == '_' || c == '*' || c == '?')) return false;
+    return true;
+}
+
+bool host_glob_match(std::string_view pat, std::string_view host) noexcept {
+    // Iterative '*' matcher with one backtrack point: linear-ish, no recursion.
+    std::size_t p = 0, h = 0, star = std::string_view::npos, mark = 0;
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    while (h < host.size()) {
+        if (p < pat.size() && (pat[p] == '?' || lower(pat[p]) == lower(host[h]))) {
+            ++p;
+            ++h;
+        } else if (p < pat.size() && pat[p] == '*') {
+            star = p++;
+            mark = h;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            h = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < pat.size() && pat[p] == '*') ++p;
+    return p == pat.size();
+}
+
+std::string entry_path(const std::string& registry_dir, std::string_view name) {
+    return registry_dir + "/" + std::string(name) + ".json";
+}
+
+namespace {
+
+bool read_u32(const unsigned char*& p, const unsigned char* end, std::uint32_t& v) {
+    if (end - p < 4) return false;
+    v = static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+        static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+    p += 4;
+    return true;
+}
+
+bool read_string(const unsigned char*& p, const unsigned char* end, std::string_view& out) {
+    std::uint32_t n;
+    if (!read_u32(p, end, n) || static_cast<std::size_t>(end - p) < n) return false;
+    out = std::string_view(reinterpret_cast<const char*>(p), n);
+    p += n;
+    return true;
+}
+
+}  // namespace
+
+Result<PublicKey> parse_public_key(std::string_view line) {
+    auto bad = [&](const std::string& why) { return make_error(Code::invalid, "public key refused: " + why); };
+    line = trim(line);
+    if (line.size() > 16384) return bad("too long");
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos) return bad("expected 'TYPE BASE64 [COMMENT]'");
+    PublicKey k;
+    k.type = std::string(line.substr(0, sp));
+    auto rest = trim(line.substr(sp + 1));
+    auto sp2 = rest.find(' ');
+    k.blob_b64 = std::string(rest.substr(0, sp2));
+    if (sp2 != std::string_view::npos) k.comment = std::string(trim(rest.substr(sp2 + 1)));
+    for (unsigned char c : k.comment)
+        if (c < 0x20 || c == 0x7f) return bad("control character in comment");
+    static const char* allowed[] = {"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                                    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+                                    "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-rsa"};
+    bool known = false;
+    for (const char* a : allowed)
+        if (k.type == a) known = true;
+    if (!known)
+        return bad("algorithm '" + escape(k.type, 64) +
+                   "' is not allowed (ed25519, ecdsa-sha2-nistp256/384/521, sk-* or RSA >= 3072 bits)");
+    std::string blob(k.blob_b64.size(), '\0');
+    std::size_t blob_len = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(blob.data()), blob.size(), k.blob_b64.data(),
+                          k.blob_b64.size(), nullptr, &blob_len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+        return bad("key data is not base64");
+    blob.resize(blob_len);
+    auto p = reinterpret_cast<const unsigned char*>(blob.data());
+    auto end = p + blob.size();
+    std::string_view inner_type;
+    if (!read_string(p, end, inner_type) || inner_type != k.type) return bad("key data does not match its type");
+    if (k.type == "ssh-rsa") {
+        std::string_view e, n;
+        if (!read_string(p, end, e) || !read_string(p, end, n) || p != end) return bad("malformed RSA key");
+        std::size_t i = 0;
+        while (i < n.size() && n[i] == '\0') ++i;
+        if (i == n.size()) return bad("malformed RSA key");
+        unsigned top = static_cast<unsigned char>(n[i]);
+        unsigned topbits = 0;
+        while (top) {
+            ++topbits;
+            top >>= 1;
+        }
+        k.bits = static_cast<unsigned>((n.size() - i - 1) * 8 + topbits);
+        if (k.bits < 3072) return bad("RSA key of " + std::to_string(k.bits) + " bits; at least 3072 are required");
+    } else if (k.type == "ssh-ed25519") {
+        std::string_view pk;
+        if (!read_string(p, end, pk) || pk.size() != 32 || p != end) return bad("malformed ed25519 key");
+        k.bits = 256;
+    } else if (k.type.rfind("ecdsa-", 0) == 0) {
+        std::string_view curve, q;
+        if (!read_string(p, end, curve) || !read_string(p, end, q) || p != end) return bad("malformed ECDSA key");
+        if (k.type.substr(k.type.size() - 8) != curve) return bad("ECDSA curve does not match its type");
+        k.bits = curve == "nistp256" ? 256 : curve == "nistp384" ? 384 : 521;
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(blob.data()), blob.size());
+    char b64[64];
+    sodium_bin2base64(b64, sizeof b64, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    k.fingerprint = std::string("SHA256:") + b64;
+    return k;
+}
+
+Result<Entry> parse_entry(std::string_view text, std::string_view expected_name) {
+    std::string what = "registry entry " + escape(expected_name, 64);
+    auto doc = Json::parse(text, what);
+    if (!doc) return std::move(doc).error();
+    JsonReader r(doc->get(), what);
+    if (auto st = r.check_keys({"name", "vendor", "from", "local", "access", "hours", "keys", "hosts", "comment",
+                                "created", "created_by"});
+        !st)
+        return st.error();
+    Entry e;
+    std::vector<std::string> from;
+    std::string access = "grant", hours;
+    Status st;
+    if (!(st = r.str("name", e.name, true, 32)) || !(st = r.str("vendor", e.vendor, true, 256)) ||
+        !(st = r.str_list("from", from, true, 256, 64)) || !(st = r.boolean("local", e.allow_local, false)) ||
+        !(st = r.str("access", access, false, 32)) || !(st = r.str("hours", hours, false, 512)) ||
+        !(st = r.str_list("keys", e.keys, false, 64)) || !(st = r.str_list("hosts", e.hosts, false, 256, 253)) ||
+        !(st = r.str("comment", e.comment, false, 1024)) || !(st = r.str("created", e.created, false, 64)) ||
+        !(st = r.str("created_by", e.created_by, false, 64)))
+        return st.error();
+    if (e.name != expected_name) return make_error(Code::invalid, what + ": 'name' does not match the file name");
+    if (!valid_account_name(e.name)) return make_error(Code::invalid, what + ": invalid account name");
+    if (e.vendor.empty()) return make_error(Code::invalid, what + ": empty 'vendor'");
+    if (from.empty() && !e.allow_local) return make_error(Code::invalid, what + ": 'from' is empty");
+    for (const auto& f : from) {
+        auto c = parse_cidr(f);
+        if (!c) return make_error(Code::invalid, what + ": " + c.error().detail);
+        e.from.push_back(*c);
+    }
+    auto a = parse_access(access);
+    if (!a) return make_error(Code::invalid, what + ": " + a.error().detail);
+    e.access = *a;
+    if (!hours.empty()) {
+        auto s = parse_schedule(hours);
+        if (!s) return make_error(Code::invalid, what + ": " + s.error().detail);
+        e.hours = std::move(*s);
+    }
+    if ((e.access & kAccessHours) && !e.hours)
+        return make_error(Code::invalid, what + ": access includes 'hours' but no 'hours' schedule is set");
+    for (const auto& k : e.keys) {
+        auto pk = parse_public_key(k);
+        if (!pk) return make_error(Code::invalid, what + ": " + pk.error().detail);
+    }
+    if (e.hosts.empty()) return make_error(Code::invalid, what + ": 'hosts' is empty");
+    for (const auto& h : e.hosts)
+        if (!valid_host_pattern(h)) return make_error(Code::invalid, what + ": bad host pattern '" + escape(h, 64) + "'");
+    return e;
+}
+
+std::string serialize_entry(const Entry& e) {
+    Json j = Json::object();
+    j.set("name", e.name).set("vendor", e.vendor);
+    Json from = Json::array();
+    for (const auto& c : e.from) from.push(c.str());
+    j.set("from", std::move(from));
+    if (e.allow_local) j.set("local", true);
+    j.set("access", format_access(e.access));
+    if (e.hours) j.set("hours", e.hours->text);
+    Json keys = Json::array();
+    for (const auto& k : e.keys) keys.push(k);
+    j.set("keys", std::move(keys));
+    Json hosts = Json::array();
+    for (const auto& h : e.hosts) hosts.push(h);
+    j.set("hosts", std::move(hosts));
+    if (!e.comment.empty()) j.set("comment", e.comment);
+    if (!e.created.empty()) j.set("created", e.created);
+    if (!e.created_by.empty()) j.set("created_by", e.created_by);
+    return j.dump_pretty() + "\n";
+}
+
+}  // namespace vendor::core

@@ -1,0 +1,29 @@
+# Test wiring. `make check` rebuilds everything under ASan/UBSan in
+# build-asan/ and runs every suite; each suite adds itself below through its
+# own fragment (tests/*/*.mk) by appending to CHECK_SUITES a target name.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+CHECK_SUITES :=
+-include $(sort $(wildcard tests/*/*.mk))
+
+# Debian packages the tests need; installed when missing and we are root.
+TEST_DEBS := g++ make pkg-config libpam0g-dev liboath-dev libsodium-dev libjson-c-dev \
+             libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper libpam-modules \
+             libpam-oath faketime
+
+deps:
+	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing: $$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    else echo "missing packages (run as root to install): $$missing" >&2; exit 1; fi; \
+	fi
+
+check: deps
+	$(MAKE) --no-print-directory B=build-asan SANFLAGS="$(ASAN_FLAGS)" CXXFLAGS="-O1 -g" all check-run
+
+check-run: $(CHECK_SUITES)
+	@tests/support/summary.sh build-asan/results
+
+.PHONY: deps check check-run $(CHECK_SUITES)
