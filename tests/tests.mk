@@ -21,6 +21,7 @@ deps:
 	fi
 
 check: deps
+	@rm -rf build-asan/results
 	$(MAKE) --no-print-directory B=build-asan SANFLAGS="$(ASAN_FLAGS)" CXXFLAGS="-O1 -g" all check-run
 
 check-run: $(CHECK_SUITES)
