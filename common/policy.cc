@@ -18,6 +18,7 @@ const char* reason_name(Reason r) noexcept {
     case Reason::locked_out: return "locked_out";
     case Reason::otp_required: return "otp_required";
     case Reason::otp_failed: return "otp_failed";
+    case Reason::no_auth_factor: return "no_auth_factor";
     case Reason::config_error: return "config_error";
     case Reason::registry_error: return "registry_error";
     case Reason::no_entry: return "no_entry";

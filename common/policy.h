@@ -27,6 +27,7 @@ enum class Reason {
     locked_out,
     otp_required,
     otp_failed,
+    no_auth_factor,  // auth asked of an account with no code gate: keys only
     // errors: the vendor is denied because something could not be trusted
     config_error,
     registry_error,

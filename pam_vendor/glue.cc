@@ -1,0 +1,361 @@
+#include "glue.h"
+
+#include <security/pam_ext.h>
+#include <sodium.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "audit.h"
+#include "config.h"
+#include "engine.h"
+#include "files.h"
+#include "policy.h"
+#include "store.h"
+#include "util.h"
+
+namespace vendor::pam {
+
+using namespace vendor::core;
+
+namespace {
+
+constexpr const char* kOtpData = "pam_vendor_otp_ok";
+constexpr const char* kSessionData = "pam_vendor_session";
+constexpr const char* kSessionEnv = "PAM_VENDOR_SESSION";
+
+struct Args {
+    std::string conf = kDefaultConfigPath;
+    bool explicit_conf = false;
+    std::string bad;  // first unknown argument
+};
+
+Args parse_args(int argc, const char** argv) {
+    Args a;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view v = argv[i] ? argv[i] : "";
+        if (v.rfind("conf=", 0) == 0) {
+            a.conf = std::string(v.substr(5));
+            a.explicit_conf = true;
+        } else if (a.bad.empty()) {
+            a.bad = escape(v, 64);
+        }
+    }
+    return a;
+}
+
+const char* item(pam_handle_t* pamh, int type) {
+    const void* v = nullptr;
+    if (pam_get_item(pamh, type, &v) != PAM_SUCCESS) return nullptr;
+    return static_cast<const char*>(v);
+}
+
+// Everything one phase knows, for the one log line it writes.
+struct Ctx {
+    pam_handle_t* pamh;
+    Phase phase;
+    std::string user;
+    Config cfg;
+    std::string host;
+    Source source;
+    const char* phase_event() const {
+        switch (phase) {
+        case Phase::auth: return "auth";
+        case Phase::account: return "account";
+        case Phase::open_session: return "session_open";
+        case Phase::close_session: return "session_close";
+        case Phase::setcred: return "setcred";
+        case Phase::chauthtok: return "chauthtok";
+        }
+        return "pam";
+    }
+
+    Event base(const char* event, const Identity* id) const {
+        Event e;
+        e.event = event;
+        e.account = user;
+        if (id && id->entry) e.vendor = id->entry->vendor;
+        e.rhost = source.text;
+        const char* svc = item(pamh, PAM_SERVICE);
+        const char* tty = item(pamh, PAM_TTY);
+        e.service = svc ? escape(svc, 64) : "";
+        e.tty = tty ? escape(tty, 64) : "";
+        e.pid = static_cast<std::int64_t>(getpid());
+        return e;
+    }
+
+    // Writes the audit line and its syslog twin. False when the audit log
+    // could not be written: the caller then denies (R8: no unlogged access).
+    bool record(const Event& e) const {
+        std::string kv = audit_kv(e);
+        int prio = e.result == "denied" ? LOG_NOTICE : LOG_INFO;
+        pam_syslog(pamh, prio, "%s", kv.c_str());
+        auto w = audit_append(cfg, host, e);
+        if (!w) {
+            pam_syslog(pamh, LOG_ERR, "cannot write audit log: %s", escape(w.error().detail, 300).c_str());
+            return false;
+        }
+        return true;
+    }
+};
+
+int deny_code(Phase p) {
+    switch (p) {
+    case Phase::auth: return PAM_AUTH_ERR;
+    case Phase::account: return PAM_PERM_DENIED;
+    case Phase::open_session:
+    case Phase::close_session: return PAM_SESSION_ERR;
+    case Phase::setcred: return PAM_CRED_ERR;
+    case Phase::chauthtok: return PAM_PERM_DENIED;
+    }
+    return PAM_PERM_DENIED;
+}
+
+int deny(const Ctx& c, const Identity* id, Reason r, const std::string& detail, const char* event = nullptr) {
+    Event e = c.base(event ? event : c.phase_event(), id);
+    e.result = "denied";
+    e.reason = reason_name(r);
+    e.detail = detail;
+    (void)c.record(e);
+    return deny_code(c.phase);
+}
+
+void free_data(pam_handle_t*, void* data, int) { std::free(data); }
+
+struct SessionData {
+    char id[33];
+    std::int64_t start_ms;
+};
+
+std::string new_session_id() {
+    unsigned char r[16];
+    randombytes_buf(r, sizeof r);
+    return to_hex(r, sizeof r);
+}
+
+// The gates for auth and account. Returns PAM_SUCCESS or a denial (logged).
+int check(Ctx& c, const Identity& id, Store& store, bool otp_done, Verdict* out) {
+    const Entry& e = *id.entry;
+    auto g = gather(c.cfg, store, e, c.user, now_s());
+    if (g.error) return deny(c, &id, *g.error, g.detail);
+    g.facts.source = c.source;
+    g.facts.otp_done = otp_done;
+    *out = decide(e, g.facts);
+    return PAM_SUCCESS;
+}
+
+int do_auth(Ctx& c, const Identity& id) {
+    auto store = make_local_store(c.cfg);
+    Verdict v;
+    if (int rc = check(c, id, *store, false, &v); rc != PAM_SUCCESS) return rc;
+    if (!v.allow && v.reason != Reason::otp_required) return deny(c, &id, v.reason, v.detail);
+    if (v.allow) {
+        // All gates open and no code gate: this account authenticates with its
+        // key in sshd; PAM auth must not become a password-less way in.
+        return deny(c, &id, Reason::no_auth_factor,
+                    "account has no code gate; it logs in with its SSH key (PAM auth refused)");
+    }
+    char* resp = nullptr;
+    int rc = pam_prompt(c.pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", "One-time code: ");
+    if (rc != PAM_SUCCESS || resp == nullptr) {
+        if (resp) {
+            sodium_memzero(resp, std::strlen(resp));
+            std::free(resp);
+        }
+        return deny(c, &id, Reason::conversation_error, "no answer to the code prompt");
+    }
+    std::string input(resp, strnlen(resp, 128));
+    sodium_memzero(resp, std::strlen(resp));
+    std::free(resp);
+    auto cv = store->consume(c.user, input, now_s());
+    sodium_memzero(input.data(), input.size());
+    if (!cv) return deny(c, &id, Reason::state_error, cv.error().detail);
+    switch (cv->outcome) {
+    case CodeOutcome::locked:
+        return deny(c, &id, Reason::locked_out, "code factor locked; code not checked");
+    case CodeOutcome::wrong: {
+        int r = deny(c, &id, Reason::otp_failed,
+                     "wrong or expired code (" + std::to_string(cv->failures) + " consecutive)", "otp_failed");
+        if (cv->just_locked) {
+            Event e = c.base("lockout", &id);
+            e.result = "denied";
+            e.reason = reason_name(Reason::locked_out);
+            e.detail = "code factor locked for " + std::to_string(c.cfg.lockout_time) + "s after " +
+                       std::to_string(c.cfg.lockout_threshold) + " bad codes";
+            (void)c.record(e);
+        }
+        return r;
+    }
+    case CodeOutcome::accepted_code:
+    case CodeOutcome::accepted_totp: break;
+    }
+    // Re-decide with the code accepted: the gates may not have moved, but
+    // the verdict logged is the one the policy gives, not an assumption.
+    if (int r2 = check(c, id, *store, true, &v); r2 != PAM_SUCCESS) return r2;
+    if (!v.allow) return deny(c, &id, v.reason, v.detail);
+    // Mark this handle: the account phase of the same PAM transaction
+    // accepts the code gate only through this data, which no user can set.
+    char* mark = strdup(c.user.c_str());
+    if (!mark) return PAM_BUF_ERR;
+    if (pam_set_data(c.pamh, kOtpData, mark, free_data) != PAM_SUCCESS) {
+        std::free(mark);
+        return deny(c, &id, Reason::internal_error, "pam_set_data failed");
+    }
+    Event e = c.base("otp_used", &id);
+    e.result = "ok";
+    e.reason = "ok";
+    e.detail = cv->outcome == CodeOutcome::accepted_code ? "issued code" : "TOTP";
+    if (!c.record(e)) return deny_code(c.phase);
+    return PAM_SUCCESS;
+}
+
+bool otp_done_in_handle(const Ctx& c) {
+    const void* d = nullptr;
+    if (pam_get_data(c.pamh, kOtpData, &d) != PAM_SUCCESS || !d) return false;
+    return c.user == static_cast<const char*>(d);
+}
+
+int do_account(Ctx& c, const Identity& id) {
+    auto store = make_local_store(c.cfg);
+    Verdict v;
+    if (int rc = check(c, id, *store, otp_done_in_handle(c), &v); rc != PAM_SUCCESS) return rc;
+    if (!v.allow) return deny(c, &id, v.reason, v.detail);
+    Event e = c.base("account", &id);
+    e.result = "ok";
+    e.reason = "ok";
+    if (!c.record(e)) return PAM_PERM_DENIED;
+    return PAM_SUCCESS;
+}
+
+int do_open_session(Ctx& c, const Identity& id) {
+    auto store = make_local_store(c.cfg);
+    std::string sid = new_session_id();
+    std::int64_t start = now_ms();
+    Event e = c.base("session_open", &id);
+    e.session = sid;
+    e.result = "ok";
+    // Bound the session by the grant: pam_systemd (stacked after us) reads
+    // this and has the user's scope stopped when the activation ends.
+    if (id.entry->access & kAccessGrant) {
+        auto g = store->grant(c.user);
+        if (!g) return deny(c, &id, Reason::state_error, g.error().detail);
+        std::int64_t now = start / 1000;
+        if (!*g || (*g)->not_after <= now)
+            return deny(c, &id, (*g) ? Reason::grant_expired : Reason::not_activated, "no current activation");
+        std::string secs = std::to_string((*g)->not_after - now);
+        char* v = strdup(secs.c_str());
+        if (!v) return PAM_BUF_ERR;
+        if (pam_set_data(c.pamh, "systemd.runtime_max_sec", v, free_data) != PAM_SUCCESS) {
+            std::free(v);
+            return deny(c, &id, Reason::internal_error, "pam_set_data failed");
+        }
+        e.detail = "ends with the activation in " + secs + "s";
+    }
+    auto* sd = static_cast<SessionData*>(std::calloc(1, sizeof(SessionData)));
+    if (!sd) return PAM_BUF_ERR;
+    std::memcpy(sd->id, sid.c_str(), 32);
+    sd->start_ms = start;
+    if (pam_set_data(c.pamh, kSessionData, sd, free_data) != PAM_SUCCESS) {
+        std::free(sd);
+        return deny(c, &id, Reason::internal_error, "pam_set_data failed");
+    }
+    // Also in the PAM environment, for applications that close the session
+    // from another process than the one that opened it.
+    std::string env = std::string(kSessionEnv) + "=" + sid + ":" + std::to_string(start);
+    (void)pam_putenv(c.pamh, env.c_str());
+    if (!c.record(e)) return PAM_SESSION_ERR;
+    return PAM_SUCCESS;
+}
+
+int do_close_session(Ctx& c, const Identity& id) {
+    std::string sid;
+    std::int64_t start = 0;
+    const void* d = nullptr;
+    if (pam_get_data(c.pamh, kSessionData, &d) == PAM_SUCCESS && d) {
+        auto* sd = static_cast<const SessionData*>(d);
+        sid.assign(sd->id, strnlen(sd->id, 32));
+        start = sd->start_ms;
+    } else if (const char* env = pam_getenv(c.pamh, kSessionEnv)) {
+        std::string_view v(env);
+        auto colon = v.find(':');
+        std::uint64_t ms = 0;
+        if (colon == 32 && parse_uint(v.substr(33), 1ULL << 62, ms)) {
+            sid = std::string(v.substr(0, 32));
+            start = static_cast<std::int64_t>(ms);
+        }
+    }
+    Event e = c.base("session_close", &id);
+    e.result = "ok";
+    if (!sid.empty()) {
+        e.session = sid;
+        std::int64_t dur = (now_ms() - start) / 1000;
+        e.duration_s = dur < 0 ? 0 : dur;
+    } else {
+        e.detail = "no matching session_open in this process";
+    }
+    if (!c.record(e)) return PAM_SESSION_ERR;
+    return PAM_SUCCESS;
+}
+
+}  // namespace
+
+void log_unexpected(pam_handle_t* pamh, const char* what) noexcept {
+    pam_syslog(pamh, LOG_ERR, "internal error: %s", what ? escape(what, 200).c_str() : "?");
+}
+
+int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
+    if (sodium_init() < 0) return PAM_SYSTEM_ERR;
+    Args args = parse_args(argc, argv);
+    const char* user = nullptr;
+    if (phase == Phase::auth) {
+        int rc = pam_get_user(pamh, &user, nullptr);
+        if (rc == PAM_CONV_AGAIN) return PAM_INCOMPLETE;
+        if (rc != PAM_SUCCESS) return rc;
+    } else {
+        user = item(pamh, PAM_USER);
+    }
+    if (!user || !*user) return PAM_USER_UNKNOWN;
+
+    Ctx c{pamh, phase, std::string(user, strnlen(user, 4096)), Config{}, {}, {}};
+    // The config says where the registry is. When it is broken we still find
+    // out whether this user is a vendor (salvaged registry_dir/vendor_group):
+    // vendors are denied, everyone else is left alone.
+    std::string config_problem;
+    auto loaded = load_config(args.conf, args.explicit_conf);
+    if (loaded) {
+        c.cfg = std::move(*loaded);
+    } else {
+        config_problem = loaded.error().detail;
+        auto raw = safe_read(args.conf);
+        c.cfg = raw ? salvage_identity(*raw) : Config{};
+    }
+    if (!args.bad.empty() && config_problem.empty())
+        config_problem = "unknown module argument '" + args.bad + "'";
+
+    Identity id = identify(c.cfg, c.user);
+    if (id.kind == Identity::not_vendor) return PAM_IGNORE;
+
+    c.host = this_host(c.cfg);
+    c.source = resolve_source(pam_getenv(pamh, "SSH_CONNECTION"), item(pamh, PAM_RHOST));
+    if (!config_problem.empty()) return deny(c, &id, Reason::config_error, config_problem);
+    if (id.kind == Identity::vendor_error) return deny(c, &id, id.error_reason, id.detail);
+
+    switch (phase) {
+    case Phase::auth: return do_auth(c, id);
+    case Phase::account: return do_account(c, id);
+    case Phase::open_session: return do_open_session(c, id);
+    case Phase::close_session: return do_close_session(c, id);
+    case Phase::setcred: return PAM_SUCCESS;  // nothing to establish for a vendor
+    case Phase::chauthtok:
+        pam_syslog(pamh, LOG_NOTICE, "password change refused for vendor account %s",
+                   escape(c.user, 64).c_str());
+        return PAM_PERM_DENIED;
+    }
+    return PAM_SYSTEM_ERR;
+}
+
+}  // namespace vendor::pam
