@@ -25,10 +25,9 @@ std::string last_line(std::string_view tail) {
 
 struct ChainAppend : AppendFn {
     Json* doc;
-    std::string anchor;
     std::string written;
     Result<std::string> make_line(std::string_view tail) override {
-        std::string prev = tail.empty() ? anchor : line_hash(last_line(tail));
+        std::string prev = tail.empty() ? std::string() : line_hash(last_line(tail));
         doc->set("prev", prev);
         written = doc->dump();
         return written + "\n";
@@ -59,10 +58,6 @@ Result<std::string> audit_append(const Config& c, const std::string& host, const
     opt("detail", e.detail);
     ChainAppend fn;
     fn.doc = &j;
-    // After a prune the first line chains to the anchor kept beside the log.
-    bool found = false;
-    auto anchor = safe_read_optional(c.audit_log + ".anchor", found);
-    if (anchor && found) fn.anchor = std::string(trim(*anchor));
     if (auto st = ensure_dir(dirname_of(c.audit_log), 0700); !st) return st.error();
     if (auto st = locked_append(c.audit_log, 0600, 65536, fn); !st) return st.error();
     return fn.written;
@@ -154,6 +149,13 @@ VerifyResult audit_verify(std::string_view content, std::string_view anchor) {
             v.why = "no prev field";
             return v;
         }
+        // `vendorctl prune` starts the kept log with a log_pruned event whose
+        // prev is the hash of the last line it dropped: the chain resumes there.
+        json_object* ev = nullptr;
+        if (v.lines == 1 && anchor.empty() && json_object_object_get_ex(doc->get(), "event", &ev) &&
+            json_object_is_type(ev, json_type_string) &&
+            std::string_view(json_object_get_string(ev)) == "log_pruned")
+            expect = json_object_get_string(prev);
         if (expect != json_object_get_string(prev)) {
             v.first_bad = v.lines;
             v.why = "prev does not match the hash of the line before (edited, removed or reordered line)";

@@ -47,8 +47,9 @@ struct AuditRecord {
 };
 Result<AuditRecord> parse_audit_line(std::string_view line);
 
-// Verify the chain. `anchor` is the hash the first line's prev must equal
-// ("" for a log that was never pruned). Returns the 1-based number of the
+// Verify the chain. `anchor` is the hash the first line's prev must equal;
+// with an empty anchor, a first line that is a `log_pruned` event (written by
+// vendorctl prune) supplies it. Returns the 1-based number of the
 // first broken line, or 0 when the whole file is intact.
 struct VerifyResult {
     std::size_t lines = 0;

@@ -289,8 +289,23 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
         return make_error(Code::insecure, "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+    int reopen = 0;
     for (int waited = 0;; waited += 2) {
-        if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+        if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+            // A prune may have replaced the file while we waited: append to
+            // the file now at the path, never to an unlinked inode.
+            struct stat now_st{};
+            if (fstatat(dir->get(), base.c_str(), &now_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                now_st.st_ino == st.st_ino && now_st.st_dev == st.st_dev)
+                break;
+            if (++reopen > 5) return make_error(Code::busy, "log keeps being replaced: " + escape(abs_path, 200));
+            fd = Fd(::openat(dir->get(), base.c_str(),
+                             O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0777));
+            if (!fd || fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot reopen", abs_path, errno);
+            if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return make_error(Code::insecure, "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+            continue;
+        }
         if (errno != EWOULDBLOCK && errno != EINTR) return sys_error(Code::io, "cannot lock", abs_path, errno);
         if (waited >= 3000) return make_error(Code::busy, "log busy: " + escape(abs_path, 200));
         sleep_ms(2);
@@ -309,6 +324,47 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     auto line = fn.make_line(tail);
     if (!line) return std::move(line).error();
     return write_all(fd.get(), *line, abs_path);  // flock released when fd closes
+}
+
+Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn& fn) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    std::string base = basename_of(abs_path);
+    Fd fd(::openat(dir->get(), base.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+    if (!fd) {
+        if (errno == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, errno);
+        return sys_error(Code::io, "cannot open", abs_path, errno);
+    }
+    struct stat st{};
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+    if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return make_error(Code::insecure, "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+    for (int waited = 0;; waited += 5) {
+        if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+        if (errno != EWOULDBLOCK && errno != EINTR) return sys_error(Code::io, "cannot lock", abs_path, errno);
+        if (waited >= 10000) return make_error(Code::busy, "log busy: " + escape(abs_path, 200));
+        sleep_ms(5);
+    }
+    auto content = read_all(fd.get(), abs_path, max_size);
+    if (!content) return std::move(content).error();
+    auto out = fn.rewrite(*content);
+    if (!out) return std::move(out).error();
+    return atomic_write(abs_path, *out, st.st_mode & 0777);  // lock held until fd closes
+}
+
+Result<std::string> read_input_file(std::string_view path, std::size_t max_size) {
+    std::string p(path);
+    Fd fd(::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd) {
+        if (errno == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(path, 200));
+        return sys_error(errno == ENOENT ? Code::not_found : Code::io, "cannot open", path, errno);
+    }
+    struct stat st{};
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return make_error(Code::invalid, "not a regular file: " + escape(path, 200));
+    if (static_cast<std::uint64_t>(st.st_size) > max_size)
+        return make_error(Code::too_large, "file too large: " + escape(path, 200));
+    return read_all(fd.get(), path, max_size);
 }
 
 }  // namespace vendor::core

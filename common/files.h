@@ -77,6 +77,19 @@ struct AppendFn {
 };
 Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_max, AppendFn& fn);
 
+// Rewrite a log file in place under its flock (the one locked_append takes):
+// fn gets the whole content and returns the new one, which replaces the file
+// atomically. Appenders waiting on the lock follow the new inode.
+struct RewriteFn {
+    virtual ~RewriteFn() = default;
+    virtual Result<std::string> rewrite(std::string_view content) = 0;
+};
+Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn& fn);
+
+// Read a file given on the command line (e.g. a vendor's public key): no
+// symlink, regular, size-capped, any owner — it is input data, not control.
+Result<std::string> read_input_file(std::string_view path, std::size_t max_size);
+
 // An exclusive advisory lock on `abs_path` (created 0600 if absent), taken
 // with a bounded wait; released on destruction.
 class FileLock {
