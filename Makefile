@@ -13,6 +13,7 @@ MANDIR     ?= $(PREFIX)/share/man
 MULTIARCH  ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 PAMDIR     ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/$(MULTIARCH)/security,$(PREFIX)/lib/security)
 
+VERSION    := 0.1.0
 B          ?= build
 CXX        ?= g++
 PKGS       := json-c libsodium liboath
@@ -22,7 +23,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Werror
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
 CXXFLAGS ?= -O2 -g
-ALLCXXFLAGS = -std=c++20 $(WARN) -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
+ALLCXXFLAGS = -std=c++20 -DPAM_VENDOR_VERSION=\"$(VERSION)\" $(WARN) -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
               $(HARDEN) -Icommon $(PKG_CFLAGS) $(CXXFLAGS) $(SANFLAGS)
 LDHARDEN := -Wl,-z,defs,-z,relro,-z,now
 LDFLAGS  ?=

@@ -68,6 +68,12 @@ Json& Json::push(std::string_view v) {
     return *this;
 }
 
+Json& Json::push(Json&& v) {
+    json_object_array_add(o_, v.o_);
+    v.o_ = nullptr;
+    return *this;
+}
+
 std::string Json::dump() const {
     return json_object_to_json_string_ext(o_, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }

@@ -36,6 +36,7 @@ class Json {
     Json& set(const char* key, bool v);
     Json& set(const char* key, Json&& v);
     Json& push(std::string_view v);  // on an array
+    Json& push(Json&& v);
     // Compact text, keys in insertion order, '/' not escaped.
     std::string dump() const;
     std::string dump_pretty() const;

@@ -1,0 +1,252 @@
+// add, remove, list, show, config
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "ctl.h"
+#include "engine.h"
+#include "files.h"
+#include "json.h"
+#include "util.h"
+
+namespace vendor::cli {
+
+using namespace vendor::core;
+
+int cmd_add(Ctl& c) {
+    std::string name = need_pos(c, 0, "account NAME");
+    require_name(name);
+    if (c.args.pos.size() > 1) throw UsageError{"unexpected argument '" + escape(c.args.pos[1], 64) + "'"};
+    if (!c.args.has("--vendor")) throw UsageError{"add needs --vendor ORG"};
+    if (!c.args.has("--from") && !c.args.has("--local")) throw UsageError{"add needs --from CIDR[,CIDR...]"};
+    Entry e;
+    e.name = name;
+    e.vendor = c.args.get("--vendor");
+    if (e.vendor.empty() || e.vendor.size() > 256) return fail("--vendor must be 1 to 256 characters");
+    for (unsigned char ch : e.vendor)
+        if (ch < 0x20 || ch == 0x7f) return fail("--vendor has a control character");
+    for (const auto& list : c.args.all("--from")) {
+        for (const auto& f : split(list, ',')) {
+            auto cidr = parse_cidr(f);
+            if (!cidr) return fail(cidr.error());
+            e.from.push_back(*cidr);
+        }
+    }
+    e.allow_local = c.args.has("--local");
+    if (c.args.has("--access")) {
+        auto a = parse_access(c.args.get("--access"));
+        if (!a) return fail(a.error());
+        e.access = *a;
+    }
+    if (c.args.has("--hours")) {
+        auto s = parse_schedule(c.args.get("--hours"));
+        if (!s) return fail(s.error());
+        e.hours = std::move(*s);
+        if (!c.args.has("--access")) e.access = kAccessHours;
+    }
+    if ((e.access & kAccessHours) && !e.hours) return fail("access 'hours' needs --hours SPEC (e.g. 'Mon-Fri 08:00-18:00')");
+    for (const auto& file : c.args.all("--key")) {
+        auto text = read_input_file(file, 65536);
+        if (!text) return fail(text.error());
+        std::size_t n = 0;
+        for (const auto& line : split(*text, '\n')) {
+            if (line.empty() || line[0] == '#') continue;
+            auto k = parse_public_key(line);
+            if (!k) return fail(escape(file, 200) + ": " + k.error().detail);
+            e.keys.push_back(k->type + " " + k->blob_b64 + (k->comment.empty() ? "" : " " + k->comment));
+            ++n;
+        }
+        if (n == 0) return fail(escape(file, 200) + ": no public key in file");
+    }
+    if (c.args.has("--hosts")) {
+        e.hosts.clear();
+        for (const auto& h : split(c.args.get("--hosts"), ',')) {
+            if (!valid_host_pattern(h)) return fail("bad host pattern '" + escape(h, 64) + "'");
+            e.hosts.push_back(h);
+        }
+        if (e.hosts.empty()) return fail("--hosts is empty");
+    }
+    e.comment = c.args.get("--comment");
+    if (e.comment.size() > 1024) return fail("--comment too long");
+    e.created = format_rfc3339(now_s());
+    e.created_by = operator_name();
+    // The serialized form must read back: the module uses the same parser.
+    std::string text = serialize_entry(e);
+    if (auto back = parse_entry(text, name); !back) return fail(back.error());
+    if (auto st = ensure_dir(c.cfg.registry_dir, 0700); !st) return fail(st.error());
+    auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
+    if (!lock) return fail(lock.error());
+    bool found = false;
+    auto existing = safe_read_optional(entry_path(c.cfg.registry_dir, name), found);
+    if (found || (!existing && existing.error().code != Code::not_found))
+        return fail("vendor account '" + name + "' already exists (vendorctl show " + name + ")");
+    if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st) return fail(st.error());
+    Event ev;
+    ev.event = "account_added";
+    ev.account = name;
+    ev.vendor = e.vendor;
+    ev.detail = "access=" + format_access(e.access) + " from=" + std::to_string(e.from.size()) + " block(s)";
+    audit(c, ev);
+    std::printf("added vendor account %s (%s), access %s\n", name.c_str(), escape(e.vendor, 80).c_str(),
+                format_access(e.access).c_str());
+    if (e.access & kAccessGrant)
+        std::printf("disabled until the helpdesk runs: vendorctl activate %s --for DURATION\n", name.c_str());
+    return kExitOk;
+}
+
+int cmd_remove(Ctl& c) {
+    std::string name = need_pos(c, 0, "account NAME");
+    require_name(name);
+    auto e = load_entry(c, name);
+    if (!e && e.error().code == Code::not_found) return fail(e.error());
+    auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
+    if (!lock) return fail(lock.error());
+    if (auto st = remove_file(entry_path(c.cfg.registry_dir, name)); !st) return fail(st.error());
+    if (!c.args.has("--keep-state")) {
+        auto store = make_local_store(c.cfg);
+        if (auto st = store->forget(name); !st) return fail(st.error());
+    }
+    Event ev;
+    ev.event = "account_removed";
+    ev.account = name;
+    if (e) ev.vendor = e->vendor;
+    audit(c, ev);
+    std::printf("removed vendor account %s\n", name.c_str());
+    return kExitOk;
+}
+
+namespace {
+
+Json entry_json(const Entry& e) {
+    Json j = Json::object();
+    j.set("name", e.name).set("vendor", e.vendor).set("access", format_access(e.access));
+    Json from = Json::array();
+    for (const auto& f : e.from) from.push(f.str());
+    j.set("from", std::move(from));
+    j.set("local", e.allow_local);
+    if (e.hours) j.set("hours", e.hours->text);
+    Json hosts = Json::array();
+    for (const auto& h : e.hosts) hosts.push(h);
+    j.set("hosts", std::move(hosts));
+    Json keys = Json::array();
+    for (const auto& k : e.keys) {
+        auto pk = parse_public_key(k);
+        keys.push(pk ? pk->type + " " + pk->fingerprint + (pk->comment.empty() ? "" : " " + pk->comment) : k);
+    }
+    j.set("keys", std::move(keys));
+    if (!e.comment.empty()) j.set("comment", e.comment);
+    if (!e.created.empty()) j.set("created", e.created);
+    if (!e.created_by.empty()) j.set("created_by", e.created_by);
+    return j;
+}
+
+std::string join_from(const Entry& e) {
+    std::string s;
+    for (const auto& f : e.from) s += (s.empty() ? "" : ",") + f.str();
+    if (e.allow_local) s += (s.empty() ? "" : ",") + std::string("local");
+    return s;
+}
+
+}  // namespace
+
+std::vector<std::string> account_names(const Ctl& c, Error* err);
+
+std::vector<std::string> account_names(const Ctl& c, Error* err) {
+    std::vector<std::string> names;
+    auto list = list_dir(c.cfg.registry_dir);
+    if (!list) {
+        if (list.error().code != Code::not_found && err) *err = list.error();
+        return names;
+    }
+    for (const auto& f : *list) {
+        if (f.size() > 5 && f.substr(f.size() - 5) == ".json") {
+            std::string n = f.substr(0, f.size() - 5);
+            if (valid_account_name(n)) names.push_back(n);
+        }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+int cmd_list(Ctl& c) {
+    Error err{Code::internal, ""};
+    auto names = account_names(c, &err);
+    if (!err.detail.empty()) return fail(err);
+    Json arr = Json::array();
+    int rc = kExitOk;
+    if (!c.json) std::printf("%-20s %-24s %-16s %s\n", "NAME", "VENDOR", "ACCESS", "FROM");
+    for (const auto& n : names) {
+        auto e = load_entry(c, n);
+        if (!e) {
+            std::fprintf(stderr, "vendorctl: %s: %s\n", n.c_str(), e.error().detail.c_str());
+            rc = kExitRefused;
+            continue;
+        }
+        if (c.json)
+            arr.push(entry_json(*e));
+        else
+            std::printf("%-20s %-24s %-16s %s\n", n.c_str(), escape(e->vendor, 24).c_str(),
+                        format_access(e->access).c_str(), join_from(*e).c_str());
+    }
+    if (c.json) std::printf("%s\n", arr.dump_pretty().c_str());
+    return rc;
+}
+
+int cmd_show(Ctl& c) {
+    std::string name = need_pos(c, 0, "account NAME");
+    require_name(name);
+    auto e = load_entry(c, name);
+    if (!e) return fail(e.error());
+    auto store = make_local_store(c.cfg);
+    auto g = store->grant(name);
+    auto f = store->failures(name);
+    auto t = store->totp_enrolled(name);
+    std::int64_t now = now_s();
+    if (c.json) {
+        Json j = entry_json(*e);
+        if (g && *g && (*g)->not_after > now) {
+            j.set("active_until", format_rfc3339((*g)->not_after));
+            j.set("operator", (*g)->operator_name).set("ticket", (*g)->ticket);
+        }
+        if (f && f->locked_until > now) j.set("locked_until", format_rfc3339(f->locked_until));
+        if (t) j.set("totp_enrolled", *t);
+        std::printf("%s\n", j.dump_pretty().c_str());
+        return kExitOk;
+    }
+    std::printf("account:   %s\nvendor:    %s\naccess:    %s\n", e->name.c_str(), escape(e->vendor, 200).c_str(),
+                format_access(e->access).c_str());
+    std::printf("from:      %s\n", join_from(*e).c_str());
+    if (e->hours) std::printf("hours:     %s\n", escape(e->hours->text, 200).c_str());
+    std::string hosts;
+    for (const auto& h : e->hosts) hosts += (hosts.empty() ? "" : ",") + h;
+    std::printf("hosts:     %s\n", hosts.c_str());
+    for (const auto& k : e->keys) {
+        auto pk = parse_public_key(k);
+        if (pk) std::printf("key:       %s %s %s\n", pk->type.c_str(), pk->fingerprint.c_str(), escape(pk->comment, 80).c_str());
+    }
+    if (!e->comment.empty()) std::printf("comment:   %s\n", escape(e->comment, 200).c_str());
+    if (!e->created.empty())
+        std::printf("created:   %s by %s\n", e->created.c_str(), escape(e->created_by, 64).c_str());
+    if (!g) std::printf("grant:     unreadable: %s\n", g.error().detail.c_str());
+    else if (*g && (*g)->not_after > now)
+        std::printf("grant:     active until %s (by %s%s%s)\n", local_time(c, (*g)->not_after, true).c_str(),
+                    escape((*g)->operator_name, 64).c_str(), (*g)->ticket.empty() ? "" : ", ticket ",
+                    escape((*g)->ticket, 64).c_str());
+    else std::printf("grant:     none\n");
+    if (f && f->locked_until > now)
+        std::printf("lockout:   code factor locked until %s\n", local_time(c, f->locked_until, true).c_str());
+    if (t && *t) std::printf("totp:      enrolled\n");
+    return kExitOk;
+}
+
+int cmd_config(Ctl& c) {
+    if (c.args.has("--check")) {
+        std::printf("%s: ok\n", c.cfg.path.empty() ? "(built-in defaults)" : c.cfg.path.c_str());
+        return kExitOk;
+    }
+    std::printf("%s", dump_config(c.cfg).c_str());
+    return kExitOk;
+}
+
+}  // namespace vendor::cli

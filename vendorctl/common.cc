@@ -1,0 +1,76 @@
+#include <syslog.h>
+
+#include <cstdio>
+
+#include "ctl.h"
+#include "engine.h"
+#include "files.h"
+#include "util.h"
+
+namespace vendor::cli {
+
+using namespace vendor::core;
+
+std::vector<std::string> Args::all(const std::string& k) const {
+    std::vector<std::string> out;
+    auto range = opt.equal_range(k);
+    for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
+    return out;
+}
+
+int fail(const std::string& msg) {
+    std::fprintf(stderr, "vendorctl: %s\n", msg.c_str());
+    return kExitRefused;
+}
+
+int fail(const Error& e) { return fail(e.detail.empty() ? code_name(e.code) : e.detail); }
+
+bool audit_ok(Ctl& c, Event e) {
+    if (e.operator_name.empty()) e.operator_name = operator_name();
+    e.service = "vendorctl";
+    e.pid = static_cast<std::int64_t>(getpid());
+    syslog(LOG_AUTHPRIV | LOG_INFO, "%s", audit_kv(e).c_str());
+    auto w = audit_append(c.cfg, c.host, e);
+    if (!w) {
+        std::fprintf(stderr, "vendorctl: warning: cannot write audit log: %s\n", w.error().detail.c_str());
+        return false;
+    }
+    return true;
+}
+
+void audit(Ctl& c, Event e) { (void)audit_ok(c, std::move(e)); }
+
+std::string local_time(const Ctl& c, std::int64_t t, bool with_date) {
+    auto z = load_zone(c.cfg);
+    TimeZone tz = z ? std::move(*z) : TimeZone::utc();
+    auto lt = to_local(tz, t);
+    char buf[64];
+    if (with_date)
+        std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02d:%02d", static_cast<long long>(lt.year), lt.month,
+                      lt.day, lt.minute_of_day / 60, lt.minute_of_day % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%02d:%02d", lt.minute_of_day / 60, lt.minute_of_day % 60);
+    return buf;
+}
+
+void require_name(const std::string& name) {
+    if (!valid_account_name(name))
+        throw UsageError{"invalid account name '" + escape(name, 64) + "' (^[a-z_][a-z0-9_-]{0,31}$)"};
+}
+
+std::string need_pos(const Ctl& c, std::size_t i, const char* what) {
+    if (c.args.pos.size() <= i) throw UsageError{std::string("missing ") + what};
+    return c.args.pos[i];
+}
+
+Result<Entry> load_entry(const Ctl& c, const std::string& name) {
+    auto text = safe_read(entry_path(c.cfg.registry_dir, name));
+    if (!text) {
+        if (text.error().code == Code::not_found)
+            return make_error(Code::not_found, "no vendor account '" + name + "'");
+        return std::move(text).error();
+    }
+    return parse_entry(*text, name);
+}
+
+}  // namespace vendor::cli
