@@ -11,11 +11,13 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 MULTIARCH  ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+NSSDIR     ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/$(MULTIARCH),$(PREFIX)/lib)
 PAMDIR     ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/$(MULTIARCH)/security,$(PREFIX)/lib/security)
 
 VERSION    := 0.1.0
 B          ?= build
 CXX        ?= g++
+CC         ?= gcc
 PKGS       := json-c libsodium liboath
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -40,7 +42,22 @@ CTL_SRCS := $(sort $(wildcard vendorctl/*.cc))
 CTL_OBJS := $(CTL_SRCS:%.cc=$(B)/%.o)
 VENDORCTL := $(B)/vendorctl/vendorctl
 
-all: $(PAM_SO) $(VENDORCTL)
+# The NSS module: no C++ runtime, no exceptions, no json-c/curl (it lives in
+# every process that resolves a user). Linked with the C driver.
+NSS_SRCS := $(sort $(wildcard nss_vendor/*.cc))
+NSS_OBJS := $(NSS_SRCS:%.cc=$(B)/%.o)
+NSS_SO   := $(B)/nss_vendor/libnss_vendor.so.2
+NSS_CXXFLAGS = -fno-exceptions -fno-rtti -fno-threadsafe-statics
+
+$(B)/nss_vendor/%.o: nss_vendor/%.cc
+	@mkdir -p $(@D)
+	$(CXX) $(ALLCXXFLAGS) $(NSS_CXXFLAGS) $(NSS_DEFS) -MMD -MP -c $< -o $@
+
+$(NSS_SO): $(NSS_OBJS) nss_vendor/nss_vendor.map
+	$(CC) -shared -o $@ $(NSS_OBJS) $(SANFLAGS) $(LDHARDEN) $(LDFLAGS) -Wl,-soname,libnss_vendor.so.2 \
+	    -Wl,--version-script=nss_vendor/nss_vendor.map -lpthread
+
+all: $(PAM_SO) $(VENDORCTL) $(NSS_SO)
 
 $(B)/%.o: %.cc
 	@mkdir -p $(@D)
@@ -64,6 +81,8 @@ $(VENDORCTL): $(CTL_OBJS) $(LIBCORE)
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(PAM_SO) $(DESTDIR)$(PAMDIR)/pam_vendor.so
+	install -d $(DESTDIR)$(NSSDIR)
+	install -m 0644 $(NSS_SO) $(DESTDIR)$(NSSDIR)/libnss_vendor.so.2
 	install -m 0755 $(VENDORCTL) $(DESTDIR)$(SBINDIR)/vendorctl
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/

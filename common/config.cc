@@ -26,6 +26,13 @@ const std::vector<ConfigKey>& config_keys() {
         {"lockout_threshold", "consecutive bad codes that lock the code factor, 1 to 100 (default 5)"},
         {"lockout_time", "how long the lock lasts (default 15m)"},
         {"log_retention_days", "days of audit log vendorctl prune keeps (default 190, min 183)"},
+        {"uid_min", "first id of vendor accounts served by nss_vendor (default 2000300000)"},
+        {"uid_max", "last id of vendor accounts (default 2000499999)"},
+        {"vendor_gid", "gid of the vendor group served by nss_vendor (default 2000300000)"},
+        {"home_base", "parent of vendor home directories (default /home/vendors)"},
+        {"shell", "login shell of new vendor accounts (default /bin/bash)"},
+        {"allowed_groups", "space-separated supplementary groups vendorctl add --groups may give"},
+        {"remove_home", "what vendorctl remove does with the home: archive, delete or keep (default archive)"},
     };
     return *keys;
 }
@@ -120,6 +127,32 @@ Status set_key(Config& c, const std::string& key, std::string_view v) {
     if (key == "lockout_threshold") return num(c.lockout_threshold, 1, 100);
     if (key == "lockout_time") return dur(c.lockout_time, 10, 86400);
     if (key == "log_retention_days") return num(c.log_retention_days, 1, 36500);
+    auto id = [&](std::uint32_t& out) -> Status {
+        std::uint64_t n;
+        // 1000 is the hard floor of the NSS module; 2^31-2 the top of the
+        // range that every tool treats as an ordinary id.
+        if (!parse_uint(v, 2147483646, n) || n < 1000) return bad("must be an id from 1000 to 2147483646");
+        out = static_cast<std::uint32_t>(n);
+        return {};
+    };
+    if (key == "uid_min") return id(c.uid_min);
+    if (key == "uid_max") return id(c.uid_max);
+    if (key == "vendor_gid") return id(c.vendor_gid);
+    if (key == "home_base") return path(c.home_base);
+    if (key == "shell") return path(c.shell);
+    if (key == "allowed_groups") {
+        c.allowed_groups.clear();
+        for (auto& g : split(v, ' ')) {
+            if (!valid_group_name(g)) return bad("not a group name: " + escape(g, 64));
+            c.allowed_groups.push_back(g);
+        }
+        return {};
+    }
+    if (key == "remove_home") {
+        if (v != "archive" && v != "delete" && v != "keep") return bad("must be archive, delete or keep");
+        c.remove_home = std::string(v);
+        return {};
+    }
     return make_error(Code::invalid, "unknown key '" + escape(key, 64) + "'");
 }
 
@@ -160,6 +193,13 @@ Result<Config> parse_config(std::string_view text, std::string path) {
         if (auto st = set_key(c, kv.key, kv.value); !st)
             return make_error(Code::invalid, where + st.error().detail);
     }
+    if (c.uid_max <= c.uid_min) return make_error(Code::invalid, c.path + ": uid_max must be above uid_min");
+    if (c.vendor_gid < c.uid_min || c.vendor_gid > c.uid_max)
+        return make_error(Code::invalid, c.path + ": vendor_gid must lie in uid_min..uid_max");
+    for (const auto& g : c.allowed_groups)
+        for (const auto& p : c.privileged_groups)
+            if (g == p)
+                return make_error(Code::invalid, c.path + ": allowed_groups names privileged group '" + g + "'");
     return c;
 }
 
@@ -211,6 +251,15 @@ std::string dump_config(const Config& c) {
     put("lockout_threshold", std::to_string(c.lockout_threshold));
     put("lockout_time", format_duration(c.lockout_time));
     put("log_retention_days", std::to_string(c.log_retention_days));
+    put("uid_min", std::to_string(c.uid_min));
+    put("uid_max", std::to_string(c.uid_max));
+    put("vendor_gid", std::to_string(c.vendor_gid));
+    put("home_base", c.home_base);
+    put("shell", c.shell);
+    std::string allowed;
+    for (const auto& g : c.allowed_groups) allowed += (allowed.empty() ? "" : " ") + g;
+    put("allowed_groups", allowed);
+    put("remove_home", c.remove_home);
     return out;
 }
 

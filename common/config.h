@@ -31,6 +31,16 @@ struct Config {
     unsigned lockout_threshold = 5;
     std::int64_t lockout_time = 900;
     unsigned log_retention_days = 190;
+    // Accounts served by nss_vendor (pam_vendor.conf(5) explains the range:
+    // above sssd's default AD id-mapping range and Debian's/systemd's
+    // reserved ranges, below systemd's 2^31 boundary).
+    std::uint32_t uid_min = 2000300000;
+    std::uint32_t uid_max = 2000499999;
+    std::uint32_t vendor_gid = 2000300000;
+    std::string home_base = "/home/vendors";
+    std::string shell = "/bin/bash";
+    std::vector<std::string> allowed_groups;  // supplementary groups a vendor may be given
+    std::string remove_home = "archive";      // archive | delete | keep
 };
 
 struct ConfigKey {

@@ -155,7 +155,7 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
     if (!doc) return std::move(doc).error();
     JsonReader r(doc->get(), what);
     if (auto st = r.check_keys({"name", "vendor", "from", "local", "access", "hours", "keys", "hosts", "comment",
-                                "created", "created_by"});
+                                "created", "created_by", "existing", "uid", "home", "shell", "groups"});
         !st)
         return st.error();
     Entry e;
@@ -167,8 +167,31 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
         !(st = r.str("access", access, false, 32)) || !(st = r.str("hours", hours, false, 512)) ||
         !(st = r.str_list("keys", e.keys, false, 64)) || !(st = r.str_list("hosts", e.hosts, false, 256, 253)) ||
         !(st = r.str("comment", e.comment, false, 1024)) || !(st = r.str("created", e.created, false, 64)) ||
-        !(st = r.str("created_by", e.created_by, false, 64)))
+        !(st = r.str("created_by", e.created_by, false, 64)) || !(st = r.boolean("existing", e.existing, false)) ||
+        !(st = r.str("home", e.home, false, 1024)) || !(st = r.str("shell", e.shell, false, 1024)) ||
+        !(st = r.str_list("groups", e.groups, false, 64, 64)))
         return st.error();
+    std::int64_t uid = 0;
+    if (!(st = r.int64("uid", uid, !e.existing))) return st.error();
+    if (e.existing) {
+        if (uid != 0 || !e.home.empty() || !e.shell.empty() || !e.groups.empty())
+            return make_error(Code::invalid, what + ": an existing account has no uid, home, shell or groups here");
+    } else {
+        if (uid < 1000 || uid > 2147483646) return make_error(Code::invalid, what + ": uid out of range");
+        e.uid = static_cast<std::uint32_t>(uid);
+        auto abs_ok = [](const std::string& p) {
+            if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos || p.find(':') != std::string::npos)
+                return false;
+            for (unsigned char ch : p)
+                if (ch < 0x20 || ch == 0x7f) return false;
+            return true;
+        };
+        if (!abs_ok(e.home) || !abs_ok(e.shell))
+            return make_error(Code::invalid, what + ": 'home' and 'shell' must be absolute paths");
+        for (const auto& g : e.groups)
+            if (g.empty() || g.size() > 32 || g.find(':') != std::string::npos || g.find(' ') != std::string::npos)
+                return make_error(Code::invalid, what + ": bad group name");
+    }
     if (e.name != expected_name) return make_error(Code::invalid, what + ": 'name' does not match the file name");
     if (!valid_account_name(e.name)) return make_error(Code::invalid, what + ": invalid account name");
     if (e.vendor.empty()) return make_error(Code::invalid, what + ": empty 'vendor'");
@@ -188,6 +211,10 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
     }
     if ((e.access & kAccessHours) && !e.hours)
         return make_error(Code::invalid, what + ": access includes 'hours' but no 'hours' schedule is set");
+    // R3: an account that lives elsewhere (AD) needs a second factor whose
+    // secret is not in AD: the structure-held code.
+    if (e.existing && !(e.access & kAccessOtp))
+        return make_error(Code::invalid, what + ": an existing (e.g. AD) account must have 'otp' in its access");
     for (const auto& k : e.keys) {
         auto pk = parse_public_key(k);
         if (!pk) return make_error(Code::invalid, what + ": " + pk.error().detail);
@@ -214,6 +241,14 @@ std::string serialize_entry(const Entry& e) {
     for (const auto& h : e.hosts) hosts.push(h);
     j.set("hosts", std::move(hosts));
     if (!e.comment.empty()) j.set("comment", e.comment);
+    if (e.existing) {
+        j.set("existing", true);
+    } else {
+        j.set("uid", static_cast<std::int64_t>(e.uid)).set("home", e.home).set("shell", e.shell);
+        Json groups = Json::array();
+        for (const auto& g : e.groups) groups.push(g);
+        j.set("groups", std::move(groups));
+    }
     if (!e.created.empty()) j.set("created", e.created);
     if (!e.created_by.empty()) j.set("created_by", e.created_by);
     return j.dump_pretty() + "\n";

@@ -33,6 +33,13 @@ struct Entry {
     std::vector<std::string> keys;  // pinned OpenSSH public keys ("type base64 [comment]")
     std::vector<std::string> hosts = {"*"};
     std::string comment;
+    // Account served by nss_vendor (existing == false) or registered over an
+    // account that resolves elsewhere, e.g. AD through sssd (existing == true).
+    bool existing = false;
+    std::uint32_t uid = 0;            // nss_vendor accounts only
+    std::string home;                 // nss_vendor accounts only
+    std::string shell;                // nss_vendor accounts only
+    std::vector<std::string> groups;  // supplementary groups (config allowed_groups)
     std::string created;     // RFC 3339
     std::string created_by;  // operator
 };

@@ -1,5 +1,11 @@
 // add, remove, list, show, config
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -7,12 +13,83 @@
 #include "ctl.h"
 #include "engine.h"
 #include "files.h"
+#include "home.h"
+#include "nss_writer.h"
 #include "json.h"
 #include "util.h"
 
 namespace vendor::cli {
 
 using namespace vendor::core;
+
+extern "C" char** environ;
+
+std::vector<std::string> account_names(const Ctl& c, Error* err);
+
+namespace {
+
+// Through every NSS source, ours included: a name or id that already means
+// someone must never be given to a vendor.
+bool user_resolves(const std::string& name, uid_t* uid = nullptr) {
+    std::vector<char> buf(16384);
+    passwd pw{};
+    passwd* res = nullptr;
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return false;
+    if (uid) *uid = pw.pw_uid;
+    return true;
+}
+
+bool uid_resolves(uid_t uid) {
+    std::vector<char> buf(16384);
+    passwd pw{};
+    passwd* res = nullptr;
+    return getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) == 0 && res;
+}
+
+bool group_exists(const std::string& name) {
+    std::vector<char> buf(65536);
+    struct group gr{};
+    struct group* res = nullptr;
+    return getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) == 0 && res;
+}
+
+void run_quietly(const char* path, const char* arg1, const char* arg2) {
+    if (access(path, X_OK) != 0) return;
+    char* argv[] = {const_cast<char*>(path), const_cast<char*>(arg1), const_cast<char*>(arg2), nullptr};
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (posix_spawn(&pid, path, &fa, nullptr, argv, environ) == 0) {
+        int status;
+        waitpid(pid, &status, 0);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+}
+
+}  // namespace
+
+bool refresh_nss(Ctl& c) {
+    auto n = compile_nss_index(c.cfg);
+    if (!n) {
+        std::fprintf(stderr, "vendorctl: NSS index not updated: %s\n", n.error().detail.c_str());
+        return false;
+    }
+    // A running nscd would keep serving the old answers for its TTL.
+    run_quietly("/usr/sbin/nscd", "-i", "passwd");
+    run_quietly("/usr/sbin/nscd", "-i", "group");
+    return true;
+}
+
+int cmd_reindex(Ctl& c) {
+    auto n = compile_nss_index(c.cfg);
+    if (!n) return fail(n.error());
+    run_quietly("/usr/sbin/nscd", "-i", "passwd");
+    run_quietly("/usr/sbin/nscd", "-i", "group");
+    std::printf("NSS index: %zu account(s) in %s/index\n", *n, c.cfg.nss_dir.c_str());
+    return kExitOk;
+}
 
 int cmd_add(Ctl& c) {
     std::string name = need_pos(c, 0, "account NAME");
@@ -69,9 +146,37 @@ int cmd_add(Ctl& c) {
     }
     e.comment = c.args.get("--comment");
     if (e.comment.size() > 1024) return fail("--comment too long");
+    e.existing = c.args.has("--existing");
+    if (e.existing) {
+        if (c.args.has("--shell") || c.args.has("--groups"))
+            throw UsageError{"--shell and --groups are for accounts served by nss_vendor, not --existing"};
+        if (!user_resolves(name)) return fail("--existing: no account '" + name + "' resolves on this system");
+        if (!(e.access & kAccessOtp))
+            return fail("--existing accounts (e.g. in AD) need a code whose secret is not in AD: use --access "
+                        "otp or grant+otp");
+    } else {
+        if (user_resolves(name))
+            return fail("'" + name + "' already resolves through another NSS source; use --existing to register "
+                        "a policy for it");
+        e.shell = c.args.has("--shell") ? c.args.get("--shell") : c.cfg.shell;
+        if (e.shell.empty() || e.shell[0] != '/' || e.shell.find(':') != std::string::npos)
+            return fail("--shell must be an absolute path");
+        e.home = c.cfg.home_base + "/" + name;
+        for (const auto& g : split(c.args.get("--groups"), ',')) {
+            bool allowed = std::find(c.cfg.allowed_groups.begin(), c.cfg.allowed_groups.end(), g) !=
+                           c.cfg.allowed_groups.end();
+            bool priv = std::find(c.cfg.privileged_groups.begin(), c.cfg.privileged_groups.end(), g) !=
+                        c.cfg.privileged_groups.end();
+            if (priv) return fail("group '" + escape(g, 64) + "' is privileged: a vendor can never be in it");
+            if (!allowed) return fail("group '" + escape(g, 64) + "' is not in allowed_groups (pam_vendor.conf)");
+            if (!group_exists(g)) return fail("group '" + escape(g, 64) + "' does not exist");
+            e.groups.push_back(g);
+        }
+    }
     e.created = format_rfc3339(now_s());
     e.created_by = operator_name();
     // The serialized form must read back: the module uses the same parser.
+    if (!e.existing) e.uid = c.cfg.uid_min;  // placeholder until allocated under the lock
     std::string text = serialize_entry(e);
     if (auto back = parse_entry(text, name); !back) return fail(back.error());
     if (auto st = ensure_dir(c.cfg.registry_dir, 0700); !st) return fail(st.error());
@@ -81,15 +186,41 @@ int cmd_add(Ctl& c) {
     auto existing = safe_read_optional(entry_path(c.cfg.registry_dir, name), found);
     if (found || (!existing && existing.error().code != Code::not_found))
         return fail("vendor account '" + name + "' already exists (vendorctl show " + name + ")");
+    if (!e.existing) {
+        // Lowest id of the range used by no entry and resolving to nobody.
+        std::vector<std::uint32_t> used;
+        Error err{Code::internal, ""};
+        for (const auto& n : account_names(c, &err)) {
+            auto other = load_entry(c, n);
+            if (!other) return fail(n + ": " + other.error().detail + " (fix the registry before adding)");
+            if (!other->existing) used.push_back(other->uid);
+        }
+        std::sort(used.begin(), used.end());
+        std::uint32_t uid = 0;
+        for (std::uint64_t cand = c.cfg.uid_min; cand <= c.cfg.uid_max; ++cand) {
+            auto u = static_cast<std::uint32_t>(cand);
+            if (u == c.cfg.vendor_gid || std::binary_search(used.begin(), used.end(), u) || uid_resolves(u)) continue;
+            uid = u;
+            break;
+        }
+        if (!uid) return fail("no free id left in uid_min..uid_max");
+        e.uid = uid;
+        text = serialize_entry(e);
+        if (auto back = parse_entry(text, name); !back) return fail(back.error());
+        if (auto st = create_home(c.cfg.home_base, name, uid, c.cfg.vendor_gid); !st) return fail(st.error());
+    }
     if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st) return fail(st.error());
+    if (!e.existing && !refresh_nss(c)) return kExitRefused;
     Event ev;
     ev.event = "account_added";
     ev.account = name;
     ev.vendor = e.vendor;
     ev.detail = "access=" + format_access(e.access) + " from=" + std::to_string(e.from.size()) + " block(s)";
     audit(c, ev);
-    std::printf("added vendor account %s (%s), access %s\n", name.c_str(), escape(e.vendor, 80).c_str(),
+    std::printf("added vendor account %s (%s), access %s", name.c_str(), escape(e.vendor, 80).c_str(),
                 format_access(e.access).c_str());
+    if (e.existing) std::printf(", existing account (not served by nss_vendor)\n");
+    else std::printf(", uid %u, home %s\n", e.uid, e.home.c_str());
     if (e.access & kAccessGrant)
         std::printf("disabled until the helpdesk runs: vendorctl activate %s --for DURATION\n", name.c_str());
     return kExitOk;
@@ -103,6 +234,16 @@ int cmd_remove(Ctl& c) {
     auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
     if (!lock) return fail(lock.error());
     if (auto st = remove_file(entry_path(c.cfg.registry_dir, name)); !st) return fail(st.error());
+    std::string home_note;
+    if (e && !e->existing) {
+        // The account stops resolving first, then its home goes.
+        if (!refresh_nss(c)) return kExitRefused;
+        std::string mode = c.cfg.remove_home;
+        if (c.args.has("--keep-home")) mode = "keep";
+        if (c.args.has("--delete-home")) mode = "delete";
+        if (c.args.has("--archive-home")) mode = "archive";
+        if (auto st = retire_home(c.cfg.home_base, name, mode, home_note); !st) return fail(st.error());
+    }
     if (!c.args.has("--keep-state")) {
         auto store = make_local_store(c.cfg);
         if (auto st = store->forget(name); !st) return fail(st.error());
@@ -111,8 +252,10 @@ int cmd_remove(Ctl& c) {
     ev.event = "account_removed";
     ev.account = name;
     if (e) ev.vendor = e->vendor;
+    ev.detail = home_note;
     audit(c, ev);
-    std::printf("removed vendor account %s\n", name.c_str());
+    std::printf("removed vendor account %s%s%s\n", name.c_str(), home_note.empty() ? "" : "; home ",
+                home_note.c_str());
     return kExitOk;
 }
 
@@ -136,6 +279,13 @@ Json entry_json(const Entry& e) {
     }
     j.set("keys", std::move(keys));
     if (!e.comment.empty()) j.set("comment", e.comment);
+    j.set("existing", e.existing);
+    if (!e.existing) {
+        j.set("uid", static_cast<std::int64_t>(e.uid)).set("home", e.home).set("shell", e.shell);
+        Json groups = Json::array();
+        for (const auto& g : e.groups) groups.push(g);
+        j.set("groups", std::move(groups));
+    }
     if (!e.created.empty()) j.set("created", e.created);
     if (!e.created_by.empty()) j.set("created_by", e.created_by);
     return j;
@@ -149,8 +299,6 @@ std::string join_from(const Entry& e) {
 }
 
 }  // namespace
-
-std::vector<std::string> account_names(const Ctl& c, Error* err);
 
 std::vector<std::string> account_names(const Ctl& c, Error* err) {
     std::vector<std::string> names;
@@ -217,6 +365,14 @@ int cmd_show(Ctl& c) {
     std::printf("account:   %s\nvendor:    %s\naccess:    %s\n", e->name.c_str(), escape(e->vendor, 200).c_str(),
                 format_access(e->access).c_str());
     std::printf("from:      %s\n", join_from(*e).c_str());
+    if (e->existing) std::printf("account:   existing (resolved by another NSS source)\n");
+    else {
+        std::string groups;
+        for (const auto& gr : e->groups) groups += (groups.empty() ? "" : ",") + gr;
+        std::printf("uid:       %u (group %s)\nhome:      %s\nshell:     %s\n", e->uid, c.cfg.vendor_group.c_str(),
+                    e->home.c_str(), e->shell.c_str());
+        if (!groups.empty()) std::printf("groups:    %s\n", groups.c_str());
+    }
     if (e->hours) std::printf("hours:     %s\n", escape(e->hours->text, 200).c_str());
     std::string hosts;
     for (const auto& h : e->hosts) hosts += (hosts.empty() ? "" : ",") + h;

@@ -67,5 +67,8 @@ int cmd_explain(Ctl& c);
 int cmd_log(Ctl& c);
 int cmd_prune(Ctl& c);
 int cmd_config(Ctl& c);
+int cmd_reindex(Ctl& c);
+// Recompile the NSS index and tell nscd; message on failure, false then.
+bool refresh_nss(Ctl& c);
 
 }  // namespace vendor::cli

@@ -51,7 +51,7 @@ int cmd_log(Ctl& c) {
     if (!account.empty()) require_name(account);
     Json arr = Json::array();
     if (!c.json)
-        std::printf("%-16s %-14s %-14s %-16s %-7s %-20s %s\n", "TIME", "EVENT", "ACCOUNT", "FROM", "RESULT", "REASON",
+        std::printf("%-16s %-15s %-14s %-16s %-7s %-20s %s\n", "TIME", "EVENT", "ACCOUNT", "FROM", "RESULT", "REASON",
                     "DETAIL");
     std::string_view rest = *content;
     std::size_t lineno = 0;
@@ -79,8 +79,8 @@ int cmd_log(Ctl& c) {
         std::string detail = r->detail;
         if (r->duration_s) detail = "duration " + format_duration(*r->duration_s) + (detail.empty() ? "" : "; " + detail);
         if (!r->operator_name.empty()) detail = "by " + r->operator_name + (r->ticket.empty() ? "" : " ticket " + r->ticket) + (detail.empty() ? "" : "; " + detail);
-        std::printf("%-16s %-14s %-14s %-16s %-7s %-20s %s\n", local_time(c, r->ts_ms / 1000, true).c_str(),
-                    escape(r->event, 14).c_str(), escape(r->account, 14).c_str(), escape(r->rhost, 16).c_str(),
+        std::printf("%-16s %-15s %-14s %-16s %-7s %-20s %s\n", local_time(c, r->ts_ms / 1000, true).c_str(),
+                    escape(r->event, 15).c_str(), escape(r->account, 14).c_str(), escape(r->rhost, 16).c_str(),
                     escape(r->result, 7).c_str(), escape(r->reason, 20).c_str(), escape(detail, 120).c_str());
     }
     if (c.json) std::printf("%s\n", arr.dump_pretty().c_str());

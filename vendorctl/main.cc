@@ -33,11 +33,15 @@ struct Command {
 
 const std::vector<Command>& commands() {
     static const std::vector<Command>* cmds = new std::vector<Command>{
-        {"add", cmd_add, false, {"--vendor", "--from", "--access", "--hours", "--key", "--hosts", "--comment"},
-         {"--local"},
+        {"add", cmd_add, false,
+         {"--vendor", "--from", "--access", "--hours", "--key", "--hosts", "--comment", "--shell", "--groups"},
+         {"--local", "--existing"},
          "add NAME --vendor ORG --from CIDR[,CIDR...] [--access grant|otp|hours[+...]] [--hours SPEC]\n"
-         "      [--key FILE]... [--hosts PATTERN,...] [--comment TEXT] [--local]"},
-        {"remove", cmd_remove, false, {}, {"--keep-state"}, "remove NAME [--keep-state]"},
+         "      [--key FILE]... [--hosts PATTERN,...] [--comment TEXT] [--local]\n"
+         "      [--shell PATH] [--groups GROUP,...] | [--existing]"},
+        {"remove", cmd_remove, false, {}, {"--keep-state", "--keep-home", "--delete-home", "--archive-home"},
+         "remove NAME [--keep-state] [--keep-home|--delete-home|--archive-home]"},
+        {"reindex", cmd_reindex, false, {}, {}, "reindex"},
         {"list", cmd_list, true, {}, {}, "list"},
         {"show", cmd_show, true, {}, {}, "show NAME"},
         {"activate", cmd_activate, false, {"--for", "--ticket", "--reason"}, {},

@@ -1,0 +1,213 @@
+// The NSS index: a read-only, position-independent file that vendorctl
+// compiles from the registry and libnss_vendor.so.2 maps. World-readable, no
+// secrets. This header is shared by the writer (libvendorcore) and the reader
+// (the NSS module), and uses nothing but <cstdint>/<cstring>: the NSS module
+// is loaded into every process on the system and links no C++ runtime.
+//
+// Layout (native endianness; the file never leaves the machine that wrote it):
+//   Header | UserRec[n_users] by uid | u32 user index by name |
+//   GroupRec[n_groups] by gid | u32 group index by name | u32 pool | strings
+// Every offset is from the start of the file; every string is NUL-terminated
+// inside the strings block. The reader validates all of it once per mapping.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace vendor::nssidx {
+
+inline constexpr char kMagic[8] = {'P', 'V', 'N', 'S', 'S', 'v', '1', '\n'};
+inline constexpr std::uint32_t kVersion = 1;
+// Hard floor whatever the header says: the index can never shadow root,
+// system accounts or the first regular users.
+inline constexpr std::uint32_t kIdFloor = 1000;
+inline constexpr std::uint64_t kMaxFile = 256u << 20;
+inline constexpr const char* kFileName = "index";
+
+struct Header {
+    char magic[8];
+    std::uint32_t version;
+    std::uint32_t header_size;
+    std::uint64_t file_size;
+    std::uint64_t checksum;  // FNV-1a 64 of bytes [header_size, file_size)
+    std::uint32_t id_min, id_max;
+    std::uint32_t n_users, n_groups;
+    std::uint32_t users_off, users_by_name_off;
+    std::uint32_t groups_off, groups_by_name_off;
+    std::uint32_t pool_off, pool_count;
+    std::uint32_t strings_off, strings_size;
+    std::uint32_t reserved[4];
+};
+static_assert(sizeof(Header) == 96, "stable header size");
+
+struct UserRec {
+    std::uint32_t name, uid, gid, gecos, dir, shell;  // strings are offsets into the strings block
+    std::uint32_t sup_off, sup_count;                 // supplementary gids: pool[sup_off..+count)
+};
+struct GroupRec {
+    std::uint32_t name, gid;
+    std::uint32_t mem_off, mem_count;  // member names: pool entries are string offsets
+};
+
+inline std::uint64_t fnv1a(const unsigned char* p, std::size_t n) noexcept {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (std::size_t i = 0; i < n; ++i) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+// A validated view over a mapped index.
+class View {
+  public:
+    // Returns nullptr when the bytes are a valid index, else the reason.
+    const char* open(const void* base, std::size_t len) noexcept {
+        b_ = static_cast<const unsigned char*>(base);
+        len_ = len;
+        if (len < sizeof(Header)) return "too short";
+        std::memcpy(&h_, b_, sizeof h_);
+        if (std::memcmp(h_.magic, kMagic, sizeof kMagic) != 0) return "bad magic";
+        if (h_.version != kVersion || h_.header_size != sizeof(Header)) return "unsupported version";
+        if (h_.file_size != len || len > kMaxFile) return "size mismatch";
+        if (h_.id_min < kIdFloor || h_.id_max < h_.id_min) return "bad id range";
+        if (!range(h_.users_off, h_.n_users, sizeof(UserRec)) ||
+            !range(h_.users_by_name_off, h_.n_users, 4) ||
+            !range(h_.groups_off, h_.n_groups, sizeof(GroupRec)) ||
+            !range(h_.groups_by_name_off, h_.n_groups, 4) || !range(h_.pool_off, h_.pool_count, 4) ||
+            !range(h_.strings_off, h_.strings_size, 1))
+            return "section out of bounds";
+        if (h_.strings_size == 0 || b_[h_.strings_off + h_.strings_size - 1] != '\0')
+            return "strings not terminated";
+        if (fnv1a(b_ + sizeof(Header), len - sizeof(Header)) != h_.checksum) return "checksum mismatch";
+        for (std::uint32_t i = 0; i < h_.n_users; ++i) {
+            UserRec u = user(i);
+            if (u.uid < h_.id_min || u.uid > h_.id_max || u.gid < h_.id_min || u.gid > h_.id_max)
+                return "id out of range";
+            if (i > 0 && user(i - 1).uid >= u.uid) return "users not sorted by uid";
+            if (!name_ok(u.name) || !field_ok(u.gecos) || !path_ok(u.dir) || !path_ok(u.shell))
+                return "bad user string";
+            if (static_cast<std::uint64_t>(u.sup_off) + u.sup_count > h_.pool_count) return "bad gid list";
+            if (u.sup_count > 64) return "too many groups";
+            std::uint32_t byname = u32(h_.users_by_name_off, i);
+            if (byname >= h_.n_users) return "bad name index";
+            if (i > 0 && std::strcmp(str(user(u32(h_.users_by_name_off, i - 1)).name), str(user(byname).name)) >= 0)
+                return "names not sorted";
+        }
+        for (std::uint32_t i = 0; i < h_.n_groups; ++i) {
+            GroupRec g = group(i);
+            if (g.gid < h_.id_min || g.gid > h_.id_max) return "group id out of range";
+            if (i > 0 && group(i - 1).gid >= g.gid) return "groups not sorted by gid";
+            if (!name_ok(g.name)) return "bad group name";
+            if (static_cast<std::uint64_t>(g.mem_off) + g.mem_count > h_.pool_count) return "bad member list";
+            for (std::uint32_t k = 0; k < g.mem_count; ++k)
+                if (!name_ok(u32(h_.pool_off, g.mem_off + k))) return "bad member name";
+            std::uint32_t byname = u32(h_.groups_by_name_off, i);
+            if (byname >= h_.n_groups) return "bad group name index";
+            if (i > 0 &&
+                std::strcmp(str(group(u32(h_.groups_by_name_off, i - 1)).name), str(group(byname).name)) >= 0)
+                return "group names not sorted";
+        }
+        return nullptr;
+    }
+
+    const Header& header() const noexcept { return h_; }
+    std::uint32_t n_users() const noexcept { return h_.n_users; }
+    std::uint32_t n_groups() const noexcept { return h_.n_groups; }
+    UserRec user(std::uint32_t i) const noexcept {
+        UserRec u;
+        std::memcpy(&u, b_ + h_.users_off + static_cast<std::size_t>(i) * sizeof(UserRec), sizeof u);
+        return u;
+    }
+    GroupRec group(std::uint32_t i) const noexcept {
+        GroupRec g;
+        std::memcpy(&g, b_ + h_.groups_off + static_cast<std::size_t>(i) * sizeof(GroupRec), sizeof g);
+        return g;
+    }
+    const char* str(std::uint32_t off) const noexcept {
+        return reinterpret_cast<const char*>(b_ + h_.strings_off + off);
+    }
+    std::uint32_t pool(std::uint32_t i) const noexcept { return u32(h_.pool_off, i); }
+
+    // O(log n) lookups; -1 when absent.
+    long find_user_by_name(const char* name) const noexcept {
+        std::uint32_t lo = 0, hi = h_.n_users;
+        while (lo < hi) {
+            std::uint32_t mid = lo + (hi - lo) / 2;
+            std::uint32_t idx = u32(h_.users_by_name_off, mid);
+            int c = std::strcmp(str(user(idx).name), name);
+            if (c == 0) return idx;
+            if (c < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        return -1;
+    }
+    long find_user_by_uid(std::uint32_t uid) const noexcept {
+        std::uint32_t lo = 0, hi = h_.n_users;
+        while (lo < hi) {
+            std::uint32_t mid = lo + (hi - lo) / 2;
+            std::uint32_t v = user(mid).uid;
+            if (v == uid) return mid;
+            if (v < uid) lo = mid + 1;
+            else hi = mid;
+        }
+        return -1;
+    }
+    long find_group_by_name(const char* name) const noexcept {
+        std::uint32_t lo = 0, hi = h_.n_groups;
+        while (lo < hi) {
+            std::uint32_t mid = lo + (hi - lo) / 2;
+            std::uint32_t idx = u32(h_.groups_by_name_off, mid);
+            int c = std::strcmp(str(group(idx).name), name);
+            if (c == 0) return idx;
+            if (c < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        return -1;
+    }
+    long find_group_by_gid(std::uint32_t gid) const noexcept {
+        std::uint32_t lo = 0, hi = h_.n_groups;
+        while (lo < hi) {
+            std::uint32_t mid = lo + (hi - lo) / 2;
+            std::uint32_t v = group(mid).gid;
+            if (v == gid) return mid;
+            if (v < gid) lo = mid + 1;
+            else hi = mid;
+        }
+        return -1;
+    }
+
+  private:
+    bool range(std::uint32_t off, std::uint32_t count, std::size_t size) const noexcept {
+        if (off % 4 != 0 && size != 1) return false;
+        std::uint64_t end = static_cast<std::uint64_t>(off) + static_cast<std::uint64_t>(count) * size;
+        return off >= sizeof(Header) && end <= len_;
+    }
+    std::uint32_t u32(std::uint32_t off, std::uint32_t i) const noexcept {
+        std::uint32_t v;
+        std::memcpy(&v, b_ + off + static_cast<std::size_t>(i) * 4, 4);
+        return v;
+    }
+    bool str_ok(std::uint32_t off, std::size_t max) const noexcept {
+        if (off >= h_.strings_size) return false;
+        const void* nul = std::memchr(str(off), '\0', h_.strings_size - off);
+        if (!nul) return false;
+        std::size_t n = static_cast<std::size_t>(static_cast<const char*>(nul) - str(off));
+        if (n > max) return false;
+        for (std::size_t i = 0; i < n; ++i) {
+            unsigned char c = static_cast<unsigned char>(str(off)[i]);
+            if (c < 0x20 || c == 0x7f || c == ':') return false;
+        }
+        return true;
+    }
+    bool name_ok(std::uint32_t off) const noexcept { return str_ok(off, 32) && str(off)[0] != '\0'; }
+    bool field_ok(std::uint32_t off) const noexcept { return str_ok(off, 1024); }
+    bool path_ok(std::uint32_t off) const noexcept { return str_ok(off, 1024) && str(off)[0] == '/'; }
+
+    const unsigned char* b_ = nullptr;
+    std::size_t len_ = 0;
+    Header h_{};
+};
+
+}  // namespace vendor::nssidx

@@ -1,0 +1,186 @@
+#include "nss_writer.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "files.h"
+#include "nss_index.h"
+#include "registry.h"
+#include "util.h"
+
+namespace vendor::core {
+
+namespace {
+
+bool field_ok(const std::string& s, std::size_t max) {
+    if (s.size() > max) return false;
+    for (unsigned char c : s)
+        if (c < 0x20 || c == 0x7f || c == ':') return false;
+    return true;
+}
+
+}  // namespace
+
+Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssGroup> groups,
+                                    std::uint32_t id_min, std::uint32_t id_max) {
+    using namespace vendor::nssidx;
+    if (id_min < kIdFloor || id_max < id_min) return make_error(Code::invalid, "bad id range");
+    std::sort(users.begin(), users.end(), [](const NssUser& a, const NssUser& b) { return a.uid < b.uid; });
+    std::sort(groups.begin(), groups.end(), [](const NssGroup& a, const NssGroup& b) { return a.gid < b.gid; });
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < users.size(); ++i) {
+        const auto& u = users[i];
+        if (u.uid < id_min || u.uid > id_max || u.gid < id_min || u.gid > id_max)
+            return make_error(Code::invalid, "account " + u.name + ": id outside uid_min..uid_max");
+        if (i && users[i - 1].uid == u.uid) return make_error(Code::invalid, "uid " + std::to_string(u.uid) + " used twice");
+        if (!valid_account_name(u.name) || !field_ok(u.gecos, 1024) || !field_ok(u.dir, 1024) ||
+            !field_ok(u.shell, 1024) || u.dir.empty() || u.dir[0] != '/' || u.shell.empty() || u.shell[0] != '/')
+            return make_error(Code::invalid, "account " + escape(u.name, 64) + ": bad field");
+        if (u.sup.size() > 64) return make_error(Code::invalid, "account " + u.name + ": too many groups");
+        if (names[u.name]++) return make_error(Code::invalid, "account " + u.name + " twice");
+    }
+    std::map<std::string, int> gnames;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto& g = groups[i];
+        if (g.gid < id_min || g.gid > id_max) return make_error(Code::invalid, "group " + g.name + ": gid out of range");
+        if (i && groups[i - 1].gid == g.gid) return make_error(Code::invalid, "gid used twice");
+        if (g.name.empty() || g.name.size() > 32 || !field_ok(g.name, 32) || gnames[g.name]++)
+            return make_error(Code::invalid, "bad or repeated group name");
+        for (const auto& m : g.members)
+            if (m.empty() || m.size() > 32 || !field_ok(m, 32)) return make_error(Code::invalid, "bad member name");
+    }
+    // Strings, deduplicated (every account shares one shell).
+    std::string strings(1, '\0');
+    std::map<std::string, std::uint32_t> interned;
+    auto intern = [&](const std::string& s) -> std::uint32_t {
+        if (s.empty()) return 0;
+        auto it = interned.find(s);
+        if (it != interned.end()) return it->second;
+        auto off = static_cast<std::uint32_t>(strings.size());
+        strings += s;
+        strings += '\0';
+        interned.emplace(s, off);
+        return off;
+    };
+    std::vector<UserRec> urec(users.size());
+    std::vector<std::uint32_t> pool;
+    for (std::size_t i = 0; i < users.size(); ++i) {
+        const auto& u = users[i];
+        urec[i] = UserRec{intern(u.name), u.uid, u.gid, intern(u.gecos), intern(u.dir), intern(u.shell),
+                          static_cast<std::uint32_t>(pool.size()), static_cast<std::uint32_t>(u.sup.size())};
+        for (auto g : u.sup) pool.push_back(g);
+    }
+    std::vector<GroupRec> grec(groups.size());
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto& g = groups[i];
+        grec[i] = GroupRec{intern(g.name), g.gid, static_cast<std::uint32_t>(pool.size()),
+                           static_cast<std::uint32_t>(g.members.size())};
+        for (const auto& m : g.members) pool.push_back(intern(m));
+    }
+    std::vector<std::uint32_t> ubyname(users.size()), gbyname(groups.size());
+    for (std::uint32_t i = 0; i < ubyname.size(); ++i) ubyname[i] = i;
+    for (std::uint32_t i = 0; i < gbyname.size(); ++i) gbyname[i] = i;
+    std::sort(ubyname.begin(), ubyname.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return std::strcmp(users[a].name.c_str(), users[b].name.c_str()) < 0; });
+    std::sort(gbyname.begin(), gbyname.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return std::strcmp(groups[a].name.c_str(), groups[b].name.c_str()) < 0; });
+
+    Header h{};
+    std::memcpy(h.magic, kMagic, sizeof kMagic);
+    h.version = kVersion;
+    h.header_size = sizeof(Header);
+    h.id_min = id_min;
+    h.id_max = id_max;
+    h.n_users = static_cast<std::uint32_t>(users.size());
+    h.n_groups = static_cast<std::uint32_t>(groups.size());
+    std::string out(sizeof(Header), '\0');
+    auto append = [&](const void* p, std::size_t n) -> std::uint32_t {
+        while (out.size() % 4) out += '\0';
+        auto off = static_cast<std::uint32_t>(out.size());
+        out.append(static_cast<const char*>(p), n);
+        return off;
+    };
+    h.users_off = append(urec.data(), urec.size() * sizeof(UserRec));
+    h.users_by_name_off = append(ubyname.data(), ubyname.size() * 4);
+    h.groups_off = append(grec.data(), grec.size() * sizeof(GroupRec));
+    h.groups_by_name_off = append(gbyname.data(), gbyname.size() * 4);
+    h.pool_off = append(pool.data(), pool.size() * 4);
+    h.pool_count = static_cast<std::uint32_t>(pool.size());
+    h.strings_off = append(strings.data(), strings.size());
+    h.strings_size = static_cast<std::uint32_t>(strings.size());
+    if (out.size() > kMaxFile) return make_error(Code::too_large, "NSS index would exceed its size cap");
+    h.file_size = out.size();
+    h.checksum = fnv1a(reinterpret_cast<const unsigned char*>(out.data()) + sizeof(Header), out.size() - sizeof(Header));
+    std::memcpy(out.data(), &h, sizeof h);
+    // Self-check with the reader the module uses.
+    View v;
+    if (const char* why = v.open(out.data(), out.size())) return make_error(Code::internal, std::string("index self-check: ") + why);
+    return out;
+}
+
+Result<std::size_t> compile_nss_index(const Config& c) {
+    std::vector<NssUser> users;
+    auto files = list_dir(c.registry_dir);
+    if (!files && files.error().code != Code::not_found) return std::move(files).error();
+    std::map<std::string, std::uint32_t> gid_cache;
+    if (files) {
+        for (const auto& f : *files) {
+            if (f.size() <= 5 || f.substr(f.size() - 5) != ".json") continue;
+            std::string name = f.substr(0, f.size() - 5);
+            if (!valid_account_name(name)) continue;
+            auto text = safe_read(entry_path(c.registry_dir, name));
+            if (!text) return std::move(text).error();
+            auto e = parse_entry(*text, name);
+            if (!e) return std::move(e).error();
+            if (e->existing) continue;
+            NssUser u;
+            u.name = e->name;
+            u.uid = e->uid;
+            u.gid = c.vendor_gid;
+            u.gecos = e->vendor + (e->comment.empty() ? "" : ", " + e->comment);
+            for (auto& ch : u.gecos)
+                if (static_cast<unsigned char>(ch) < 0x20 || ch == ':' || ch == 0x7f) ch = ' ';
+            if (u.gecos.size() > 1024) u.gecos.resize(1024);
+            u.dir = e->home;
+            u.shell = e->shell;
+            for (const auto& g : e->groups) {
+                // Re-check at every compile: a group that became privileged or
+                // left the allow-list is dropped from the account, not served.
+                bool allowed = std::find(c.allowed_groups.begin(), c.allowed_groups.end(), g) != c.allowed_groups.end();
+                bool priv = std::find(c.privileged_groups.begin(), c.privileged_groups.end(), g) != c.privileged_groups.end();
+                if (!allowed || priv) continue;
+                auto it = gid_cache.find(g);
+                if (it == gid_cache.end()) {
+                    std::vector<char> buf(4096);
+                    struct group gr{};
+                    struct group* res = nullptr;
+                    if (getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res) continue;
+                    it = gid_cache.emplace(g, res->gr_gid).first;
+                }
+                u.sup.push_back(it->second);
+            }
+            users.push_back(std::move(u));
+        }
+    }
+    std::vector<NssGroup> groups;
+    groups.push_back(NssGroup{c.vendor_group, c.vendor_gid, {}});
+    // Supplementary gids are files groups outside our range; the range check
+    // covers what the module serves as passwd/group entries.
+    auto bytes = build_nss_index(users, groups, c.uid_min, c.uid_max);
+    if (!bytes) return std::move(bytes).error();
+    // The state dir must be traversable for the NSS module in every process;
+    // its secret subdirectories stay 0700.
+    if (auto st = ensure_dir(c.state_dir, 0711); !st) return st.error();
+    if (auto st = ensure_dir(c.nss_dir, 0755); !st) return st.error();
+    ::chmod(c.state_dir.c_str(), 0711);
+    ::chmod(c.nss_dir.c_str(), 0755);
+    if (auto st = atomic_write(c.nss_dir + "/" + nssidx::kFileName, *bytes, 0644); !st) return st.error();
+    return users.size();
+}
+
+}  // namespace vendor::core

@@ -1,0 +1,35 @@
+// Compiles the NSS index (nss_index.h) from the registry. Called by vendorctl
+// after every change; the module only ever sees a complete file (atomic
+// rename), and never an id outside the configured range.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "result.h"
+
+namespace vendor::core {
+
+struct NssUser {
+    std::string name, gecos, dir, shell;
+    std::uint32_t uid = 0, gid = 0;
+    std::vector<std::uint32_t> sup;  // supplementary gids
+};
+
+struct NssGroup {
+    std::string name;
+    std::uint32_t gid = 0;
+    std::vector<std::string> members;
+};
+
+Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssGroup> groups,
+                                    std::uint32_t id_min, std::uint32_t id_max);
+
+// Reads every registry entry, resolves supplementary groups (getgrnam_r),
+// builds and atomically installs nss_dir/index (0644, directory 0755).
+// Returns the number of accounts served.
+Result<std::size_t> compile_nss_index(const Config& c);
+
+}  // namespace vendor::core

@@ -1,0 +1,130 @@
+#include "index_map.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+
+#ifndef PAM_VENDOR_NSS_INDEX
+#define PAM_VENDOR_NSS_INDEX "/var/lib/pam_vendor/nss/index"
+#endif
+
+namespace vendor::nss {
+
+namespace {
+
+pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+Mapping* g_current = nullptr;  // holds one reference while current
+
+bool same_file(const Mapping* m, const struct stat& st) noexcept {
+    return m->dev == st.st_dev && m->ino == st.st_ino && m->len == static_cast<std::size_t>(st.st_size) &&
+           m->mtime_s == st.st_mtim.tv_sec && m->mtime_ns == st.st_mtim.tv_nsec;
+}
+
+void drop_locked(Mapping* m) noexcept {
+    if (--m->refs == 0) {
+        munmap(m->base, m->len);
+        std::free(m);
+    }
+}
+
+// Map and validate the file; nullptr and a status on failure.
+Mapping* load(Avail* why) noexcept {
+    int fd = open(PAM_VENDOR_NSS_INDEX, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        *why = errno == ENOENT ? Avail::missing : Avail::broken;
+        return nullptr;
+    }
+    struct stat st {};
+    // Only a root-owned regular file nobody else can write is believed.
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+        st.st_size < static_cast<off_t>(sizeof(nssidx::Header)) ||
+        static_cast<std::uint64_t>(st.st_size) > nssidx::kMaxFile) {
+        close(fd);
+        *why = Avail::broken;
+        return nullptr;
+    }
+    void* base = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED) {
+        *why = Avail::broken;
+        return nullptr;
+    }
+    auto* m = static_cast<Mapping*>(std::calloc(1, sizeof(Mapping)));
+    if (!m) {
+        munmap(base, static_cast<std::size_t>(st.st_size));
+        *why = Avail::broken;
+        return nullptr;
+    }
+    new (&m->view) nssidx::View();
+    m->base = base;
+    m->len = static_cast<std::size_t>(st.st_size);
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    m->mtime_s = st.st_mtim.tv_sec;
+    m->mtime_ns = st.st_mtim.tv_nsec;
+    m->refs = 1;
+    if (m->view.open(base, m->len) != nullptr) {
+        munmap(base, m->len);
+        std::free(m);
+        *why = Avail::broken;
+        return nullptr;
+    }
+    return m;
+}
+
+}  // namespace
+
+Avail acquire(Mapping** out) noexcept {
+    *out = nullptr;
+    struct stat st {};
+    if (stat(PAM_VENDOR_NSS_INDEX, &st) != 0) {
+        Avail a = errno == ENOENT ? Avail::missing : Avail::broken;
+        pthread_mutex_lock(&g_lock);
+        if (g_current) {
+            drop_locked(g_current);
+            g_current = nullptr;
+        }
+        pthread_mutex_unlock(&g_lock);
+        return a;
+    }
+    pthread_mutex_lock(&g_lock);
+    if (g_current && same_file(g_current, st)) {
+        ++g_current->refs;
+        *out = g_current;
+        pthread_mutex_unlock(&g_lock);
+        return Avail::ok;
+    }
+    pthread_mutex_unlock(&g_lock);
+    // Map outside the lock: validation is O(n) and other threads keep going
+    // on the old mapping meanwhile.
+    Avail why = Avail::ok;
+    Mapping* fresh = load(&why);
+    if (!fresh) return why;
+    pthread_mutex_lock(&g_lock);
+    if (g_current && g_current->dev == fresh->dev && g_current->ino == fresh->ino && g_current->len == fresh->len &&
+        g_current->mtime_s == fresh->mtime_s && g_current->mtime_ns == fresh->mtime_ns) {
+        drop_locked(fresh);  // another thread mapped the same file meanwhile
+    } else {
+        if (g_current) drop_locked(g_current);
+        g_current = fresh;
+    }
+    ++g_current->refs;
+    *out = g_current;
+    pthread_mutex_unlock(&g_lock);
+    return Avail::ok;
+}
+
+void release(Mapping* m) noexcept {
+    if (!m) return;
+    pthread_mutex_lock(&g_lock);
+    drop_locked(m);
+    pthread_mutex_unlock(&g_lock);
+}
+
+}  // namespace vendor::nss

@@ -1,0 +1,28 @@
+// The mapped NSS index, shared by every thread of the process. Each lookup
+// costs one stat() of the index path; a changed file (new inode, size or
+// mtime) is mapped and validated once, and the old mapping lives on until
+// its last reader (an enumeration holds one for its whole walk) lets go.
+#pragma once
+
+#include <cstddef>
+
+#include "nss_index.h"
+
+namespace vendor::nss {
+
+struct Mapping {
+    void* base;
+    std::size_t len;
+    unsigned long dev, ino;
+    long mtime_s, mtime_ns;
+    int refs;  // guarded by the module mutex
+    nssidx::View view;
+};
+
+// Status of acquire(): the index is there and valid, absent, or unusable.
+enum class Avail { ok, missing, broken };
+
+Avail acquire(Mapping** out) noexcept;
+void release(Mapping* m) noexcept;
+
+}  // namespace vendor::nss
