@@ -43,7 +43,9 @@ bool is_abs_path(std::string_view v) {
     if (v.empty() || v[0] != '/' || v.size() > 1024) return false;
     for (unsigned char c : v)
         if (c < 0x21 || c == 0x7f) return false;
-    return v.find("/../") == std::string_view::npos && v.find("/./") == std::string_view::npos;
+    // A final "/." or "/.." is as much a dot component as an inner one.
+    return v.find("/../") == std::string_view::npos && v.find("/./") == std::string_view::npos &&
+           !v.ends_with("/..") && !v.ends_with("/.");
 }
 
 bool valid_group_name(std::string_view v) {

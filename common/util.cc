@@ -136,7 +136,8 @@ bool parse_uint(std::string_view s, std::uint64_t max, std::uint64_t& out) noexc
     for (char c : s) {
         if (c < '0' || c > '9') return false;
         auto digit = static_cast<std::uint64_t>(c - '0');
-        if (v > (max - digit) / 10) return false;
+        // digit > max first: max - digit would wrap and let "4" through a max of 3.
+        if (digit > max || v > (max - digit) / 10) return false;
         v = v * 10 + digit;
     }
     out = v;
