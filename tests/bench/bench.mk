@@ -1,0 +1,62 @@
+# make bench — PAM transaction benchmark (not a test): pam_vendor against the
+# pam_permit floor and the do-it-yourself peer stack (pam_oath + pam_access +
+# pam_time), in one run, one fresh process per transaction. Prints medians,
+# p90/p99, ratios, PASS/MISS against the issue's targets, ldd of the module,
+# and (with valgrind/strace) instruction and system-call counts.
+#
+#   make bench                      300 interleaved runs per stack
+#   make bench BENCH_RUNS=1000      more runs
+#   make bench BENCH_ARGS=--strict  exit 1 when a target is missed
+#   BENCH_TMPDIR=/var/tmp           where the temporary state lives (its file
+#                                   system decides what an fsync costs)
+#
+# Needs root to install missing packages; runs as any user whose temporary
+# directory is not group/world-writable (pam_vendor's safe-open rules).
+
+BENCH_DIR    := $(B)/tests/bench
+BENCH_TXN    := $(BENCH_DIR)/pam_txn
+BENCH_RUNNER := $(BENCH_DIR)/bench_run
+BENCH_RUNS   ?= 300
+BENCH_WARMUP ?= 10
+BENCH_TMPDIR ?= /tmp
+BENCH_PEER_USER ?= nobody
+BENCH_ARGS   ?=
+# Plain -O2, never sanitizers: the driver's own cost is part of every sample.
+BENCH_CXXFLAGS := -std=c++20 -O2 $(WARN)
+BENCH_DEBS     := g++ make pkg-config libpam0g-dev liboath-dev libsodium-dev libjson-c-dev \
+                  libpam-modules libpam-oath
+BENCH_OPT_DEBS := valgrind strace
+
+# The driver links libpam only (--as-needed drops libstdc++): sshd is a C
+# program, so a C++ module must pay for loading libstdc++ itself.
+$(BENCH_TXN): tests/bench/pam_txn.cc
+	@mkdir -p $(@D)
+	$(CXX) $(BENCH_CXXFLAGS) -MMD -MP -o $@ $< -Wl,--as-needed -lpam
+
+$(BENCH_RUNNER): tests/bench/bench_run.cc $(LIBCORE)
+	@mkdir -p $(@D)
+	$(CXX) $(BENCH_CXXFLAGS) -Icommon $(PKG_CFLAGS) -MMD -MP -o $@ $< $(LIBCORE) $(PKG_LIBS)
+
+bench-deps:
+	@missing=$$(for p in $(BENCH_DEBS) $(BENCH_OPT_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing: $$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    else \
+	        required=$$(for p in $$missing; do case " $(BENCH_DEBS) " in *" $$p "*) echo $$p;; esac; done); \
+	        if [ -n "$$required" ]; then echo "missing packages (run as root to install): $$required" >&2; exit 1; fi; \
+	        echo "note: $$missing not installed; the profile section is reduced"; \
+	    fi; \
+	fi
+
+bench: bench-deps
+	$(if $(SANFLAGS),$(error make bench measures the plain build; unset SANFLAGS))
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all $(LIBCORE) $(BENCH_TXN) $(BENCH_RUNNER)
+	$(BENCH_RUNNER) --driver $(BENCH_TXN) --module $(PAM_SO) --vendorctl $(VENDORCTL) \
+	    --runs $(BENCH_RUNS) --warmup $(BENCH_WARMUP) --tmpdir $(BENCH_TMPDIR) \
+	    --peer-user $(BENCH_PEER_USER) $(BENCH_ARGS)
+
+.PHONY: bench bench-deps bench-run
