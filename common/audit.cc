@@ -55,6 +55,7 @@ Result<std::string> audit_append(const Config& c, const std::string& host, const
     opt("ticket", e.ticket);
     if (e.duration_s) j.set("duration_s", *e.duration_s);
     opt("methods", e.methods);
+    opt("key", e.key);
     opt("detail", e.detail);
     ChainAppend fn;
     fn.doc = &j;
@@ -86,6 +87,7 @@ std::string audit_kv(const Event& e) {
     add("ticket", e.ticket);
     if (e.duration_s) add("duration_s", std::to_string(*e.duration_s));
     add("methods", e.methods);
+    add("key", e.key);
     add("detail", e.detail);
     return out;
 }
@@ -100,7 +102,7 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
     std::int64_t pid = 0, dur = -1;
     Status st;
     if (!(st = r.check_keys({"ts", "host", "event", "account", "vendor", "rhost", "service", "tty", "pid",
-                             "session", "result", "reason", "operator", "ticket", "duration_s", "methods",
+                             "session", "result", "reason", "operator", "ticket", "duration_s", "methods", "key",
                              "detail", "prev"})) ||
         !(st = r.str("ts", ts, true, 64)) || !(st = r.str("event", a.event, true, 64)) ||
         !(st = r.str("account", a.account, false)) || !(st = r.str("rhost", a.rhost, false)) ||

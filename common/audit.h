@@ -32,6 +32,7 @@ struct Event {
     std::optional<std::int64_t> duration_s;
     std::string detail;   // free text (escaped), e.g. the error behind a denial
     std::string methods;  // auth methods seen (SSH_AUTH_INFO_0 types)
+    std::string key;      // fingerprint of the public key used, "SHA256:.."
 };
 
 // Appends the event (ts and host filled here), returns the line written.

@@ -33,6 +33,8 @@ const std::vector<ConfigKey>& config_keys() {
         {"shell", "login shell of new vendor accounts (default /bin/bash)"},
         {"allowed_groups", "space-separated supplementary groups vendorctl add --groups may give"},
         {"remove_home", "what vendorctl remove does with the home: archive, delete or keep (default archive)"},
+        {"keys_user", "sshd AuthorizedKeysCommandUser that may read published keys (default pam-vendor-keys)"},
+        {"authorized_keys_options", "options put before every key vendorctl authorized-keys prints"},
     };
     return *keys;
 }
@@ -150,6 +152,24 @@ Status set_key(Config& c, const std::string& key, std::string_view v) {
         }
         return {};
     }
+    if (key == "keys_user") {
+        if (!valid_group_name(v)) return bad("not a user name");
+        c.keys_user = std::string(v);
+        return {};
+    }
+    if (key == "authorized_keys_options") {
+        // authorized_keys(5) option list: words, '=' and quoted values; no
+        // spaces outside quotes, no control characters.
+        bool in_quote = false;
+        for (unsigned char ch : v) {
+            if (ch < 0x20 || ch == 0x7f) return bad("control character");
+            if (ch == '"') in_quote = !in_quote;
+            else if (ch == ' ' && !in_quote) return bad("spaces only inside quotes");
+        }
+        if (in_quote) return bad("unbalanced quote");
+        c.authorized_keys_options = std::string(v);
+        return {};
+    }
     if (key == "remove_home") {
         if (v != "archive" && v != "delete" && v != "keep") return bad("must be archive, delete or keep");
         c.remove_home = std::string(v);
@@ -262,6 +282,8 @@ std::string dump_config(const Config& c) {
     for (const auto& g : c.allowed_groups) allowed += (allowed.empty() ? "" : " ") + g;
     put("allowed_groups", allowed);
     put("remove_home", c.remove_home);
+    put("keys_user", c.keys_user);
+    put("authorized_keys_options", c.authorized_keys_options);
     return out;
 }
 

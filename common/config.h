@@ -41,6 +41,10 @@ struct Config {
     std::string shell = "/bin/bash";
     std::vector<std::string> allowed_groups;  // supplementary groups a vendor may be given
     std::string remove_home = "archive";      // archive | delete | keep
+    // sshd's AuthorizedKeysCommandUser: may read the published public keys
+    // (state_dir/authkeys), nothing else.
+    std::string keys_user = "pam-vendor-keys";
+    std::string authorized_keys_options = "no-agent-forwarding,no-X11-forwarding";
 };
 
 struct ConfigKey {

@@ -1,5 +1,7 @@
 #include "policy.h"
 
+#include <cstring>
+
 #include "duration.h"
 #include "util.h"
 
@@ -19,6 +21,8 @@ const char* reason_name(Reason r) noexcept {
     case Reason::otp_required: return "otp_required";
     case Reason::otp_failed: return "otp_failed";
     case Reason::no_auth_factor: return "no_auth_factor";
+    case Reason::key_not_pinned: return "key_not_pinned";
+    case Reason::key_required: return "key_required";
     case Reason::config_error: return "config_error";
     case Reason::registry_error: return "registry_error";
     case Reason::no_entry: return "no_entry";
@@ -65,6 +69,47 @@ Source resolve_source(const char* ssh_connection, const char* rhost) {
     return s;
 }
 
+AuthInfo parse_auth_info(const char* info) {
+    AuthInfo out;
+    if (!info) return out;
+    std::string_view rest(info, strnlen(info, 65536));
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        auto line = trim(rest.substr(0, nl));
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        if (line.empty()) continue;
+        auto sp = line.find(' ');
+        auto method = line.substr(0, sp);
+        if (method.empty() || method.size() > 32) continue;
+        bool clean = true;
+        for (char ch : method)
+            if (!((ch >= 'a' && ch <= 'z') || ch == '-')) clean = false;
+        if (!clean) continue;
+        if (out.methods.find(std::string(method)) == std::string::npos)
+            out.methods += (out.methods.empty() ? "" : ",") + std::string(method);
+        if (method == "publickey" && sp != std::string_view::npos) {
+            auto key = trim(line.substr(sp + 1));
+            auto sp2 = key.find(' ');
+            if (sp2 == std::string_view::npos) continue;
+            auto blob = key.substr(sp2 + 1);
+            blob = blob.substr(0, blob.find(' '));
+            out.publickeys.push_back(std::string(key.substr(0, sp2)) + " " + std::string(blob));
+        }
+    }
+    return out;
+}
+
+bool key_pinned(const Entry& e, std::string_view type_and_blob) {
+    for (const auto& k : e.keys) {
+        auto sp = k.find(' ');
+        if (sp == std::string::npos) continue;
+        auto sp2 = k.find(' ', sp + 1);
+        std::string_view pinned(k.data(), sp2 == std::string::npos ? k.size() : sp2);
+        if (pinned == type_and_blob) return true;
+    }
+    return false;
+}
+
 Verdict decide(const Entry& e, const Facts& f) {
     auto deny = [](Reason r, std::string d) { return Verdict{false, r, std::move(d)}; };
     // 1. Source
@@ -84,6 +129,13 @@ Verdict decide(const Entry& e, const Facts& f) {
     for (const auto& h : e.hosts)
         if (host_glob_match(h, f.host)) host_ok = true;
     if (!host_ok) return deny(Reason::host_not_allowed, "host " + escape(f.host, 80) + " is not in 'hosts'");
+    // 2b. Pinned keys: what sshd accepted must be one of them, and PAM auth
+    // (keyboard-interactive) alone is not enough for an account that has keys.
+    for (const auto& k : f.publickeys)
+        if (!key_pinned(e, k))
+            return deny(Reason::key_not_pinned, "public key " + escape(k.substr(0, k.find(' ')), 40) + " is not pinned");
+    if (f.publickeys.empty() && !e.keys.empty() && f.via_pam_auth)
+        return deny(Reason::key_required, "this account logs in with a pinned key first");
     // 3. Access gates
     if (e.access & kAccessGrant) {
         if (!f.grant || f.now < f.grant->not_before) return deny(Reason::not_activated, "no current activation");

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net.h"
 #include "registry.h"
@@ -27,6 +28,8 @@ enum class Reason {
     locked_out,
     otp_required,
     otp_failed,
+    key_not_pinned,  // sshd accepted a public key that is not pinned in the entry
+    key_required,    // PAM auth without a prior public key, for an account with pinned keys
     no_auth_factor,  // auth asked of an account with no code gate: keys only
     // errors: the vendor is denied because something could not be trusted
     config_error,
@@ -62,7 +65,23 @@ struct Facts {
     std::string privileged_group;  // which one, for the log
     Failures failures;
     bool otp_done = false;  // a code was accepted by auth in this same PAM handle
+    // From sshd's SSH_AUTH_INFO_0: the public keys that authenticated this
+    // connection before PAM ran ("TYPE BASE64"), and whether PAM auth itself
+    // is part of this login (keyboard-interactive).
+    std::vector<std::string> publickeys;
+    bool via_pam_auth = false;
 };
+
+// SSH_AUTH_INFO_0 as sshd writes it: one method per line, e.g.
+// "publickey ssh-ed25519 AAAA...\nkeyboard-interactive". Returns the methods
+// in order ("publickey,keyboard-interactive") and the public keys seen.
+struct AuthInfo {
+    std::string methods;
+    std::vector<std::string> publickeys;  // "TYPE BASE64"
+};
+AuthInfo parse_auth_info(const char* info);
+// Is "TYPE BASE64" one of the entry's pinned keys?
+bool key_pinned(const Entry& e, std::string_view type_and_blob);
 
 struct Verdict {
     bool allow = false;

@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "files.h"
 #include "policy.h"
+#include "registry.h"
 #include "store.h"
 #include "util.h"
 
@@ -27,6 +28,7 @@ namespace {
 constexpr const char* kOtpData = "pam_vendor_otp_ok";
 constexpr const char* kSessionData = "pam_vendor_session";
 constexpr const char* kSessionEnv = "PAM_VENDOR_SESSION";
+constexpr const char* kAuthRanData = "pam_vendor_auth_ran";
 
 struct Args {
     std::string conf = kDefaultConfigPath;
@@ -74,8 +76,16 @@ struct Ctx {
         return "pam";
     }
 
+    AuthInfo auth_info() const { return parse_auth_info(pam_getenv(pamh, "SSH_AUTH_INFO_0")); }
+
     Event base(const char* event, const Identity* id) const {
         Event e;
+        AuthInfo ai = auth_info();
+        e.methods = ai.methods;
+        if (!ai.publickeys.empty()) {
+            auto pk = parse_public_key(ai.publickeys.front());
+            if (pk) e.key = pk->fingerprint;
+        }
         e.event = event;
         e.account = user;
         if (id && id->entry) e.vendor = id->entry->vendor;
@@ -138,20 +148,26 @@ std::string new_session_id() {
 }
 
 // The gates for auth and account. Returns PAM_SUCCESS or a denial (logged).
-int check(Ctx& c, const Identity& id, Store& store, bool otp_done, Verdict* out) {
+int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth, Verdict* out) {
     const Entry& e = *id.entry;
     auto g = gather(c.cfg, store, e, c.user, now_s());
     if (g.error) return deny(c, &id, *g.error, g.detail);
     g.facts.source = c.source;
     g.facts.otp_done = otp_done;
+    g.facts.publickeys = c.auth_info().publickeys;
+    g.facts.via_pam_auth = via_pam_auth;
     *out = decide(e, g.facts);
     return PAM_SUCCESS;
 }
 
 int do_auth(Ctx& c, const Identity& id) {
+    // Remember that PAM auth is part of this login: the account phase then
+    // requires the pinned key to have come first (key_required).
+    if (pam_set_data(c.pamh, kAuthRanData, const_cast<char*>(kAuthRanData), nullptr) != PAM_SUCCESS)
+        return deny(c, &id, Reason::internal_error, "pam_set_data failed");
     auto store = make_local_store(c.cfg);
     Verdict v;
-    if (int rc = check(c, id, *store, false, &v); rc != PAM_SUCCESS) return rc;
+    if (int rc = check(c, id, *store, false, true, &v); rc != PAM_SUCCESS) return rc;
     if (!v.allow && v.reason != Reason::otp_required) return deny(c, &id, v.reason, v.detail);
     if (v.allow) {
         // All gates open and no code gate: this account authenticates with its
@@ -195,7 +211,7 @@ int do_auth(Ctx& c, const Identity& id) {
     }
     // Re-decide with the code accepted: the gates may not have moved, but
     // the verdict logged is the one the policy gives, not an assumption.
-    if (int r2 = check(c, id, *store, true, &v); r2 != PAM_SUCCESS) return r2;
+    if (int r2 = check(c, id, *store, true, true, &v); r2 != PAM_SUCCESS) return r2;
     if (!v.allow) return deny(c, &id, v.reason, v.detail);
     // Mark this handle: the account phase of the same PAM transaction
     // accepts the code gate only through this data, which no user can set.
@@ -222,7 +238,9 @@ bool otp_done_in_handle(const Ctx& c) {
 int do_account(Ctx& c, const Identity& id) {
     auto store = make_local_store(c.cfg);
     Verdict v;
-    if (int rc = check(c, id, *store, otp_done_in_handle(c), &v); rc != PAM_SUCCESS) return rc;
+    const void* ran = nullptr;
+    bool via_auth = pam_get_data(c.pamh, kAuthRanData, &ran) == PAM_SUCCESS && ran;
+    if (int rc = check(c, id, *store, otp_done_in_handle(c), via_auth, &v); rc != PAM_SUCCESS) return rc;
     if (!v.allow) return deny(c, &id, v.reason, v.detail);
     Event e = c.base("account", &id);
     e.result = "ok";

@@ -57,6 +57,7 @@ int cmd_activate(Ctl& c) {
     Grant g{name, now, now + *d, operator_name(), ticket, reason};
     auto store = make_local_store(c.cfg);
     if (auto st = store->put_grant(g); !st) return fail(st.error());
+    if (!publish(c, name)) return kExitRefused;
     Event ev;
     ev.event = "grant";
     ev.account = name;
@@ -85,6 +86,7 @@ int cmd_deactivate(Ctl& c) {
     auto store = make_local_store(c.cfg);
     bool existed = false;
     if (auto st = store->end_grant(name, &existed); !st) return fail(st.error());
+    if (!publish(c, name)) return kExitRefused;
     Event ev;
     ev.event = "revoke";
     ev.account = name;

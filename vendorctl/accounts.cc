@@ -85,6 +85,10 @@ bool refresh_nss(Ctl& c) {
 int cmd_reindex(Ctl& c) {
     auto n = compile_nss_index(c.cfg);
     if (!n) return fail(n.error());
+    Error err{Code::internal, ""};
+    bool ok = true;
+    for (const auto& name : account_names(c, &err)) ok = publish(c, name) && ok;
+    if (!ok) return kExitRefused;
     run_quietly("/usr/sbin/nscd", "-i", "passwd");
     run_quietly("/usr/sbin/nscd", "-i", "group");
     std::printf("NSS index: %zu account(s) in %s/index\n", *n, c.cfg.nss_dir.c_str());
@@ -211,6 +215,7 @@ int cmd_add(Ctl& c) {
     }
     if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st) return fail(st.error());
     if (!e.existing && !refresh_nss(c)) return kExitRefused;
+    if (!publish(c, name)) return kExitRefused;
     Event ev;
     ev.event = "account_added";
     ev.account = name;
@@ -244,6 +249,7 @@ int cmd_remove(Ctl& c) {
         if (c.args.has("--archive-home")) mode = "archive";
         if (auto st = retire_home(c.cfg.home_base, name, mode, home_note); !st) return fail(st.error());
     }
+    (void)publish(c, name);  // the entry is gone: removes the public view
     if (!c.args.has("--keep-state")) {
         auto store = make_local_store(c.cfg);
         if (auto st = store->forget(name); !st) return fail(st.error());

@@ -68,6 +68,11 @@ int cmd_log(Ctl& c);
 int cmd_prune(Ctl& c);
 int cmd_config(Ctl& c);
 int cmd_reindex(Ctl& c);
+int cmd_key(Ctl& c);
+int cmd_authorized_keys(Ctl& c);
+int cmd_check_sshd(Ctl& c);
+// Rewrite the public view (authorized-keys) of one account; warns on failure.
+bool publish(Ctl& c, const std::string& name);
 // Recompile the NSS index and tell nscd; message on failure, false then.
 bool refresh_nss(Ctl& c);
 

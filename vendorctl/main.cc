@@ -42,6 +42,10 @@ const std::vector<Command>& commands() {
         {"remove", cmd_remove, false, {}, {"--keep-state", "--keep-home", "--delete-home", "--archive-home"},
          "remove NAME [--keep-state] [--keep-home|--delete-home|--archive-home]"},
         {"reindex", cmd_reindex, false, {}, {}, "reindex"},
+        {"key", cmd_key, true, {}, {}, "key add NAME FILE | key remove NAME FINGERPRINT | key list NAME"},
+        {"authorized-keys", cmd_authorized_keys, false, {}, {},
+         "authorized-keys USER   (sshd AuthorizedKeysCommand; runs as keys_user)"},
+        {"check-sshd", cmd_check_sshd, true, {}, {}, "check-sshd"},
         {"list", cmd_list, true, {}, {}, "list"},
         {"show", cmd_show, true, {}, {}, "show NAME"},
         {"activate", cmd_activate, false, {"--for", "--ticket", "--reason"}, {},
@@ -138,8 +142,11 @@ int real_main(int argc, char** argv) {
             c.args.pos.push_back(w);
         }
     }
-    // Every command reads or writes root-only state: refuse before touching it.
-    if (geteuid() != 0) return fail("must be run as root (try: sudo vendorctl ...)");
+    // Every command but authorized-keys reads or writes root-only state:
+    // refuse before touching it. authorized-keys runs as sshd's unprivileged
+    // AuthorizedKeysCommandUser and reads only the published public view.
+    bool unprivileged_ok = std::string(cmd->name) == "authorized-keys";
+    if (geteuid() != 0 && !unprivileged_ok) return fail("must be run as root (try: sudo vendorctl ...)");
     umask(077);
     if (sodium_init() < 0) return fail("libsodium failed to initialise");
     auto cfg = load_config(config_path, explicit_config);

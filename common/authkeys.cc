@@ -1,0 +1,133 @@
+#include "authkeys.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "engine.h"
+#include "files.h"
+#include "json.h"
+#include "util.h"
+
+namespace vendor::core {
+
+namespace {
+
+std::string path_of(const Config& c, const std::string& name) {
+    return c.state_dir + "/authkeys/" + name + ".json";
+}
+
+// gid of keys_user's primary group, or -1 when the user does not exist.
+long keys_gid(const Config& c) {
+    std::vector<char> buf(16384);
+    passwd pw{};
+    passwd* res = nullptr;
+    if (getpwnam_r(c.keys_user.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return -1;
+    return static_cast<long>(pw.pw_gid);
+}
+
+}  // namespace
+
+Status publish_authkeys(const Config& c, const std::string& name, const Entry* e, const std::optional<Grant>& g) {
+    if (!valid_account_name(name)) return make_error(Code::invalid, "bad account name");
+    std::string dir = c.state_dir + "/authkeys";
+    if (!e) return remove_file(path_of(c, name));
+    if (auto st = ensure_dir(c.state_dir, 0711); !st) return st;
+    ::chmod(c.state_dir.c_str(), 0711);
+    if (auto st = ensure_dir(dir, 0750); !st) return st;
+    ::chmod(dir.c_str(), 0750);
+    long gid = keys_gid(c);
+    // Group-readable by keys_user only; without that user the view stays
+    // root-only and AuthorizedKeysCommand (not root) will see no key.
+    if (gid >= 0) {
+        if (::chown(dir.c_str(), 0, static_cast<gid_t>(gid)) != 0)
+            return make_error(Code::io, "cannot chown " + dir);
+    }
+    Json j = Json::object();
+    j.set("name", name);
+    Json from = Json::array();
+    for (const auto& f : e->from) from.push(f.str());
+    j.set("from", std::move(from));
+    j.set("access", format_access(e->access));
+    if (e->hours) j.set("hours", e->hours->text);
+    Json keys = Json::array();
+    for (const auto& k : e->keys) keys.push(k);
+    j.set("keys", std::move(keys));
+    j.set("grant_not_before", g ? g->not_before : 0).set("grant_not_after", g ? g->not_after : 0);
+    std::string file = path_of(c, name);
+    if (auto st = atomic_write(file, j.dump() + "\n", 0640); !st) return st;
+    if (gid >= 0 && ::chown(file.c_str(), 0, static_cast<gid_t>(gid)) != 0)
+        return make_error(Code::io, "cannot chown " + file);
+    return {};
+}
+
+Result<PublicView> read_authkeys(const Config& c, const std::string& name) {
+    if (!valid_account_name(name)) return make_error(Code::invalid, "bad account name");
+    auto text = safe_read(path_of(c, name), SafeOpts{1 << 18, true});
+    if (!text) return std::move(text).error();
+    std::string what = "public view of " + name;
+    auto doc = Json::parse(*text, what);
+    if (!doc) return std::move(doc).error();
+    JsonReader r(doc->get(), what);
+    PublicView v;
+    std::string access;
+    Status st;
+    if (!(st = r.check_keys({"name", "from", "access", "hours", "keys", "grant_not_before", "grant_not_after"})) ||
+        !(st = r.str("name", v.name, true, 32)) || !(st = r.str_list("from", v.from, true, 256, 64)) ||
+        !(st = r.str("access", access, true, 32)) || !(st = r.str("hours", v.hours, false, 512)) ||
+        !(st = r.str_list("keys", v.keys, true, 64)) ||
+        !(st = r.int64("grant_not_before", v.grant_not_before, true)) ||
+        !(st = r.int64("grant_not_after", v.grant_not_after, true)))
+        return st.error();
+    if (v.name != name) return make_error(Code::invalid, what + ": name mismatch");
+    auto a = parse_access(access);
+    if (!a) return std::move(a).error();
+    v.access = *a;
+    return v;
+}
+
+std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v, std::int64_t now,
+                                               const TimeZone& system_tz) {
+    std::vector<std::string> out;
+    if (v.keys.empty() || v.from.empty()) return out;
+    if (v.access & kAccessGrant) {
+        if (now < v.grant_not_before || now >= v.grant_not_after) return out;
+    }
+    if (v.access & kAccessHours) {
+        auto s = parse_schedule(v.hours);
+        if (!s) return out;
+        // Hours are judged in the configured zone, as the module does.
+        auto z = load_zone(c);
+        if (!z) return out;
+        auto lt = to_local(*z, now);
+        if (!s->contains(lt.weekday_mon0, lt.minute_of_day)) return out;
+    }
+    std::string opts = "from=\"";
+    for (std::size_t i = 0; i < v.from.size(); ++i) {
+        // sshd's from= takes address/masklen patterns; validate again.
+        auto cidr = parse_cidr(v.from[i]);
+        if (!cidr) return {};
+        opts += (i ? "," : "") + cidr->str();
+    }
+    opts += "\"";
+    if (v.access & kAccessGrant) {
+        // expiry-time is read by sshd in the system's local time zone.
+        auto lt = to_local(system_tz, v.grant_not_after);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, ",expiry-time=\"%04lld%02u%02u%02d%02d\"", static_cast<long long>(lt.year),
+                      lt.month, lt.day, lt.minute_of_day / 60, lt.minute_of_day % 60);
+        opts += buf;
+    }
+    if (!c.authorized_keys_options.empty()) opts += "," + c.authorized_keys_options;
+    for (const auto& k : v.keys) {
+        auto pk = parse_public_key(k);
+        if (!pk) continue;  // never print a key the policy would refuse
+        out.push_back(opts + " " + pk->type + " " + pk->blob_b64 + " " + v.name + "@pam_vendor");
+    }
+    return out;
+}
+
+}  // namespace vendor::core

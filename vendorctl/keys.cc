@@ -1,0 +1,266 @@
+// key add|remove|list, authorized-keys, check-sshd
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+
+#include "authkeys.h"
+#include "ctl.h"
+#include "engine.h"
+#include "files.h"
+#include "json.h"
+#include "util.h"
+
+extern "C" char** environ;
+
+namespace vendor::cli {
+
+using namespace vendor::core;
+
+bool publish(Ctl& c, const std::string& name) {
+    auto e = load_entry(c, name);
+    Status st;
+    if (!e) {
+        if (e.error().code != Code::not_found) {
+            std::fprintf(stderr, "vendorctl: %s: %s\n", name.c_str(), e.error().detail.c_str());
+            return false;
+        }
+        st = publish_authkeys(c.cfg, name, nullptr, std::nullopt);
+    } else {
+        auto store = make_local_store(c.cfg);
+        auto g = store->grant(name);
+        if (!g) {
+            std::fprintf(stderr, "vendorctl: %s: %s\n", name.c_str(), g.error().detail.c_str());
+            return false;
+        }
+        st = publish_authkeys(c.cfg, name, &*e, *g);
+    }
+    if (!st) {
+        std::fprintf(stderr, "vendorctl: public key view of %s not updated: %s\n", name.c_str(),
+                     st.error().detail.c_str());
+        return false;
+    }
+    return true;
+}
+
+namespace {
+
+Status write_entry(Ctl& c, const Entry& e) {
+    std::string text = serialize_entry(e);
+    if (auto back = parse_entry(text, e.name); !back) return back.error();
+    return atomic_write(entry_path(c.cfg.registry_dir, e.name), text, 0600);
+}
+
+}  // namespace
+
+int cmd_key(Ctl& c) {
+    std::string sub = need_pos(c, 0, "add, remove or list");
+    std::string name = need_pos(c, 1, "account NAME");
+    require_name(name);
+    if (sub == "list") {
+        auto e = load_entry(c, name);
+        if (!e) return fail(e.error());
+        Json arr = Json::array();
+        for (const auto& k : e->keys) {
+            auto pk = parse_public_key(k);
+            if (!pk) continue;
+            if (c.json) {
+                Json j = Json::object();
+                j.set("type", pk->type).set("bits", static_cast<std::int64_t>(pk->bits));
+                j.set("fingerprint", pk->fingerprint).set("comment", pk->comment);
+                arr.push(std::move(j));
+            } else {
+                std::printf("%u %s %s (%s)\n", pk->bits, pk->fingerprint.c_str(), escape(pk->comment, 80).c_str(),
+                            pk->type.c_str());
+            }
+        }
+        if (c.json) std::printf("%s\n", arr.dump_pretty().c_str());
+        else if (e->keys.empty()) std::printf("%s has no pinned key\n", name.c_str());
+        return kExitOk;
+    }
+    if (c.json) throw UsageError{"--json is for key list"};
+    auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
+    if (!lock) return fail(lock.error());
+    auto e = load_entry(c, name);
+    if (!e) return fail(e.error());
+    Event ev;
+    ev.account = name;
+    ev.vendor = e->vendor;
+    if (sub == "add") {
+        std::string file = need_pos(c, 2, "public key FILE");
+        auto text = read_input_file(file, 65536);
+        if (!text) return fail(text.error());
+        std::size_t added = 0;
+        for (const auto& line : split(*text, '\n')) {
+            if (line.empty() || line[0] == '#') continue;
+            auto pk = parse_public_key(line);
+            if (!pk) return fail(escape(file, 200) + ": " + pk.error().detail);
+            if (key_pinned(*e, pk->type + " " + pk->blob_b64)) {
+                std::printf("%s already pinned\n", pk->fingerprint.c_str());
+                continue;
+            }
+            if (e->keys.size() >= 64) return fail("at most 64 keys per account");
+            e->keys.push_back(pk->type + " " + pk->blob_b64 + (pk->comment.empty() ? "" : " " + pk->comment));
+            std::printf("pinned %s %s (%u bits)\n", pk->type.c_str(), pk->fingerprint.c_str(), pk->bits);
+            ev.key = pk->fingerprint;
+            ++added;
+        }
+        if (added == 0 && ev.key.empty()) return kExitOk;
+        if (auto st = write_entry(c, *e); !st) return fail(st.error());
+        ev.event = "key_added";
+    } else if (sub == "remove") {
+        std::string fp = need_pos(c, 2, "key FINGERPRINT (SHA256:...)");
+        std::vector<std::string> kept;
+        for (const auto& k : e->keys) {
+            auto pk = parse_public_key(k);
+            if (pk && pk->fingerprint == fp) continue;
+            kept.push_back(k);
+        }
+        if (kept.size() == e->keys.size()) return fail("no pinned key " + escape(fp, 80) + " on " + name);
+        e->keys = kept;
+        if (auto st = write_entry(c, *e); !st) return fail(st.error());
+        ev.event = "key_removed";
+        ev.key = fp;
+        std::printf("unpinned %s\n", fp.c_str());
+    } else {
+        throw UsageError{"key takes add, remove or list"};
+    }
+    audit(c, ev);
+    return publish(c, name) ? kExitOk : kExitRefused;
+}
+
+int cmd_authorized_keys(Ctl& c) {
+    // sshd runs this for every publickey attempt, as keys_user, with the
+    // user name it was given (%u): print nothing unless a gate could open.
+    std::string name = need_pos(c, 0, "USER");
+    if (!valid_account_name(name)) return kExitOk;
+    auto v = read_authkeys(c.cfg, name);
+    if (!v) {
+        if (v.error().code != Code::not_found)
+            std::fprintf(stderr, "vendorctl: authorized-keys %s: %s\n", name.c_str(), v.error().detail.c_str());
+        return kExitOk;
+    }
+    // sshd compares expiry-time with its own local time: use /etc/localtime.
+    Config sys = c.cfg;
+    sys.timezone.clear();
+    auto z = load_zone(sys);
+    TimeZone tz = z ? std::move(*z) : TimeZone::utc();
+    for (const auto& line : authorized_keys_lines(c.cfg, *v, now_s(), tz)) std::printf("%s\n", line.c_str());
+    return kExitOk;
+}
+
+namespace {
+
+// `sshd -T` output: lowercase keyword, space, value.
+bool sshd_dump(const std::vector<std::string>& extra, std::map<std::string, std::string>& out, std::string& err) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0) {
+        err = "pipe failed";
+        return false;
+    }
+    std::vector<std::string> args = {"/usr/sbin/sshd", "-T"};
+    for (const auto& e : extra) args.push_back(e);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    if (rc != 0) {
+        close(pipefd[0]);
+        err = "cannot run /usr/sbin/sshd (is openssh-server installed?)";
+        return false;
+    }
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        err = "sshd -T failed (configuration error?)";
+        return false;
+    }
+    for (const auto& line : split(text, '\n')) {
+        auto sp = line.find(' ');
+        if (sp == std::string::npos) continue;
+        out[line.substr(0, sp)] += (out.count(line.substr(0, sp)) && !out[line.substr(0, sp)].empty() ? " " : "") +
+                                   line.substr(sp + 1);
+    }
+    return true;
+}
+
+}  // namespace
+
+int cmd_check_sshd(Ctl& c) {
+    // Evaluate the configuration as sshd would for a member of the vendor
+    // group: -C applies the Match blocks.
+    std::map<std::string, std::string> global, vendor;
+    std::string err;
+    if (!sshd_dump({}, global, err)) return fail(err);
+    // sshd resolves Match Group through the user's groups; a non-existent
+    // probe user cannot match. Use an nss_vendor account when one exists.
+    std::string user;
+    auto list = list_dir(c.cfg.registry_dir);
+    if (list) {
+        for (const auto& f : *list) {
+            if (f.size() > 5 && f.substr(f.size() - 5) == ".json") {
+                user = f.substr(0, f.size() - 5);
+                break;
+            }
+        }
+    }
+    bool have_vendor = false;
+    if (!user.empty()) {
+        have_vendor = sshd_dump({"-C", "user=" + user + ",host=vendor.invalid,addr=192.0.2.1,laddr=192.0.2.2,lport=22"},
+                                vendor, err);
+    }
+    struct Check {
+        std::string what, expect, got;
+        bool ok;
+    };
+    std::vector<Check> checks;
+    auto want = [&](const std::map<std::string, std::string>& m, const std::string& key, const std::string& val,
+                    const std::string& what) {
+        auto it = m.find(key);
+        std::string got = it == m.end() ? "(unset)" : it->second;
+        checks.push_back({what, key + " " + val, got, got == val});
+    };
+    want(global, "usepam", "yes", "sshd hands authentication and account checks to PAM");
+    const auto& m = have_vendor ? vendor : global;
+    std::string who = have_vendor ? " (for " + user + ")" : " (global; add a vendor account to check Match blocks)";
+    want(m, "kbdinteractiveauthentication", "yes", "one-time codes are asked through keyboard-interactive" + who);
+    want(m, "passwordauthentication", "no", "no password logins for vendors" + who);
+    want(m, "authorizedkeysfile", "none", "keys come only from vendorctl, not ~/.ssh" + who);
+    want(m, "authorizedkeyscommand", "/usr/sbin/vendorctl authorized-keys %u", "pinned keys through vendorctl" + who);
+    want(m, "authorizedkeyscommanduser", c.cfg.keys_user, "the command runs unprivileged" + who);
+    want(m, "authenticationmethods", "publickey,keyboard-interactive", "key first, then the code" + who);
+    want(m, "allowagentforwarding", "no", "no agent forwarding for vendors" + who);
+    want(m, "x11forwarding", "no", "no X11 forwarding for vendors" + who);
+    int bad = 0;
+    Json arr = Json::array();
+    for (const auto& ch : checks) {
+        if (!ch.ok) ++bad;
+        if (c.json) {
+            Json j = Json::object();
+            j.set("check", ch.what).set("expect", ch.expect).set("got", ch.got).set("ok", ch.ok);
+            arr.push(std::move(j));
+        } else {
+            std::printf("%-4s %-60s %s%s\n", ch.ok ? "ok" : "MISS", ch.what.c_str(), ch.ok ? "" : "want: ",
+                        ch.ok ? "" : (ch.expect + " (now: " + ch.got + ")").c_str());
+        }
+    }
+    if (c.json) std::printf("%s\n", arr.dump_pretty().c_str());
+    else if (bad) std::printf("%d setting(s) missing; see pam_vendor(8), SSHD CONFIGURATION\n", bad);
+    return bad ? kExitRefused : kExitOk;
+}
+
+}  // namespace vendor::cli
