@@ -84,6 +84,8 @@ install: all
 	install -d $(DESTDIR)$(NSSDIR)
 	install -m 0644 $(NSS_SO) $(DESTDIR)$(NSSDIR)/libnss_vendor.so.2
 	install -m 0755 $(VENDORCTL) $(DESTDIR)$(SBINDIR)/vendorctl
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 vendorctl/vendorctl.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vendorctl
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 
@@ -92,4 +94,10 @@ clean:
 
 -include tests/tests.mk
 
-.PHONY: all install clean
+# Debian packages (debian/): binary only, unsigned, hardening=+all, then lintian.
+deb:
+	dpkg-buildpackage -us -uc -b
+	mkdir -p build/deb && mv ../libpam-vendor_* ../libnss-vendor_* ../vendorctl_* ../pam-vendor_* build/deb/ 2>/dev/null || true
+	lintian --fail-on error,warning --info build/deb/*.changes
+
+.PHONY: all install clean deb
