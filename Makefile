@@ -96,6 +96,7 @@ clean:
 
 # Debian packages (debian/): binary only, unsigned, hardening=+all, then lintian.
 deb:
+	rm -rf build/deb
 	dpkg-buildpackage -us -uc -b
 	mkdir -p build/deb && mv ../libpam-vendor_* ../libnss-vendor_* ../vendorctl_* ../pam-vendor_* build/deb/ 2>/dev/null || true
 	lintian --fail-on error,warning --info build/deb/*.changes

@@ -9,7 +9,8 @@ CHECK_SUITES :=
 # Debian packages the tests need; installed when missing and we are root.
 TEST_DEBS := g++ make pkg-config libpam0g-dev liboath-dev libsodium-dev libjson-c-dev \
              libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper libpam-modules \
-             libpam-oath faketime openssh-server openssh-client
+             libpam-oath faketime openssh-server openssh-client \
+             debhelper dpkg-dev fakeroot lintian pamtester
 
 deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
