@@ -30,7 +30,10 @@ struct ChainAppend : AppendFn {
         std::string prev = tail.empty() ? std::string() : line_hash(last_line(tail));
         doc->set("prev", prev);
         written = doc->dump();
-        return written + "\n";
+        // A torn last line (crash or ENOSPC mid-write) stays a line of its own,
+        // which verify reports; glued to it, this event would be lost as well.
+        bool torn = !tail.empty() && tail.back() != '\n';
+        return (torn ? "\n" : "") + written + "\n";
     }
 };
 
