@@ -1,0 +1,274 @@
+// files.h: the only way the core touches the file system. Runs in a private
+// directory under /tmp (0700, owned by the effective uid: trusted as root,
+// and as a normal user whose own files are "trusted" for himself).
+#include "files.h"
+
+#include <sys/file.h>
+
+#include "unit.h"
+
+using namespace vendor::core;
+using namespace unit;
+
+namespace {
+
+void reads_good_file(void**) {
+    TmpDir t;
+    write_file(t / "a.conf", "hello\n", 0644);
+    auto r = safe_read(t / "a.conf");
+    assert_ok(r);
+    assert_str_eq(*r, "hello\n");
+    write_file(t / "empty", "", 0600);
+    assert_ok(safe_read(t / "empty"));
+    // Absent file: not_found; the optional reader says "not found" without error.
+    assert_err(safe_read(t / "absent"), Code::not_found);
+    bool found = true;
+    auto o = safe_read_optional(t / "absent", found);
+    assert_ok(o);
+    assert_false(found);
+    o = safe_read_optional(t / "no-such-dir/absent", found);
+    assert_ok(o);
+    assert_false(found);
+    o = safe_read_optional(t / "a.conf", found);
+    assert_ok(o);
+    assert_true(found);
+    assert_str_eq(*o, "hello\n");
+}
+
+void refuses_bad_paths(void**) {
+    TmpDir t;
+    write_file(t / "a.conf", "x", 0600);
+    assert_err(safe_read("a.conf"), Code::invalid);
+    assert_err(safe_read(""), Code::invalid);
+    assert_err(safe_read(t.path() + "/../" + basename_of(t.path()) + "/a.conf"), Code::insecure);
+    assert_err(safe_read(t.path() + "/./a.conf"), Code::insecure);
+    assert_err(safe_read(t.path() + "/"), Code::invalid);  // no file name
+    assert_err(safe_read(t / "a.conf/x"), Code::insecure);  // a file used as a directory
+    assert_err(safe_read(std::string(5000, '/') + "x"), Code::too_large);
+}
+
+void refuses_symlinks(void**) {
+    TmpDir t;
+    write_file(t / "real.conf", "x", 0600);
+    make_dir(t / "realdir");
+    write_file(t / "realdir/f", "x", 0600);
+    assert_int_equal(::symlink((t / "real.conf").c_str(), (t / "link.conf").c_str()), 0);
+    assert_int_equal(::symlink((t / "realdir").c_str(), (t / "linkdir").c_str()), 0);
+    assert_int_equal(::symlink("absent", (t / "dangling").c_str()), 0);
+    assert_ok(safe_read(t / "real.conf"));
+    assert_ok(safe_read(t / "realdir/f"));
+    assert_err(safe_read(t / "link.conf"), Code::insecure);    // final component
+    assert_err(safe_read(t / "linkdir/f"), Code::insecure);    // intermediate component
+    assert_err(safe_read(t / "dangling"), Code::insecure);
+    bool found = true;
+    assert_err(safe_read_optional(t / "link.conf", found), Code::insecure);
+    assert_err(open_dir_checked(t / "linkdir"), Code::insecure);
+    assert_err(list_dir(t / "linkdir"), Code::insecure);
+    assert_err(atomic_write(t / "linkdir/new", "x", 0600), Code::insecure);
+    // The link itself is untouched and the target not replaced through it.
+    assert_str_eq(slurp(t / "real.conf"), "x");
+}
+
+void refuses_writable(void**) {
+    TmpDir t;
+    write_file(t / "g.conf", "x", 0620);
+    write_file(t / "o.conf", "x", 0602);
+    write_file(t / "ok.conf", "x", 0644);
+    assert_err(safe_read(t / "g.conf"), Code::insecure);
+    assert_err(safe_read(t / "o.conf"), Code::insecure);
+    assert_ok(safe_read(t / "ok.conf"));
+    // Secrets: no group/other access at all when asked.
+    SafeOpts secret;
+    secret.allow_group_read = false;
+    assert_err(safe_read(t / "ok.conf", secret), Code::insecure);
+    write_file(t / "s", "x", 0600);
+    assert_ok(safe_read(t / "s", secret));
+    // A group-writable directory anywhere on the path.
+    make_dir(t / "gdir", 0770);
+    write_file(t / "gdir/f", "x", 0600);
+    assert_err(safe_read(t / "gdir/f"), Code::insecure);
+    make_dir(t / "gdir/sub", 0700);
+    write_file(t / "gdir/sub/f", "x", 0600);
+    assert_err(safe_read(t / "gdir/sub/f"), Code::insecure);
+    // A sticky world-writable directory is fine above, never as the parent.
+    make_dir(t / "sticky", 01777);
+    make_dir(t / "sticky/own", 0700);
+    write_file(t / "sticky/own/f", "x", 0600);
+    write_file(t / "sticky/f", "x", 0600);
+    assert_ok(safe_read(t / "sticky/own/f"));
+    assert_err(safe_read(t / "sticky/f"), Code::insecure);
+    make_dir(t / "wdir", 0777);  // world-writable, not sticky
+    make_dir(t / "wdir/own", 0700);
+    write_file(t / "wdir/own/f", "x", 0600);
+    assert_err(safe_read(t / "wdir/own/f"), Code::insecure);
+}
+
+void refuses_other_owner(void**) {
+    TmpDir t;
+    write_file(t / "f", "x", 0600);
+    make_dir(t / "d", 0755);
+    write_file(t / "d/f", "x", 0600);
+    if (geteuid() != 0) {
+        std::printf("# not root: cannot give files to another owner, checked own files only\n");
+        assert_ok(safe_read(t / "f"));
+        return;
+    }
+    assert_int_equal(::chown((t / "f").c_str(), 65534, 65534), 0);
+    assert_err(safe_read(t / "f"), Code::insecure);
+    assert_int_equal(::chown((t / "d").c_str(), 65534, 65534), 0);
+    assert_err(safe_read(t / "d/f"), Code::insecure);
+    assert_err(open_dir_checked(t / "d"), Code::insecure);
+}
+
+void refuses_special_files(void**) {
+    TmpDir t;
+    assert_int_equal(::mkfifo((t / "fifo").c_str(), 0600), 0);
+    assert_err(safe_read(t / "fifo"), Code::insecure);  // and does not block on open
+    make_dir(t / "dir");
+    assert_err(safe_read(t / "dir"), Code::insecure);
+    assert_err(safe_read("/dev/null"), Code::insecure);
+}
+
+void refuses_oversize(void**) {
+    TmpDir t;
+    write_file(t / "big", std::string(kMaxFileSize + 1, 'x'), 0600);
+    assert_err(safe_read(t / "big"), Code::too_large);
+    write_file(t / "max", std::string(kMaxFileSize, 'x'), 0600);
+    assert_ok(safe_read(t / "max"));
+    SafeOpts small;
+    small.max_size = 10;
+    write_file(t / "ten", "0123456789", 0600);
+    write_file(t / "eleven", "0123456789A", 0600);
+    assert_ok(safe_read(t / "ten", small));
+    assert_err(safe_read(t / "eleven", small), Code::too_large);
+}
+
+void atomic_writes(void**) {
+    TmpDir t;
+    assert_ok(atomic_write(t / "f.json", "first\n", 0640));
+    assert_str_eq(slurp(t / "f.json"), "first\n");
+    struct stat st {};
+    assert_int_equal(::stat((t / "f.json").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    for (int i = 0; i < 20; ++i) assert_ok(atomic_write(t / "f.json", "round " + std::to_string(i), 0600));
+    assert_str_eq(slurp(t / "f.json"), "round 19");
+    assert_int_equal(::stat((t / "f.json").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    // No temporary file left behind.
+    auto names = dir_entries(t.path());
+    assert_int_equal(names.size(), 1);
+    assert_str_eq(names[0], "f.json");
+    // The mode is the requested one whatever the umask.
+    mode_t old = ::umask(0);
+    assert_ok(atomic_write(t / "g", "x", 0600));
+    ::umask(old);
+    assert_int_equal(::stat((t / "g").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    // Into a missing or insecure directory: refused, nothing created.
+    assert_err(atomic_write(t / "absent/f", "x", 0600), Code::not_found);
+    make_dir(t / "gdir", 0770);
+    assert_err(atomic_write(t / "gdir/f", "x", 0600), Code::insecure);
+    assert_int_equal(dir_entries(t / "gdir").size(), 0);
+    // Replacing a symlink replaces the link, never writes through it.
+    write_file(t / "target", "keep", 0600);
+    assert_int_equal(::symlink((t / "target").c_str(), (t / "lnk").c_str()), 0);
+    assert_ok(atomic_write(t / "lnk", "new", 0600));
+    assert_str_eq(slurp(t / "target"), "keep");
+    assert_int_equal(::lstat((t / "lnk").c_str(), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+}
+
+void dirs_and_removal(void**) {
+    TmpDir t;
+    assert_ok(ensure_dir(t / "a/b/c", 0700));
+    struct stat st {};
+    assert_int_equal(::stat((t / "a/b/c").c_str(), &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_ok(ensure_dir(t / "a/b/c", 0700));  // existing: fine
+    make_dir(t / "open", 0777);
+    assert_err(ensure_dir(t / "open", 0700), Code::insecure);
+    assert_err(ensure_dir("rel/dir", 0700), Code::invalid);
+    write_file(t / "a/f1", "x", 0600);
+    write_file(t / "a/f2", "x", 0600);
+    write_file(t / "a/.hidden", "x", 0600);
+    auto l = list_dir(t / "a");
+    assert_ok(l);
+    auto names = *l;
+    std::sort(names.begin(), names.end());
+    assert_int_equal(names.size(), 2);  // no dot files, no directories
+    assert_str_eq(names[0], "f1");
+    assert_str_eq(names[1], "f2");
+    assert_err(list_dir(t / "absent"), Code::not_found);
+    bool removed = false;
+    assert_ok(remove_file(t / "a/f1", &removed));
+    assert_true(removed);
+    assert_ok(remove_file(t / "a/f1", &removed));
+    assert_false(removed);
+    assert_ok(remove_file(t / "absent/f", &removed));
+    assert_false(removed);
+    assert_str_eq(dirname_of("/a/b"), "/a");
+    assert_str_eq(dirname_of("/a"), "/");
+    assert_str_eq(dirname_of("a"), ".");
+    assert_str_eq(basename_of("/a/b"), "b");
+    assert_str_eq(basename_of("b"), "b");
+    assert_str_eq(basename_of("/a/"), "");
+}
+
+void lock_bounded_wait(void**) {
+    TmpDir t;
+    auto a = FileLock::acquire(t / "x.lock", 100);
+    assert_ok(a);
+    struct stat st {};
+    assert_int_equal(::stat((t / "x.lock").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    // A second holder (another open file description) waits, then gives up.
+    auto b = FileLock::acquire(t / "x.lock", 50);
+    assert_err(b, Code::busy);
+    {
+        auto moved = std::move(*a);  // released at the end of this scope
+    }
+    auto c = FileLock::acquire(t / "x.lock", 50);
+    assert_ok(c);
+    assert_err(FileLock::acquire(t / "absent/x.lock", 50), Code::not_found);
+}
+
+struct Collect : AppendFn {
+    std::vector<std::string> tails;
+    Result<std::string> make_line(std::string_view tail) override {
+        tails.emplace_back(tail);
+        return "line " + std::to_string(tails.size()) + "\n";
+    }
+};
+
+void appends(void**) {
+    TmpDir t;
+    Collect fn;
+    assert_ok(locked_append(t / "log", 0600, 8, fn));
+    assert_ok(locked_append(t / "log", 0600, 8, fn));
+    assert_ok(locked_append(t / "log", 0600, 8, fn));
+    assert_str_eq(slurp(t / "log"), "line 1\nline 2\nline 3\n");
+    assert_str_eq(fn.tails[0], "");
+    assert_str_eq(fn.tails[1], "line 1\n");
+    assert_str_eq(fn.tails[2], "\nline 2\n");  // at most tail_max bytes
+    chmod((t / "log").c_str(), 0622);
+    assert_err(locked_append(t / "log", 0600, 8, fn), Code::insecure);
+    write_file(t / "target", "", 0600);
+    assert_int_equal(::symlink((t / "target").c_str(), (t / "lnk").c_str()), 0);
+    assert_err(locked_append(t / "lnk", 0600, 8, fn), Code::insecure);
+    assert_str_eq(slurp(t / "target"), "");
+}
+
+}  // namespace
+
+int main() {
+    const CMUnitTest tests[] = {
+        cmocka_unit_test(reads_good_file),    cmocka_unit_test(refuses_bad_paths),
+        cmocka_unit_test(refuses_symlinks),   cmocka_unit_test(refuses_writable),
+        cmocka_unit_test(refuses_other_owner), cmocka_unit_test(refuses_special_files),
+        cmocka_unit_test(refuses_oversize),   cmocka_unit_test(atomic_writes),
+        cmocka_unit_test(dirs_and_removal),   cmocka_unit_test(lock_bounded_wait),
+        cmocka_unit_test(appends),
+    };
+    return RUN_GROUP("files", tests);
+}
