@@ -29,9 +29,9 @@ check() { local name=$1; shift; if "$@" >/tmp/out 2>&1; then ok "$name"; else no
 export DEBIAN_FRONTEND=noninteractive
 cp /etc/nsswitch.conf /tmp/nsswitch.before
 check "dpkg -i the three packages" dpkg -i /libpam-vendor_*.deb /libnss-vendor_*.deb /vendorctl_*.deb
-check "pam-auth-update put pam_vendor in common-auth" grep -q 'pam_vendor.so' /etc/pam.d/common-auth
-check "... in common-account" grep -q 'requisite.*pam_vendor.so' /etc/pam.d/common-account
-check "... in common-session, before pam_systemd" awk '/pam_vendor.so/{v=NR} /pam_systemd.so/{s=NR} END{exit !(v && (!s || v<s))}' /etc/pam.d/common-session
+check "pam-auth-update put pam_vendor in common-auth" grep -q 'pam_prestataire.so' /etc/pam.d/common-auth
+check "... in common-account" grep -q 'requisite.*pam_prestataire.so' /etc/pam.d/common-account
+check "... in common-session, before pam_systemd" awk '/pam_prestataire.so/{v=NR} /pam_systemd.so/{s=NR} END{exit !(v && (!s || v<s))}' /etc/pam.d/common-session
 check "nsswitch.conf: passwd has files vendor" grep -qE '^passwd:.*files vendor' /etc/nsswitch.conf
 check "nsswitch.conf: group has files vendor" grep -qE '^group:.*files vendor' /etc/nsswitch.conf
 check "nsswitch.conf: shadow has files vendor" grep -qE '^shadow:.*files vendor' /etc/nsswitch.conf
@@ -58,7 +58,7 @@ else
     no "pamtester installed" "install pamtester"
 fi
 check "dpkg --purge" dpkg --purge vendorctl libnss-vendor libpam-vendor
-check "purge removed pam_vendor from common-*" bash -c '! grep -q pam_vendor /etc/pam.d/common-auth /etc/pam.d/common-account /etc/pam.d/common-session'
+check "purge removed pam_vendor from common-*" bash -c '! grep -qE "pam_(vendor|prestataire)" /etc/pam.d/common-auth /etc/pam.d/common-account /etc/pam.d/common-session'
 check "purge restored nsswitch.conf" diff /tmp/nsswitch.before /etc/nsswitch.conf
 check "purge removed the keys user" bash -c '! getent passwd pam-vendor-keys'
 check "purge removed the conffile" test ! -e /etc/security/pam_vendor.conf
