@@ -89,7 +89,9 @@ struct Ctx {
         e.event = event;
         e.account = user;
         if (id && id->entry) e.vendor = id->entry->vendor;
-        e.rhost = source.text;
+        // What the client claimed (PAM_RHOST, SSH_CONNECTION) is user-controlled:
+        // escaped like the other items, so the log line stays printable ASCII.
+        e.rhost = escape(source.text, 256);
         const char* svc = item(pamh, PAM_SERVICE);
         const char* tty = item(pamh, PAM_TTY);
         e.service = svc ? escape(svc, 64) : "";
