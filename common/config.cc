@@ -249,6 +249,10 @@ Config salvage_identity(std::string_view text) {
         if (!kv.ok) continue;
         if (kv.key == "registry_dir" && set_key(probe, kv.key, kv.value)) c.registry_dir = probe.registry_dir;
         if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value)) c.vendor_group = probe.vendor_group;
+        // Where the denial is logged, and as which host: the administrator's
+        // audit log, not the default path.
+        if (kv.key == "audit_log" && set_key(probe, kv.key, kv.value)) c.audit_log = probe.audit_log;
+        if (kv.key == "host_name" && set_key(probe, kv.key, kv.value)) c.host_name = probe.host_name;
     }
     return c;
 }
