@@ -98,7 +98,7 @@ clean:
 deb:
 	rm -rf build/deb
 	dpkg-buildpackage -us -uc -b
-	mkdir -p build/deb && mv ../libpam-vendor_* ../libnss-vendor_* ../vendorctl_* ../pam-vendor_* build/deb/ 2>/dev/null || true
+	mkdir -p build/deb && mv ../libpam-vendor*_$(VERSION)_* ../libnss-vendor*_$(VERSION)_* ../vendorctl*_$(VERSION)_* ../pam-vendor_$(VERSION)_* build/deb/
 	lintian --fail-on error,warning --info build/deb/*.changes
 
 .PHONY: all install clean deb
