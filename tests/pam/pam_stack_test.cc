@@ -1,0 +1,1165 @@
+// PAM-stack tests of pam_vendor.so: the real module in a real libpam stack
+// (through pam_wrapper and private service files), driven as sshd drives it,
+// with the helpdesk side done through the real vendorctl. Each test asserts
+// the exact PAM return code and the audit line(s) the decision wrote.
+//
+// The stacks (harness.cc, service_text) make pam_vendor's own answer the
+// stack's answer: PAM_SUCCESS, its denial code, or pvt::kIgnored when it
+// returned PAM_IGNORE. Every test uses its own account names: no test depends
+// on the state another one leaves.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness.h"  // last: <cmocka.h> defines macros
+
+using namespace pvt;
+
+namespace {
+
+// ---- helpers -----------------------------------------------------------------------
+
+void add_active(const std::string& name, Spec s = Spec()) {
+    add_account(name, s);
+    activate(name);
+}
+
+Source from_rhost(const char* rhost) {
+    Source s;
+    s.rhost = std::string(rhost);
+    return s;
+}
+
+Source from_ssh(const char* ssh_connection, std::optional<std::string> rhost) {
+    Source s;
+    s.ssh_connection = std::string(ssh_connection);
+    s.rhost = std::move(rhost);
+    return s;
+}
+
+// A code that is certainly not `code`.
+std::string wrong_code(const std::string& code) {
+    std::string w = code;
+    w[0] = w[0] == '9' ? '0' : static_cast<char>(w[0] + 1);
+    return w;
+}
+
+// Auth with `answer` in a fresh transaction; returns the PAM code.
+int auth_with(const std::string& user, const std::string& answer, int* prompts = nullptr,
+              const Source& src = Source()) {
+    Pam p(kSvc, user, src);
+    p.conv.answers = {answer};
+    int rc = p.auth();
+    if (prompts) *prompts = p.conv.prompts;
+    return rc;
+}
+
+// Every phase of a transaction for `user` through `service` returns kIgnored,
+// checked with libpamtest on a handle that carries the items sshd sets.
+void expect_ignored_all_phases(const char* service, const std::string& user,
+                               const Source& src = Source()) {
+    Pam p(service, user, src);
+    struct pam_testcase tests[] = {
+        pam_test(PAMTEST_AUTHENTICATE, kIgnored),  pam_test(PAMTEST_SETCRED, kIgnored),
+        pam_test(PAMTEST_ACCOUNT, kIgnored),       pam_test(PAMTEST_OPEN_SESSION, kIgnored),
+        pam_test(PAMTEST_CLOSE_SESSION, kIgnored), pam_test(PAMTEST_CHAUTHTOK, kIgnored),
+        pam_test(PAMTEST_KEEPHANDLE, 0),
+    };
+    enum pamtest_err perr =
+        pamtest_conv(service, user.c_str(), pvt_conv, &p.conv, tests, p.handle());
+    if (perr != PAMTEST_ERR_OK) {
+        const struct pam_testcase* f = pamtest_failed_case(tests);
+        fail_msg("%s for '%.40s' via %s: %s; op %d returned %s (%d)", "all phases ignored",
+                 user.c_str(), service, pamtest_strerror(perr),
+                 f ? static_cast<int>(f->pam_operation) : -1, f ? rc_name(f->op_rv) : "-",
+                 f ? f->op_rv : 0);
+    }
+    if (p.conv.prompts != 0) fail_msg("a non-vendor user was prompted");
+}
+
+void expect_detail(const Event& e, const char* needle) {
+    if (!contains(e.s("detail"), needle))
+        fail_msg("detail '%s' does not mention '%s'", e.s("detail").c_str(), needle);
+}
+
+// The one event since `mark` (checked by expect_events before).
+Event only_event(std::size_t mark) {
+    auto evs = events_since(mark);
+    assert_int_equal(evs.size(), 1);
+    return evs[0];
+}
+
+// Audit lines are printable ASCII whatever the client sent: no terminal
+// escapes, no line breaks, no invalid UTF-8 for the log shippers.
+void expect_printable_ascii(const Event& e) {
+    for (unsigned char ch : e.raw)
+        if (ch < 0x20 || ch >= 0x7f)
+            fail_msg("byte 0x%02x in the audit line: %s", ch, e.raw.c_str());
+}
+
+bool is_hex32(const std::string& s) {
+    return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// ---- the module's export list ------------------------------------------------------
+
+void test_exports_only_pam_sm(void**) {
+    auto r = run_cmd({"nm", "-D", "--defined-only", env().module});
+    if (r.status != 0) fail_msg("nm failed: %s", r.err.c_str());
+    std::set<std::string> got;
+    std::size_t pos = 0;
+    while (pos < r.out.size()) {
+        auto nl = r.out.find('\n', pos);
+        std::string line =
+            r.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? r.out.size() : nl + 1;
+        auto sp = line.rfind(' ');
+        if (sp != std::string::npos) got.insert(line.substr(sp + 1));
+    }
+    const std::set<std::string> want = {"pam_sm_authenticate",  "pam_sm_setcred",
+                                        "pam_sm_acct_mgmt",     "pam_sm_open_session",
+                                        "pam_sm_close_session", "pam_sm_chauthtok"};
+    // ... and the export map says the same.
+    std::string map = read_file(env().map);
+    std::set<std::string> mapped;
+    auto g = map.find("global:"), l = map.find("local:");
+    assert_true(g != std::string::npos && l != std::string::npos && g < l);
+    std::string globals = map.substr(g + 7, l - g - 7);
+    std::string word;
+    for (char c : globals) {
+        if (c == ';') {
+            mapped.insert(word);
+            word.clear();
+        } else if (c != ' ' && c != '\n' && c != '\t') {
+            word += c;
+        }
+    }
+    std::string all;
+    for (const auto& s : got) all += " " + s;
+    if (got != want) fail_msg("pam_vendor.so exports:%s", all.c_str());
+    if (mapped != want) fail_msg("pam_vendor.map does not list exactly the six pam_sm_* functions");
+}
+
+// ---- non-vendor users: PAM_IGNORE everywhere, nothing logged -----------------------
+
+void test_nonvendor_root_ignored(void**) {
+    std::size_t m = audit_mark();
+    expect_ignored_all_phases(kSvc, "root");
+    expect_ignored_all_phases(kSvc, "root", from_rhost("203.0.113.9"));
+    Source none;
+    none.rhost.reset();
+    expect_ignored_all_phases(kSvc, "root", none);
+    expect_no_events(m);
+}
+
+void test_nonvendor_unknown_user_ignored(void**) {
+    std::size_t m = audit_mark();
+    expect_ignored_all_phases(kSvc, "pvt_no_such_user");
+    expect_ignored_all_phases(kSvc, "nobody", from_rhost("not a host"));
+    // Plain libpamtest transaction (its own pam_start, its own conversation).
+    struct pam_testcase tests[] = {
+        pam_test(PAMTEST_AUTHENTICATE, kIgnored),
+        pam_test(PAMTEST_ACCOUNT, kIgnored),
+        pam_test(PAMTEST_OPEN_SESSION, kIgnored),
+        pam_test(PAMTEST_CLOSE_SESSION, kIgnored),
+    };
+    const char* none[] = {nullptr};
+    struct pamtest_conv_data cd = {none, none, nullptr, nullptr};
+    enum pamtest_err perr = run_pamtest(kSvc, "pvt_no_such_user2", &cd, tests, nullptr);
+    if (perr != PAMTEST_ERR_OK) fail_msg("run_pamtest: %s", pamtest_strerror(perr));
+    expect_no_events(m);
+}
+
+// ---- source gate (auth and account) --------------------------------------------------
+
+void test_source_unknown_hostname_rhost(void**) {
+    NEED_ROOT();
+    add_active("src_host");
+    expect_denied_both(kSvc, "src_host", from_rhost("vendor.example.com"), "source_unknown");
+    // Strict literal parsing: leading zeros are not an address.
+    expect_denied_both(kSvc, "src_host", from_rhost("192.0.2.010"), "source_unknown");
+}
+
+void test_source_unknown_empty_rhost(void**) {
+    NEED_ROOT();
+    add_active("src_empty");
+    expect_denied_both(kSvc, "src_empty", from_rhost(""), "source_unknown");
+}
+
+void test_source_null_rhost(void**) {
+    NEED_ROOT();
+    add_active("src_null");
+    Source none;
+    none.rhost.reset();
+    expect_denied_both(kSvc, "src_null", none, "source_unknown");
+    // Set and then cleared by the application: still no address.
+    {
+        std::size_t m = audit_mark();
+        Pam p(kSvc, "src_null");
+        assert_int_equal(pam_set_item(p.handle(), PAM_RHOST, nullptr), PAM_SUCCESS);
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+        auto ev = expect_events(m, "src_null", {{"account", "denied", "source_unknown"}});
+        expect_detail(ev[0], "local login not allowed");
+    }
+    // An entry that allows console use (--local) is let in without an address.
+    Spec s;
+    s.local = true;
+    add_active("src_local", s);
+    expect_account_ok(kSvc, "src_local", none);
+}
+
+void test_source_unknown_malformed_ssh_connection(void**) {
+    NEED_ROOT();
+    add_active("src_sshbad");
+    expect_denied_both(kSvc, "src_sshbad",
+                       from_ssh("garbage 50000 10.0.0.1 22", std::string(kGoodIp)),
+                       "source_unknown");
+    expect_denied_both(kSvc, "src_sshbad", from_ssh("192.0.2.999 50000 10.0.0.1 22", std::nullopt),
+                       "source_unknown");
+}
+
+void test_source_unknown_ssh_connection_disagrees(void**) {
+    NEED_ROOT();
+    add_active("src_disagree");
+    expect_denied_both(kSvc, "src_disagree",
+                       from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("192.0.2.11")),
+                       "source_unknown");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "src_disagree",
+              from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("192.0.2.11")));
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    Event e = only_event(m);
+    if (!contains(e.s("rhost"), "192.0.2.10") || !contains(e.s("rhost"), "192.0.2.11"))
+        fail_msg("the log should name both addresses, rhost='%s'", e.s("rhost").c_str());
+}
+
+void test_source_ssh_connection_preferred(void**) {
+    NEED_ROOT();
+    add_active("src_sshok");
+    // sshd with UseDNS puts a name in PAM_RHOST; SSH_CONNECTION stays numeric.
+    expect_account_ok(kSvc, "src_sshok",
+                      from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("vendor.example.com")));
+    expect_account_ok(kSvc, "src_sshok",
+                      from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string(kGoodIp)));
+    expect_account_ok(kSvc, "src_sshok", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::nullopt));
+    expect_denied_both(
+        kSvc, "src_sshok",
+        from_ssh("198.51.100.7 50000 10.0.0.1 22", std::string("vendor.example.com")),
+        "source_not_allowed");
+}
+
+void test_source_not_allowed(void**) {
+    NEED_ROOT();
+    add_active("src_deny");
+    expect_denied_both(kSvc, "src_deny", from_rhost("198.51.100.7"), "source_not_allowed");
+    expect_denied_both(kSvc, "src_deny", from_rhost("2001:db9::1"), "source_not_allowed");
+    expect_denied_both(kSvc, "src_deny", from_rhost("::ffff:198.51.100.7"), "source_not_allowed");
+}
+
+void test_source_allowed_forms(void**) {
+    NEED_ROOT();
+    add_active("src_forms");
+    expect_account_ok(kSvc, "src_forms", from_rhost("192.0.2.254"));
+    expect_account_ok(kSvc, "src_forms", from_rhost("::ffff:192.0.2.99"));
+    expect_account_ok(kSvc, "src_forms", from_rhost("2001:db8::5"));
+    std::size_t m = audit_mark();
+    expect_account_ok(kSvc, "src_forms", from_rhost("2001:DB8:0:0::6"));
+    Event e = only_event(m);
+    assert_string_equal(e.s("rhost").c_str(), "2001:db8::6");  // logged in canonical form
+}
+
+// ---- host scope ------------------------------------------------------------------------
+
+void test_host_not_allowed(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.hosts = "db-*.example.org,pvt-host";
+    add_active("host_deny", s);
+    expect_denied_both(kSvc, "host_deny", Source(), "host_not_allowed");
+}
+
+void test_host_allowed_by_pattern(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.hosts = "db-*.example.org,PVT-HOST.*";  // host names compare case-insensitively
+    add_active("host_ok", s);
+    expect_account_ok(kSvc, "host_ok");
+}
+
+// ---- grants ----------------------------------------------------------------------------
+
+void test_not_activated(void**) {
+    NEED_ROOT();
+    add_account("grant_none");
+    expect_denied_both(kSvc, "grant_none", Source(), "not_activated");
+    Spec s;
+    s.access = "grant+otp";
+    add_account("grant_none_otp", s);
+    (void)issue_code("grant_none_otp");
+    // A valid code does not open an account that is not activated: no prompt.
+    expect_denied_both(kSvc, "grant_none_otp", Source(), "not_activated");
+}
+
+void test_grant_expired(void**) {
+    NEED_ROOT();
+    add_account("grant_old");
+    write_grant("grant_old", now() - 7200, now() - 3600);
+    expect_denied_both(kSvc, "grant_old", Source(), "grant_expired");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "grant_old");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "ago");
+    // A session cannot be opened on it either (pam_systemd bound = the grant).
+    m = audit_mark();
+    {
+        Pam p(kSvc, "grant_old");
+        assert_rc(p.open(), PAM_SESSION_ERR);
+    }
+    expect_events(m, "grant_old", {{"session_open", "denied", "grant_expired"}});
+}
+
+void test_grant_not_yet_valid(void**) {
+    NEED_ROOT();
+    add_account("grant_future");
+    write_grant("grant_future", now() + 3600, now() + 7200);
+    expect_denied_both(kSvc, "grant_future", Source(), "not_activated");
+}
+
+void test_deactivate(void**) {
+    NEED_ROOT();
+    add_active("grant_off");
+    expect_account_ok(kSvc, "grant_off");
+    deactivate("grant_off");
+    expect_denied_both(kSvc, "grant_off", Source(), "not_activated");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "grant_off");
+        assert_rc(p.open(), PAM_SESSION_ERR);
+    }
+    expect_events(m, "grant_off", {{"session_open", "denied", "not_activated"}});
+}
+
+// ---- business hours --------------------------------------------------------------------
+
+void test_outside_hours(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "hours";
+    s.hours = schedule_excluding_now();
+    add_account("hours_out", s);
+    expect_denied_both(kSvc, "hours_out", Source(), "outside_hours");
+    // With a grant too: both gates are required.
+    s.access = "grant+hours";
+    add_active("hours_out_g", s);
+    expect_denied_both(kSvc, "hours_out_g", Source(), "outside_hours");
+}
+
+void test_inside_hours(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "hours";
+    s.hours = schedule_including_now();
+    add_account("hours_in", s);
+    expect_account_ok(kSvc, "hours_in");
+    // No code gate: auth is not a way in (the account logs in with its key).
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "hours_in");
+        assert_rc(p.auth(), PAM_AUTH_ERR);
+        assert_int_equal(p.conv.prompts, 0);
+    }
+    expect_events(m, "hours_in", {{"auth", "denied", "no_auth_factor"}});
+    // A session without a grant is not bounded by one.
+    {
+        Pam p(kSvc, "hours_in");
+        assert_rc(p.open(), PAM_SUCCESS);
+        assert_string_equal(p.getenv("PVT_RUNTIME_MAX_SEC").c_str(), "unset");
+        assert_rc(p.close(), PAM_SUCCESS);
+    }
+}
+
+// ---- privilege guard -------------------------------------------------------------------
+
+void test_privileged_group(void**) {
+    if (!env().have_priv_user) {
+        skip();  // needs root to create a throwaway member of adm/sudo
+        return;
+    }
+    // A system account registered with --existing (it resolves already),
+    // which then needs the code gate.
+    Spec s;
+    s.existing = true;
+    s.access = "grant+otp";
+    add_active(kPrivUser, s);
+    (void)issue_code(kPrivUser);
+    expect_denied_both(kSvc, kPrivUser, Source(), "privileged_group");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, kPrivUser);
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), env().priv_group.c_str());
+}
+
+int teardown_root_entry(void**) {
+    ::unlink(entry_path("root").c_str());
+    return 0;
+}
+
+void test_privileged_uid0(void**) {
+    NEED_ROOT();
+    // A registry entry for root itself (a misuse) is refused by the guard.
+    Spec s;
+    s.existing = true;
+    s.access = "grant+otp";
+    add_active("root", s);
+    (void)issue_code("root");
+    expect_denied_both(kSvc, "root", Source(), "privileged_group");
+}
+
+// ---- lockout, codes --------------------------------------------------------------------
+
+void test_lockout(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("lock1", s);
+    std::string code = issue_code("lock1");
+    std::string bad = wrong_code(code);
+    for (unsigned i = 1; i <= kLockoutThreshold; ++i) {
+        std::size_t m = audit_mark();
+        int prompts = 0;
+        assert_rc(auth_with("lock1", bad, &prompts), PAM_AUTH_ERR);
+        assert_int_equal(prompts, 1);
+        if (i < kLockoutThreshold) {
+            auto ev = expect_events(m, "lock1", {{"otp_failed", "denied", "otp_failed"}});
+            expect_detail(ev[0], ("(" + std::to_string(i) + " consecutive)").c_str());
+        } else {
+            expect_events(
+                m, "lock1",
+                {{"otp_failed", "denied", "otp_failed"}, {"lockout", "denied", "locked_out"}});
+        }
+    }
+    // Locked: the right code is not even asked for, in auth nor account.
+    expect_denied_both(kSvc, "lock1", Source(), "locked_out");
+    unlock("lock1");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "lock1");
+        p.conv.answers = {code};
+        assert_rc(p.auth(), PAM_SUCCESS);
+        assert_rc(p.acct(), PAM_SUCCESS);
+    }
+    expect_events(m, "lock1", {{"otp_used", "ok", "ok"}, {"account", "ok", "ok"}});
+}
+
+void test_otp_required(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "grant+otp";
+    add_active("otpreq", s);
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "otpreq");
+        assert_rc(p.acct(), PAM_PERM_DENIED);  // publickey-only login: auth skipped
+    }
+    expect_events(m, "otpreq", {{"account", "denied", "otp_required"}});
+    // A code accepted in another transaction does not count for this one.
+    std::string code = issue_code("otpreq");
+    assert_rc(auth_with("otpreq", code), PAM_SUCCESS);
+    m = audit_mark();
+    {
+        Pam p(kSvc, "otpreq");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_events(m, "otpreq", {{"account", "denied", "otp_required"}});
+}
+
+void test_no_auth_factor(void**) {
+    NEED_ROOT();
+    add_active("keyonly");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "keyonly");
+        assert_rc(p.auth(), PAM_AUTH_ERR);
+        assert_int_equal(p.conv.prompts, 0);
+        assert_rc(p.acct(), PAM_SUCCESS);
+    }
+    expect_events(m, "keyonly", {{"auth", "denied", "no_auth_factor"}, {"account", "ok", "ok"}});
+}
+
+// ---- pinned keys (SSH_AUTH_INFO_0) ------------------------------------------------------
+
+// "TYPE BASE64" of a public key file in tests/data/keys.
+std::string key_of(const char* file) {
+    std::string text = read_file(env().data + "/keys/" + file);
+    auto sp = text.find(' ');
+    auto sp2 = text.find_first_of(" \n", sp + 1);
+    return text.substr(0, sp2);
+}
+
+Source with_key(const char* file, const std::string& extra = "") {
+    Source s;
+    s.auth_info = "publickey " + key_of(file) + "\n" + extra;
+    return s;
+}
+
+void test_key_pinned(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.key_file = env().data + "/keys/ed25519.pub";
+    add_active("key_ok", s);
+    std::size_t m = audit_mark();
+    expect_account_ok(kSvc, "key_ok", with_key("ed25519.pub"));
+    Event e = only_event(m);
+    assert_string_equal(e.s("methods").c_str(), "publickey");
+    assert_string_equal(e.s("key").c_str(), "SHA256:n5RtbNP7n7vv07otVBbpTKAIDMHEk2tfwC1t9CUscDU");
+    // Another key that sshd accepted (e.g. from an authorized_keys file) is
+    // not the pinned one.
+    expect_denied_both(kSvc, "key_ok", with_key("ecdsa256.pub"), "key_not_pinned");
+    expect_denied_both(kSvc, "key_ok",
+                       with_key("ed25519.pub", "publickey " + key_of("ecdsa256.pub")),
+                       "key_not_pinned");
+}
+
+void test_key_required(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "grant+otp";
+    s.key_file = env().data + "/keys/ed25519.pub";
+    add_active("key_req", s);
+    std::string code = issue_code("key_req");
+    // keyboard-interactive without the pinned key first: refused before the
+    // prompt, and the account phase of that login too.
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "key_req");
+        p.conv.answers = {code};
+        assert_rc(p.auth(), PAM_AUTH_ERR);
+        assert_int_equal(p.conv.prompts, 0);
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_events(m, "key_req",
+                  {{"auth", "denied", "key_required"}, {"account", "denied", "key_required"}});
+    // Key, then code: in.
+    m = audit_mark();
+    {
+        Pam p(kSvc, "key_req", with_key("ed25519.pub"));
+        p.conv.answers = {code};
+        assert_rc(p.auth(), PAM_SUCCESS);
+        assert_rc(p.acct(), PAM_SUCCESS);
+    }
+    expect_events(m, "key_req", {{"otp_used", "ok", "ok"}, {"account", "ok", "ok"}});
+}
+
+// ---- broken configuration, registry, state ---------------------------------------------
+
+void test_config_error_unknown_key(void**) {
+    NEED_ROOT();
+    add_active("cfg_key");
+    expect_denied_both(kSvcBadKey, "cfg_key", Source(), "config_error");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvcBadKey, "cfg_key");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "frobnicate");
+    // ... but root and unknown users are left alone, and nothing is logged.
+    m = audit_mark();
+    expect_ignored_all_phases(kSvcBadKey, "root");
+    expect_ignored_all_phases(kSvcBadKey, "pvt_no_such_user");
+    expect_no_events(m);
+}
+
+void test_config_error_unknown_argument(void**) {
+    NEED_ROOT();
+    add_active("cfg_arg");
+    expect_denied_both(kSvcBadArg, "cfg_arg", Source(), "config_error");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvcBadArg, "cfg_arg");
+        assert_rc(p.open(), PAM_SESSION_ERR);
+    }
+    auto ev = expect_events(m, "cfg_arg", {{"session_open", "denied", "config_error"}});
+    expect_detail(ev[0], "unknown module argument 'debug'");
+    m = audit_mark();
+    expect_ignored_all_phases(kSvcBadArg, "root");
+    expect_no_events(m);
+}
+
+// vendorctl add refuses to work over a broken registry (it allocates ids
+// across all entries): the tests that break entries remove them afterwards,
+// passed or failed.
+int teardown_broken_entries(void**) {
+    for (const char* n : {"reg_json", "reg_name", "reg_key", "reg_mode", "reg_link", "reg_owner",
+                          "reg_json2", "reg_mode2"})
+        ::unlink(entry_path(n).c_str());
+    return 0;
+}
+
+void test_registry_error_corrupt_json(void**) {
+    write_file(entry_path("reg_json"), "{\"name\":\"reg_json\",\"vendor\":", 0600);
+    expect_denied_both(kSvc, "reg_json", Source(), "registry_error");
+    // A well-formed file whose name disagrees with the file name.
+    write_file(entry_path("reg_name"),
+               "{\"name\":\"other\",\"vendor\":\"ACME\",\"from\":[\"192.0.2.0/24\"]}\n", 0600);
+    expect_denied_both(kSvc, "reg_name", Source(), "registry_error");
+    // An unknown key rejects the whole entry.
+    write_file(entry_path("reg_key"),
+               "{\"name\":\"reg_key\",\"vendor\":\"ACME\",\"from\":[\"192.0.2.0/"
+               "24\"],\"allow_all\":true}\n",
+               0600);
+    expect_denied_both(kSvc, "reg_key", Source(), "registry_error");
+}
+
+void test_registry_error_insecure_mode(void**) {
+    NEED_ROOT();
+    add_active("reg_mode");
+    assert_int_equal(::chmod(entry_path("reg_mode").c_str(), 0666), 0);
+    expect_denied_both(kSvc, "reg_mode", Source(), "registry_error");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "reg_mode");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "writable by group or others");
+}
+
+void test_registry_error_symlink(void**) {
+    NEED_ROOT();
+    add_active("reg_target");
+    assert_int_equal(::symlink(entry_path("reg_target").c_str(), entry_path("reg_link").c_str()),
+                     0);
+    expect_denied_both(kSvc, "reg_link", Source(), "registry_error");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "reg_link");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "symlink");
+}
+
+void test_registry_error_foreign_owner(void**) {
+    if (!env().is_root) {
+        skip();  // chown to another uid needs root
+        return;
+    }
+    add_active("reg_owner");
+    assert_int_equal(::chown(entry_path("reg_owner").c_str(), 65534, 65534), 0);
+    expect_denied_both(kSvc, "reg_owner", Source(), "registry_error");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "reg_owner");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "not owned by root");
+}
+
+void test_registry_dir_insecure(void**) {
+    // registry_dir mode 0777 (service pvt_broken): its entries are not
+    // trusted — the vendor is denied — and root is still ignored.
+    expect_denied_both(kSvcBroken, "brk1", Source(), "registry_error");
+    std::size_t m = audit_mark();
+    expect_ignored_all_phases(kSvcBroken, "root");
+    expect_ignored_all_phases(kSvcBroken, "pvt_no_such_user");
+    expect_no_events(m);
+}
+
+void test_root_ignored_with_broken_registry(void**) {
+    // A registry holding corrupt, insecure and symlinked entries of other
+    // accounts must not change anything for root.
+    write_file(entry_path("reg_json2"), "not json at all", 0600);
+    write_file(entry_path("reg_mode2"), "{}", 0666);
+    ::unlink(entry_path("reg_link").c_str());
+    assert_int_equal(::symlink("/etc/passwd", entry_path("reg_link").c_str()), 0);
+    std::size_t m = audit_mark();
+    expect_ignored_all_phases(kSvc, "root");
+    expect_ignored_all_phases(kSvc, "pvt_no_such_user");
+    expect_no_events(m);
+}
+
+void test_no_entry(void**) {
+    if (!env().have_member_user) {
+        skip();  // needs root to create the vendor group and a member
+        return;
+    }
+    expect_denied_both(kSvc, kMemberUser, Source(), "no_entry");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, kMemberUser);
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), kVendorGroup);
+}
+
+void test_state_error(void**) {
+    NEED_ROOT();
+    add_account("state_bad");
+    std::string dir = env().state + "/grants";
+    ::mkdir(dir.c_str(), 0700);
+    write_file(dir + "/state_bad.json", "{\"account\":\"state_bad\",\"not_before\":", 0600);
+    expect_denied_both(kSvc, "state_bad", Source(), "state_error");
+    // Insecure state file: not trusted either.
+    write_grant("state_bad", now() - 60, now() + 3600);
+    assert_int_equal(::chmod((dir + "/state_bad.json").c_str(), 0666), 0);
+    expect_denied_both(kSvc, "state_bad", Source(), "state_error");
+}
+
+void test_unwritable_audit_log_denies(void**) {
+    NEED_ROOT();
+    // Everything allows, but the audit log sits in a directory anyone may
+    // write to: no unlogged access (R8), the module fails closed.
+    add_active("noaudit");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvcNoAudit, "noaudit");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+        assert_rc(p.open(), PAM_SESSION_ERR);
+    }
+    expect_no_events(m);
+    assert_int_equal(audit_lines(env().root + "/badlog/audit.jsonl").size(), 0);
+    expect_account_ok(kSvc, "noaudit");  // the same account, logged normally: allowed
+}
+
+// ---- a whole login ---------------------------------------------------------------------
+
+void test_full_login_grant_otp(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "grant+otp";
+    add_active("full1", s);
+    std::string code = issue_code("full1");
+    std::size_t m = audit_mark();
+    std::int64_t t0 = now();
+    Pam p(kSvc, "full1", from_ssh("192.0.2.10 50022 10.0.0.1 22", std::string(kGoodIp)));
+    p.conv.answers = {code};
+    // sshd's order, in one handle (libpamtest on our own handle).
+    struct pam_testcase tests[] = {
+        pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+        pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+        pam_test(PAMTEST_SETCRED, PAM_SUCCESS),
+        pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+        pam_test(PAMTEST_GETENVLIST, 0),
+        pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+        pam_test(PAMTEST_KEEPHANDLE, 0),
+    };
+    enum pamtest_err perr = pamtest_conv(kSvc, "full1", pvt_conv, &p.conv, tests, p.handle());
+    char** envlist = tests[4].case_out.envlist;
+    std::string runtime, session_env;
+    for (char** e = envlist; e && *e; ++e) {
+        std::string v = *e;
+        if (v.rfind("PVT_RUNTIME_MAX_SEC=", 0) == 0) runtime = v.substr(20);
+        if (v.rfind("PAM_VENDOR_SESSION=", 0) == 0) session_env = v.substr(19);
+    }
+    pamtest_free_env(envlist);
+    if (perr != PAMTEST_ERR_OK) {
+        const struct pam_testcase* f = pamtest_failed_case(tests);
+        fail_msg("login: %s; op %d returned %s (%d)%s", pamtest_strerror(perr),
+                 f ? static_cast<int>(f->pam_operation) : -1, f ? rc_name(f->op_rv) : "-",
+                 f ? f->op_rv : 0, "");
+    }
+    // One prompt, echo off.
+    assert_int_equal(p.conv.prompts, 1);
+    assert_int_equal(p.conv.echo_off, 1);
+    assert_string_equal(p.conv.prompt_texts[0].c_str(), "One-time code: ");
+    auto ev = expect_events(m, "full1",
+                            {{"otp_used", "ok", "ok"},
+                             {"account", "ok", "ok"},
+                             {"session_open", "ok", nullptr},
+                             {"session_close", "ok", nullptr}});
+    for (const auto& e : ev) {
+        assert_string_equal(e.s("rhost").c_str(), kGoodIp);
+        assert_string_equal(e.s("vendor").c_str(), "ACME Medical");
+        assert_string_equal(e.s("service").c_str(), kSvc);
+        assert_string_equal(e.s("tty").c_str(), "ssh");
+        if (contains(e.raw, code)) fail_msg("the code itself was logged: %s", e.raw.c_str());
+    }
+    expect_detail(ev[0], "issued code");
+    // The session: one id on open and close, a duration on close.
+    std::string sid = ev[2].s("session");
+    if (!is_hex32(sid)) fail_msg("session id '%s' is not 32 hex digits", sid.c_str());
+    assert_string_equal(ev[3].s("session").c_str(), sid.c_str());
+    if (!ev[3].num.count("duration_s"))
+        fail_msg("session_close has no duration_s: %s", ev[3].raw.c_str());
+    std::int64_t dur = ev[3].num.at("duration_s");
+    if (dur < 0 || dur > now() - t0 + 1) fail_msg("duration_s %lld", static_cast<long long>(dur));
+    // pam_systemd's bound: the grant's remaining seconds (activated for 2h).
+    std::int64_t secs = std::atoll(runtime.c_str());
+    if (secs <= 7200 - 120 || secs > 7200)
+        fail_msg("systemd.runtime_max_sec = '%s', want the grant's remaining ~7200 s",
+                 runtime.c_str());
+    expect_detail(ev[2], ("ends with the activation in " + runtime + "s").c_str());
+    if (session_env.rfind(sid + ":", 0) != 0)
+        fail_msg("PAM_VENDOR_SESSION='%s'", session_env.c_str());
+}
+
+void test_session_closed_elsewhere(void**) {
+    NEED_ROOT();
+    // sshd may close the session from another process than the one that
+    // opened it: the id travels in the PAM environment.
+    add_active("sess2");
+    std::string env_value;
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "sess2");
+        assert_rc(p.acct(), PAM_SUCCESS);
+        assert_rc(p.open(), PAM_SUCCESS);
+        env_value = p.getenv("PAM_VENDOR_SESSION");
+    }
+    {
+        Pam q(kSvc, "sess2");
+        assert_int_equal(pam_putenv(q.handle(), ("PAM_VENDOR_SESSION=" + env_value).c_str()),
+                         PAM_SUCCESS);
+        assert_rc(q.close(), PAM_SUCCESS);
+    }
+    auto ev = expect_events(m, "sess2",
+                            {{"account", "ok", "ok"},
+                             {"session_open", "ok", nullptr},
+                             {"session_close", "ok", nullptr}});
+    assert_string_equal(ev[1].s("session").c_str(), ev[2].s("session").c_str());
+    assert_true(ev[2].num.count("duration_s") == 1);
+    // A close with nothing to match is still logged, without inventing an id.
+    m = audit_mark();
+    {
+        Pam q(kSvc, "sess2");
+        assert_rc(q.close(), PAM_SUCCESS);
+    }
+    ev = expect_events(m, "sess2", {{"session_close", "ok", nullptr}});
+    assert_true(ev[0].s("session").empty());
+}
+
+void test_vendor_setcred_and_chauthtok(void**) {
+    NEED_ROOT();
+    add_active("cred1");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "cred1");
+        assert_rc(p.setcred(), PAM_SUCCESS);
+    }
+    expect_no_events(m);
+    {
+        Pam p(kSvc, "cred1");
+        assert_rc(p.chauthtok(), PAM_PERM_DENIED);  // a vendor never sets a password
+        assert_int_equal(p.conv.prompts, 0);
+    }
+}
+
+void test_code_replay(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("replay1", s);
+    std::string code = issue_code("replay1");
+    std::size_t m = audit_mark();
+    assert_rc(auth_with("replay1", code), PAM_SUCCESS);
+    expect_events(m, "replay1", {{"otp_used", "ok", "ok"}});
+    m = audit_mark();
+    int prompts = 0;
+    assert_rc(auth_with("replay1", code, &prompts), PAM_AUTH_ERR);
+    assert_int_equal(prompts, 1);
+    expect_events(m, "replay1", {{"otp_failed", "denied", "otp_failed"}});
+}
+
+void test_code_with_spaces_and_dashes(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("fmt1", s);
+    std::string c1 = issue_code("fmt1");
+    assert_rc(auth_with("fmt1", " " + c1.substr(0, 4) + " " + c1.substr(4) + " "), PAM_SUCCESS);
+    std::string c2 = issue_code("fmt1");
+    assert_rc(auth_with("fmt1", c2.substr(0, 2) + "-" + c2.substr(2, 3) + "-" + c2.substr(5)),
+              PAM_SUCCESS);
+    // ... but nothing else: a letter makes it wrong, and it is not consumed.
+    std::string c3 = issue_code("fmt1");
+    std::size_t m = audit_mark();
+    assert_rc(auth_with("fmt1", c3 + "x"), PAM_AUTH_ERR);
+    expect_events(m, "fmt1", {{"otp_failed", "denied", "otp_failed"}});
+    assert_rc(auth_with("fmt1", c3), PAM_SUCCESS);
+}
+
+void test_new_code_replaces_old(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("repl1", s);
+    std::string old_code = issue_code("repl1");
+    std::string new_code = issue_code("repl1");
+    if (old_code == new_code) return;  // 1e-8: nothing to tell apart
+    assert_rc(auth_with("repl1", old_code), PAM_AUTH_ERR);
+    assert_rc(auth_with("repl1", new_code), PAM_SUCCESS);
+}
+
+void test_code_expired(void**) {
+    // A code issued 20 minutes ago (libfaketime on vendorctl) with a 10 min
+    // TTL is refused.
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("expired1", s);
+    const char* libs[] = {"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                          "/usr/lib/faketime/libfaketime.so.1"};
+    std::string lib;
+    for (const char* l : libs)
+        if (::access(l, R_OK) == 0) lib = l;
+    if (lib.empty()) {
+        skip();  // libfaketime not installed
+        return;
+    }
+    std::string asan = asan_runtime();
+    auto r = run_cmd({env().vendorctl, "--config", env().cfg, "otp", "expired1", "--quiet"},
+                     {"LD_PRELOAD=" + (asan.empty() ? "" : asan + " ") + lib, "FAKETIME=-20m",
+                      "FAKETIME_DONT_FAKE_MONOTONIC=1"});
+    if (r.status != 0) fail_msg("faketime vendorctl otp: exit %d: %s", r.status, r.err.c_str());
+    std::string code = r.out.substr(0, r.out.find('\n'));
+    std::size_t m = audit_mark();
+    assert_rc(auth_with("expired1", code), PAM_AUTH_ERR);
+    expect_events(m, "expired1", {{"otp_failed", "denied", "otp_failed"}});
+}
+
+void test_conversation_errors(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("conv1", s);
+    std::string code = issue_code("conv1");
+    for (ConvMode mode : {ConvMode::conv_error, ConvMode::null_resp, ConvMode::null_array}) {
+        std::size_t m = audit_mark();
+        {
+            Pam p(kSvc, "conv1");
+            p.conv.mode = mode;
+            assert_rc(p.auth(), PAM_AUTH_ERR);
+            assert_int_equal(p.conv.prompts, 1);
+        }
+        expect_events(m, "conv1", {{"auth", "denied", "conversation_error"}});
+    }
+    // The conversation failures neither used the code nor count as bad codes.
+    std::size_t m = audit_mark();
+    assert_rc(auth_with("conv1", code), PAM_SUCCESS);
+    expect_events(m, "conv1", {{"otp_used", "ok", "ok"}});
+}
+
+void test_hostile_code_replies(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("conv2", s);
+    std::string code = issue_code("conv2");
+    const std::string replies[] = {
+        std::string(1 << 20, '7'),                        // 1 MiB
+        code + std::string(200, ' ') + "1",               // the code, then more past the cap
+        code.substr(0, 4) + "\n" + code.substr(4),        // control character
+        std::string("\xef\xbc\x91", 3) + code.substr(1),  // a full-width digit
+        "",
+    };
+    for (const auto& reply : replies) {
+        std::size_t m = audit_mark();
+        assert_rc(auth_with("conv2", reply), PAM_AUTH_ERR);
+        auto ev = expect_events(m, "conv2", {{"otp_failed", "denied", "otp_failed"}});
+        expect_printable_ascii(ev[0]);
+    }
+    assert_rc(auth_with("conv2", code), PAM_SUCCESS);
+}
+
+// ---- hostile PAM items -----------------------------------------------------------------
+
+void test_hostile_user_names(void**) {
+    std::size_t m = audit_mark();
+    const std::string names[] = {
+        std::string(100000, 'a'),           "full1" + std::string(100000, 'x'),
+        std::string("src_forms\n"),         std::string("root\x01"),
+        std::string("\x1b[2J\x1b[31mroot"), std::string("../../etc/passwd"),
+        std::string("src_forms/../root"),   std::string("Src_Forms"),
+        std::string("src forms"),           std::string("\xff\xfe"),
+    };
+    for (const auto& n : names) expect_ignored_all_phases(kSvc, n);
+    expect_no_events(m);
+}
+
+void test_hostile_rhost(void**) {
+    NEED_ROOT();
+    add_active("hostile1");
+    const std::string rhosts[] = {
+        std::string("192.0.2.10\n\x1b[31mevil"),
+        std::string("192.0.2.10\"},{\"result\":\"ok\",\"x\":\""),
+        std::string(100000, '9'),
+        std::string("192.0.2.10\x7f"),
+        std::string("\xc0\xaf\xff"),
+    };
+    for (const auto& rh : rhosts) {
+        expect_denied_both(kSvc, "hostile1", from_rhost(rh.c_str()), "source_unknown");
+        for (const auto& e : events_since(audit_mark() - 2)) {
+            expect_printable_ascii(e);
+            if (e.raw.size() > 4096)
+                fail_msg("audit line of %zu bytes for a hostile rhost", e.raw.size());
+        }
+    }
+    // SSH_CONNECTION is as hostile as PAM_RHOST.
+    std::string sc = "192.0.2.10\x01\x02 " + std::string(100000, '1');
+    expect_denied_both(kSvc, "hostile1", from_ssh(sc.c_str(), std::nullopt), "source_unknown");
+}
+
+// ---- concurrency ---------------------------------------------------------------------------
+
+void test_concurrent_code_use(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("race1", s);
+    std::string code = issue_code("race1");
+    constexpr int kProcs = 8;
+    int barrier[2];
+    assert_int_equal(pipe(barrier), 0);
+    std::size_t m = audit_mark();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pids[kProcs];
+    for (int i = 0; i < kProcs; ++i) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            // No CMocka in the children: plain libpam, result in the exit code.
+            ::close(barrier[1]);
+            ConvState cs;
+            cs.answers = {code};
+            struct pam_conv pc = {pvt_conv, &cs};
+            pam_handle_t* h = nullptr;
+            if (pam_start(kSvc, "race1", &pc, &h) != PAM_SUCCESS) _exit(90);
+            pam_set_item(h, PAM_RHOST, kGoodIp);
+            char c;
+            while (::read(barrier[0], &c, 1) < 0 && errno == EINTR) {}
+            int rc = pam_authenticate(h, 0);
+            pam_end(h, rc);
+            _exit(rc == PAM_SUCCESS ? 0 : rc == PAM_AUTH_ERR ? 1 : 10 + rc);
+        }
+    }
+    ::close(barrier[0]);
+    ::close(barrier[1]);  // all children start their auth now
+    int ok = 0, refused = 0;
+    for (pid_t pid : pids) {
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        if (!WIFEXITED(st))
+            fail_msg("an auth process died (signal %d)", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        if (WEXITSTATUS(st) == 0) ++ok;
+        else if (WEXITSTATUS(st) == 1) ++refused;
+        else fail_msg("an auth process exited %d", WEXITSTATUS(st));
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(refused, kProcs - 1);
+    auto evs = events_since(m);
+    int used = 0, failed = 0;
+    for (const auto& e : evs) {
+        if (e.s("account") != "race1") continue;
+        if (e.s("event") == "otp_used" && e.s("result") == "ok") ++used;
+        if (e.s("event") == "otp_failed" && e.s("reason") == "otp_failed") ++failed;
+    }
+    assert_int_equal(used, 1);
+    assert_int_equal(failed, kProcs - 1);
+    assert_int_equal(evs.size(), kProcs);
+}
+
+// ---- structure-held TOTP -------------------------------------------------------------------
+
+void test_totp(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("totp1", s);
+    totp_enroll("totp1");
+    std::string code = totp_code("totp1");
+    std::size_t m = audit_mark();
+    assert_rc(auth_with("totp1", code), PAM_SUCCESS);
+    auto ev = expect_events(m, "totp1", {{"otp_used", "ok", "ok"}});
+    expect_detail(ev[0], "TOTP");
+    // Each step at most once.
+    m = audit_mark();
+    assert_rc(auth_with("totp1", code), PAM_AUTH_ERR);
+    expect_events(m, "totp1", {{"otp_failed", "denied", "otp_failed"}});
+}
+
+// ---- the log as a whole --------------------------------------------------------------------
+
+void test_audit_chain_intact(void**) {
+    NEED_ROOT();
+    // Everything above (hostile items, concurrent writers) left a chain
+    // `vendorctl log --verify` accepts.
+    assert_true(audit_lines().size() > 50);
+    auto r = vendorctl({"log", "--verify"});
+    if (r.status != 0)
+        fail_msg("vendorctl log --verify: exit %d: %s%s", r.status, r.out.c_str(), r.err.c_str());
+}
+
+int run_all() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exports_only_pam_sm),
+        cmocka_unit_test(test_nonvendor_root_ignored),
+        cmocka_unit_test(test_nonvendor_unknown_user_ignored),
+        cmocka_unit_test(test_source_unknown_hostname_rhost),
+        cmocka_unit_test(test_source_unknown_empty_rhost),
+        cmocka_unit_test(test_source_null_rhost),
+        cmocka_unit_test(test_source_unknown_malformed_ssh_connection),
+        cmocka_unit_test(test_source_unknown_ssh_connection_disagrees),
+        cmocka_unit_test(test_source_ssh_connection_preferred),
+        cmocka_unit_test(test_source_not_allowed),
+        cmocka_unit_test(test_source_allowed_forms),
+        cmocka_unit_test(test_host_not_allowed),
+        cmocka_unit_test(test_host_allowed_by_pattern),
+        cmocka_unit_test(test_not_activated),
+        cmocka_unit_test(test_grant_expired),
+        cmocka_unit_test(test_grant_not_yet_valid),
+        cmocka_unit_test(test_deactivate),
+        cmocka_unit_test(test_outside_hours),
+        cmocka_unit_test(test_inside_hours),
+        cmocka_unit_test(test_privileged_group),
+        cmocka_unit_test_teardown(test_privileged_uid0, teardown_root_entry),
+        cmocka_unit_test(test_lockout),
+        cmocka_unit_test(test_otp_required),
+        cmocka_unit_test(test_no_auth_factor),
+        cmocka_unit_test(test_key_pinned),
+        cmocka_unit_test(test_key_required),
+        cmocka_unit_test(test_config_error_unknown_key),
+        cmocka_unit_test(test_config_error_unknown_argument),
+        cmocka_unit_test_teardown(test_registry_error_corrupt_json, teardown_broken_entries),
+        cmocka_unit_test_teardown(test_registry_error_insecure_mode, teardown_broken_entries),
+        cmocka_unit_test_teardown(test_registry_error_symlink, teardown_broken_entries),
+        cmocka_unit_test_teardown(test_registry_error_foreign_owner, teardown_broken_entries),
+        cmocka_unit_test(test_registry_dir_insecure),
+        cmocka_unit_test_teardown(test_root_ignored_with_broken_registry, teardown_broken_entries),
+        cmocka_unit_test(test_no_entry),
+        cmocka_unit_test(test_state_error),
+        cmocka_unit_test(test_unwritable_audit_log_denies),
+        cmocka_unit_test(test_full_login_grant_otp),
+        cmocka_unit_test(test_session_closed_elsewhere),
+        cmocka_unit_test(test_vendor_setcred_and_chauthtok),
+        cmocka_unit_test(test_code_replay),
+        cmocka_unit_test(test_code_with_spaces_and_dashes),
+        cmocka_unit_test(test_new_code_replaces_old),
+        cmocka_unit_test(test_code_expired),
+        cmocka_unit_test(test_conversation_errors),
+        cmocka_unit_test(test_hostile_code_replies),
+        cmocka_unit_test(test_hostile_user_names),
+        cmocka_unit_test(test_hostile_rhost),
+        cmocka_unit_test(test_concurrent_code_use),
+        cmocka_unit_test(test_totp),
+        cmocka_unit_test(test_audit_chain_intact),
+    };
+    return cmocka_run_group_tests_name("pam_stack", tests, nullptr, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return main_with(argc, argv, run_all); }
