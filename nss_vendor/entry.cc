@@ -30,10 +30,21 @@ using vendor::nssidx::View;
 
 namespace {
 
-// Saves errno on entry and restores it unless the call reports an error.
+// errno as the caller had it on success; on failure the status's errno in
+// *errnop. glibc passes &errno as errnop, so the body reports into err and
+// the destructor writes it last, after restoring errno: restoring errno
+// after the body wrote *errnop would erase ERANGE, and glibc's getpwnam_r
+// would return the caller's stale errno (often 0, "no such user") instead
+// of retrying with a bigger buffer.
 struct ErrnoGuard {
+    int* const out;
     int saved = errno;
-    ~ErrnoGuard() { errno = saved; }
+    int err = 0;
+    explicit ErrnoGuard(int* errnop = nullptr) : out(errnop) {}
+    ~ErrnoGuard() {
+        errno = saved;
+        if (out && err) *out = err;
+    }
 };
 
 nss_status unavailable(Avail a, int* errnop) {
@@ -207,7 +218,8 @@ nss_status lookup(int* errnop, Find find, Fill fill) {
 }  // namespace
 
 NSS_EXPORT nss_status _nss_vendor_getpwnam_r(const char* name, passwd* pw, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     if (!name_arg_ok(name)) {
         *errnop = ENOENT;
         return NSS_STATUS_NOTFOUND;
@@ -218,7 +230,8 @@ NSS_EXPORT nss_status _nss_vendor_getpwnam_r(const char* name, passwd* pw, char*
 }
 
 NSS_EXPORT nss_status _nss_vendor_getpwuid_r(uid_t uid, passwd* pw, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     return lookup(
         errnop, [&](const View& v) { return v.find_user_by_uid(uid); },
         [&](const View& v, uint32_t i) { return fill_pw(v, v.user(i), pw, buf, len, errnop); });
@@ -233,13 +246,15 @@ NSS_EXPORT nss_status _nss_vendor_endpwent(void) {
     return cursor_end(g_pw);
 }
 NSS_EXPORT nss_status _nss_vendor_getpwent_r(passwd* pw, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     return cursor_next(g_pw, true, errnop,
                        [&](const View& v, uint32_t i) { return fill_pw(v, v.user(i), pw, buf, len, errnop); });
 }
 
 NSS_EXPORT nss_status _nss_vendor_getgrnam_r(const char* name, group* gr, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     if (!name_arg_ok(name)) {
         *errnop = ENOENT;
         return NSS_STATUS_NOTFOUND;
@@ -250,7 +265,8 @@ NSS_EXPORT nss_status _nss_vendor_getgrnam_r(const char* name, group* gr, char* 
 }
 
 NSS_EXPORT nss_status _nss_vendor_getgrgid_r(gid_t gid, group* gr, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     return lookup(
         errnop, [&](const View& v) { return v.find_group_by_gid(gid); },
         [&](const View& v, uint32_t i) { return fill_gr(v, v.group(i), gr, buf, len, errnop); });
@@ -265,13 +281,15 @@ NSS_EXPORT nss_status _nss_vendor_endgrent(void) {
     return cursor_end(g_gr);
 }
 NSS_EXPORT nss_status _nss_vendor_getgrent_r(group* gr, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     return cursor_next(g_gr, false, errnop,
                        [&](const View& v, uint32_t i) { return fill_gr(v, v.group(i), gr, buf, len, errnop); });
 }
 
 NSS_EXPORT nss_status _nss_vendor_getspnam_r(const char* name, spwd* sp, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     if (!name_arg_ok(name)) {
         *errnop = ENOENT;
         return NSS_STATUS_NOTFOUND;
@@ -290,7 +308,8 @@ NSS_EXPORT nss_status _nss_vendor_endspent(void) {
     return cursor_end(g_sp);
 }
 NSS_EXPORT nss_status _nss_vendor_getspent_r(spwd* sp, char* buf, size_t len, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     return cursor_next(g_sp, true, errnop,
                        [&](const View& v, uint32_t i) { return fill_sp(v, v.user(i), sp, buf, len, errnop); });
 }
@@ -300,7 +319,8 @@ NSS_EXPORT nss_status _nss_vendor_getspent_r(spwd* sp, char* buf, size_t len, in
 // from *start, growing it (up to limit when limit > 0).
 NSS_EXPORT nss_status _nss_vendor_initgroups_dyn(const char* user, gid_t skip, long int* start, long int* size,
                                                  gid_t** groups, long int limit, int* errnop) {
-    ErrnoGuard g;
+    ErrnoGuard g(errnop);
+    errnop = &g.err;
     if (!name_arg_ok(user)) {
         *errnop = ENOENT;
         return NSS_STATUS_NOTFOUND;
@@ -340,6 +360,5 @@ NSS_EXPORT nss_status _nss_vendor_initgroups_dyn(const char* user, gid_t skip, l
         (*groups)[(*start)++] = gid;
     }
     vendor::nss::release(m);
-    if (st != NSS_STATUS_SUCCESS) g.saved = ENOMEM;
     return st;
 }

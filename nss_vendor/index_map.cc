@@ -21,9 +21,17 @@ namespace {
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 Mapping* g_current = nullptr;  // holds one reference while current
 
+// The ctime matters too: a chmod/chown of the mapped file changes nothing
+// else, and the module must stop believing a file others may now write.
 bool same_file(const Mapping* m, const struct stat& st) noexcept {
     return m->dev == st.st_dev && m->ino == st.st_ino && m->len == static_cast<std::size_t>(st.st_size) &&
-           m->mtime_s == st.st_mtim.tv_sec && m->mtime_ns == st.st_mtim.tv_nsec;
+           m->mtime_s == st.st_mtim.tv_sec && m->mtime_ns == st.st_mtim.tv_nsec &&
+           m->ctime_s == st.st_ctim.tv_sec && m->ctime_ns == st.st_ctim.tv_nsec;
+}
+
+bool same_mapping(const Mapping* a, const Mapping* b) noexcept {
+    return a->dev == b->dev && a->ino == b->ino && a->len == b->len && a->mtime_s == b->mtime_s &&
+           a->mtime_ns == b->mtime_ns && a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
 }
 
 void drop_locked(Mapping* m) noexcept {
@@ -68,6 +76,8 @@ Mapping* load(Avail* why) noexcept {
     m->ino = st.st_ino;
     m->mtime_s = st.st_mtim.tv_sec;
     m->mtime_ns = st.st_mtim.tv_nsec;
+    m->ctime_s = st.st_ctim.tv_sec;
+    m->ctime_ns = st.st_ctim.tv_nsec;
     m->refs = 1;
     if (m->view.open(base, m->len) != nullptr) {
         munmap(base, m->len);
@@ -83,7 +93,9 @@ Mapping* load(Avail* why) noexcept {
 Avail acquire(Mapping** out) noexcept {
     *out = nullptr;
     struct stat st {};
-    if (stat(PAM_VENDOR_NSS_INDEX, &st) != 0) {
+    // lstat: the mapped file reached through a symlink put in its place
+    // must not look unchanged (load() refuses a symlink).
+    if (lstat(PAM_VENDOR_NSS_INDEX, &st) != 0) {
         Avail a = errno == ENOENT ? Avail::missing : Avail::broken;
         pthread_mutex_lock(&g_lock);
         if (g_current) {
@@ -107,8 +119,7 @@ Avail acquire(Mapping** out) noexcept {
     Mapping* fresh = load(&why);
     if (!fresh) return why;
     pthread_mutex_lock(&g_lock);
-    if (g_current && g_current->dev == fresh->dev && g_current->ino == fresh->ino && g_current->len == fresh->len &&
-        g_current->mtime_s == fresh->mtime_s && g_current->mtime_ns == fresh->mtime_ns) {
+    if (g_current && same_mapping(g_current, fresh)) {
         drop_locked(fresh);  // another thread mapped the same file meanwhile
     } else {
         if (g_current) drop_locked(g_current);

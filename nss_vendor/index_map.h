@@ -1,7 +1,8 @@
 // The mapped NSS index, shared by every thread of the process. Each lookup
-// costs one stat() of the index path; a changed file (new inode, size or
-// mtime) is mapped and validated once, and the old mapping lives on until
-// its last reader (an enumeration holds one for its whole walk) lets go.
+// costs one lstat() of the index path; a changed file (new inode, size,
+// mtime or ctime, or a symlink in its place) is mapped and validated once,
+// and the old mapping lives on until its last reader (an enumeration holds
+// one for its whole walk) lets go.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,7 @@ struct Mapping {
     std::size_t len;
     unsigned long dev, ino;
     long mtime_s, mtime_ns;
+    long ctime_s, ctime_ns;  // chmod/chown of the mapped file changes only these
     int refs;  // guarded by the module mutex
     nssidx::View view;
 };
