@@ -231,8 +231,14 @@ Status ensure_dir(std::string_view abs_path, mode_t mode) {
     for (auto comp : components(abs_path)) {
         walked += "/";
         walked += comp;
-        if (::mkdir(walked.c_str(), mode) != 0 && errno != EEXIST)
+        if (::mkdir(walked.c_str(), mode) == 0) {
+            // mkdir applies the umask: vendorctl runs under umask 077, which
+            // made a new home_base 0700 and every vendor home unreachable.
+            if (::chmod(walked.c_str(), mode) != 0)
+                return sys_error(Code::io, "cannot set the mode of", walked, errno);
+        } else if (errno != EEXIST) {
             return sys_error(Code::io, "cannot create directory", walked, errno);
+        }
     }
     auto fd = open_dir_checked(abs_path);
     if (!fd) return std::move(fd).error();
