@@ -80,6 +80,9 @@ AuthInfo parse_auth_info(const char* info) {
         if (line.empty()) continue;
         auto sp = line.find(' ');
         auto method = line.substr(0, sp);
+        // sshd writes "keyboard-interactive/pam" (method/submethod): the
+        // method is what pam_vendor(8) and the audit log name.
+        method = method.substr(0, method.find('/'));
         if (method.empty() || method.size() > 32) continue;
         bool clean = true;
         for (char ch : method)

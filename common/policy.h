@@ -73,8 +73,9 @@ struct Facts {
 };
 
 // SSH_AUTH_INFO_0 as sshd writes it: one method per line, e.g.
-// "publickey ssh-ed25519 AAAA...\nkeyboard-interactive". Returns the methods
-// in order ("publickey,keyboard-interactive") and the public keys seen.
+// "publickey ssh-ed25519 AAAA...\nkeyboard-interactive/pam". Returns the
+// methods in order, submethods dropped ("publickey,keyboard-interactive"),
+// and the public keys seen.
 struct AuthInfo {
     std::string methods;
     std::vector<std::string> publickeys;  // "TYPE BASE64"
