@@ -5,6 +5,7 @@
 #
 #   make e2e                 (make check runs it under ASan/UBSan; needs root,
 #                             every scenario is reported skipped otherwise)
+#   make demo                the README's walk-through for a sysadmin (root)
 #   E2E_VERBOSE=1 make e2e   print sshd's log and the audit log at the end
 #
 # Under `make check` the module is the ASan/UBSan build: sshd is started with
@@ -43,4 +44,13 @@ e2e: all $(E2E_NSS_SO)
 
 CHECK_SUITES += e2e
 
-.PHONY: e2e
+# make demo: as root on a fresh Debian 12 — missing packages, a plain build,
+# then the narrated walk-through in the sandbox (tests/e2e/demo.sh).
+demo:
+	@if [ "$$(id -u)" != 0 ]; then echo "make demo: run as root (it starts a sandboxed sshd)" >&2; exit 1; fi
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory B=build SANFLAGS= all build/tests/e2e/lib/libnss_vendor.so.2
+	@timeout -k 10 120 tests/e2e/demo.sh --module $(abspath build/pam_vendor/pam_vendor.so) \
+	    --vendorctl $(abspath build/vendorctl/vendorctl) --nss $(abspath build/tests/e2e/lib/libnss_vendor.so.2)
+
+.PHONY: e2e demo
