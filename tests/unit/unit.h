@@ -1,10 +1,8 @@
 // Shared helpers for the CMocka unit tests of the core (tests/unit/test_*.cc).
 // Each test binary is one CMocka group; `make unit` runs it with
 // CMOCKA_MESSAGE_OUTPUT=TAP through tests/support/run_tap.sh.
-//
-// No cmocka skip(): CMocka 1.1 prints a skip as "not ok N # SKIP", which the
-// runner records as a failure. A test that depends on the machine (root, a
-// zoneinfo file) checks what it can and says so in a "# " diagnostic line.
+// A test that needs something the machine lacks (root) calls skip(); the
+// runner records CMocka's "not ok N # SKIP" as a skip.
 #pragma once
 
 // Every C++ header before <cmocka.h>: it defines fail(), skip() ... as
