@@ -66,8 +66,6 @@ sbx_enter() {
         -- "$BASH" "$@"
 }
 
-sbx_log() { [ -n "${SBX_VERBOSE:-}" ] && echo "sbx: $*" >&2; return 0; }
-
 # sbx_setup_fs NSS_SO — private /run, /var/log and /etc; the sandbox NSS module.
 sbx_setup_fs() {
     local nss_so=$1
@@ -87,7 +85,8 @@ sbx_setup_fs() {
     # the lines nss_vendor(8) documents; every other source stays as it was.
     awk '
         /^(passwd|group|shadow):/ {
-            if ($0 ~ /[[:space:]](files|compat)([[:space:]]|$)/) { sub(/[[:space:]](files|compat)/, "& vendor") }
+            if ($0 ~ /[[:space:]]vendor([[:space:]]|$)/) { }
+            else if ($0 ~ /[[:space:]](files|compat)([[:space:]]|$)/) { sub(/[[:space:]](files|compat)/, "& vendor") }
             else { $0 = $0 " vendor" }
             seen[substr($1, 1, length($1) - 1)] = 1
         }
