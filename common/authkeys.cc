@@ -90,13 +90,31 @@ Result<PublicView> read_authkeys(const Config& c, const std::string& name) {
 }
 
 std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v, std::int64_t now,
-                                               const TimeZone& system_tz) {
+                                               const TimeZone& system_tz, std::string* why) {
     std::vector<std::string> out;
-    if (v.keys.empty() || v.from.empty()) return out;
+    std::string dummy;
+    std::string& reason = why ? *why : dummy;
+    reason.clear();
+    if (v.keys.empty()) {
+        reason = "no_pinned_key";
+        return out;
+    }
+    if (v.from.empty()) {
+        reason = "source_not_allowed";
+        return out;
+    }
     if (v.access & kAccessGrant) {
-        if (now < v.grant_not_before || now >= v.grant_not_after) return out;
+        if (now < v.grant_not_before || v.grant_not_after == 0) {
+            reason = "not_activated";
+            return out;
+        }
+        if (now >= v.grant_not_after) {
+            reason = "grant_expired";
+            return out;
+        }
     }
     if (v.access & kAccessHours) {
+        reason = "outside_hours";
         auto s = parse_schedule(v.hours);
         if (!s) return out;
         // Hours are judged in the configured zone, as the module does.
@@ -104,6 +122,7 @@ std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView
         if (!z) return out;
         auto lt = to_local(*z, now);
         if (!s->contains(lt.weekday_mon0, lt.minute_of_day)) return out;
+        reason.clear();
     }
     std::string opts = "from=\"";
     for (std::size_t i = 0; i < v.from.size(); ++i) {

@@ -32,8 +32,9 @@ Status publish_authkeys(const Config& c, const std::string& name, const Entry* e
 Result<PublicView> read_authkeys(const Config& c, const std::string& name);
 
 // The authorized_keys lines sshd gets for this account now; empty when no
-// gate could open (grant-only without a current grant, outside hours).
+// gate could open (grant-only without a current grant, outside hours), and
+// then `why` names the reason (the policy's reason names).
 std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v, std::int64_t now,
-                                               const TimeZone& system_tz);
+                                               const TimeZone& system_tz, std::string* why = nullptr);
 
 }  // namespace vendor::core

@@ -1,5 +1,6 @@
 // key add|remove|list, authorized-keys, check-sshd
 #include <spawn.h>
+#include <syslog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,13 +134,20 @@ int cmd_key(Ctl& c) {
 
 int cmd_authorized_keys(Ctl& c) {
     // sshd runs this for every publickey attempt, as keys_user, with the
-    // user name it was given (%u): print nothing unless a gate could open.
+    // user name (%u; OpenSSH 9.2 gives the command no client address).
+    // Print nothing unless a gate could open. A withheld key never reaches
+    // PAM, so the refusal is recorded here, in syslog (authpriv): this
+    // process may not write the audit log.
     std::string name = need_pos(c, 0, "USER");
+    if (c.args.pos.size() > 1) throw UsageError{"authorized-keys takes one USER"};
     if (!valid_account_name(name)) return kExitOk;
     auto v = read_authkeys(c.cfg, name);
     if (!v) {
-        if (v.error().code != Code::not_found)
+        if (v.error().code != Code::not_found) {
             std::fprintf(stderr, "vendorctl: authorized-keys %s: %s\n", name.c_str(), v.error().detail.c_str());
+            syslog(LOG_AUTHPRIV | LOG_ERR, "event=keys_withheld account=%s result=denied reason=state_error",
+                   name.c_str());
+        }
         return kExitOk;
     }
     // sshd compares expiry-time with its own local time: use /etc/localtime.
@@ -147,7 +155,13 @@ int cmd_authorized_keys(Ctl& c) {
     sys.timezone.clear();
     auto z = load_zone(sys);
     TimeZone tz = z ? std::move(*z) : TimeZone::utc();
-    for (const auto& line : authorized_keys_lines(c.cfg, *v, now_s(), tz)) std::printf("%s\n", line.c_str());
+    std::string why;
+    auto lines = authorized_keys_lines(c.cfg, *v, now_s(), tz, &why);
+    if (lines.empty()) {
+        syslog(LOG_AUTHPRIV | LOG_NOTICE, "event=keys_withheld account=%s result=denied reason=%s", name.c_str(),
+               why.empty() ? "no_key" : why.c_str());
+    }
+    for (const auto& line : lines) std::printf("%s\n", line.c_str());
     return kExitOk;
 }
 
@@ -240,7 +254,14 @@ int cmd_check_sshd(Ctl& c) {
     want(m, "kbdinteractiveauthentication", "yes", "one-time codes are asked through keyboard-interactive" + who);
     want(m, "passwordauthentication", "no", "no password logins for vendors" + who);
     want(m, "authorizedkeysfile", "none", "keys come only from vendorctl, not ~/.ssh" + who);
-    want(m, "authorizedkeyscommand", "/usr/sbin/vendorctl authorized-keys %u", "pinned keys through vendorctl" + who);
+    {
+        // Any vendorctl path and options, as long as it is the authorized-keys
+        // command given the user name.
+        auto it = m.find("authorizedkeyscommand");
+        std::string got = it == m.end() ? "(unset)" : it->second;
+        bool ok = got.find("vendorctl") != std::string::npos && got.find("authorized-keys %u") != std::string::npos;
+        checks.push_back({"pinned keys through vendorctl" + who, "authorizedkeyscommand /usr/sbin/vendorctl authorized-keys %u", got, ok});
+    }
     want(m, "authorizedkeyscommanduser", c.cfg.keys_user, "the command runs unprivileged" + who);
     want(m, "authenticationmethods", "publickey,keyboard-interactive", "key first, then the code" + who);
     want(m, "allowagentforwarding", "no", "no agent forwarding for vendors" + who);
