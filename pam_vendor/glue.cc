@@ -351,12 +351,28 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
     } else {
         config_problem = loaded.error().detail;
         auto raw = safe_read(args.conf);
-        c.cfg = raw ? salvage_identity(*raw) : Config{};
+        if (raw) {
+            c.cfg = salvage_identity(*raw);  // trusted file, bad content
+        } else if (raw.error().code == Code::insecure) {
+            // A file anyone may have written: take from it only where the
+            // registry is. Entries there are still read with every safe-open
+            // check, so a forged directory yields no vendor; the vendor
+            // group, audit log and host name stay at their defaults, so the
+            // file cannot make administrators "vendors" or redirect root's
+            // writes.
+            auto untrusted = read_input_file(args.conf, kMaxFileSize);
+            if (untrusted) c.cfg.registry_dir = salvage_identity(*untrusted).registry_dir;
+        }
     }
     if (!args.bad.empty() && config_problem.empty())
         config_problem = "unknown module argument '" + args.bad + "'";
 
     Identity id = identify(c.cfg, c.user);
+    if (id.kind == Identity::not_vendor && !config_problem.empty() && c.cfg.registry_dir != Config{}.registry_dir) {
+        // Degraded mode: a vendor of the default registry is one too.
+        Config defaults;
+        id = identify(defaults, c.user);
+    }
     if (id.kind == Identity::not_vendor) return PAM_IGNORE;
 
     c.host = this_host(c.cfg);
