@@ -345,6 +345,7 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
     // out whether this user is a vendor (salvaged registry_dir/vendor_group):
     // vendors are denied, everyone else is left alone.
     std::string config_problem;
+    bool registry_untrusted = false;
     auto loaded = load_config(args.conf, args.explicit_conf);
     if (loaded) {
         c.cfg = std::move(*loaded);
@@ -361,13 +362,20 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
             // file cannot make administrators "vendors" or redirect root's
             // writes.
             auto untrusted = read_input_file(args.conf, kMaxFileSize);
-            if (untrusted) c.cfg.registry_dir = salvage_identity(*untrusted).registry_dir;
+            if (untrusted) {
+                c.cfg.registry_dir = salvage_identity(*untrusted).registry_dir;
+                registry_untrusted = true;
+            }
         }
     }
     if (!args.bad.empty() && config_problem.empty())
         config_problem = "unknown module argument '" + args.bad + "'";
 
     Identity id = identify(c.cfg, c.user);
+    // From an untrusted registry_dir only a fully valid, root-owned entry
+    // counts: a forged directory must not turn root into a denied "vendor".
+    if (registry_untrusted && id.kind == Identity::vendor_error && id.error_reason == Reason::registry_error)
+        id = Identity{};
     if (id.kind == Identity::not_vendor && !config_problem.empty() && c.cfg.registry_dir != Config{}.registry_dir) {
         // Degraded mode: a vendor of the default registry is one too.
         Config defaults;
