@@ -210,6 +210,18 @@ Stats stats(std::vector<double> v) {
 
 double median_of(std::vector<double> v) { return stats(std::move(v)).median; }
 
+// Pressure stall information: microseconds during which some task waited
+// for the CPU (or for I/O) since boot; -1 when the kernel has no PSI.
+double psi_some_total(const char* what) {
+    std::istringstream in(read_text(std::string("/proc/pressure/") + what));
+    std::string word;
+    while (in >> word) {
+        if (word.rfind("total=", 0) == 0) return std::stod(word.substr(6));
+        if (word == "full") break;
+    }
+    return -1;
+}
+
 // 95 % interval of f(median a, median b) by resampling whole rounds (the
 // stacks of one round ran back to back, so their noise is shared): a PASS or
 // MISS whose interval straddles the target is within this machine's noise.
@@ -321,7 +333,9 @@ class Bench {
     bool curl_in_ldd_ = false, curl_mapped_ = false, ldd_ok_ = false, maps_ok_ = false;
     std::set<std::string> floor_maps_, vendor_maps_;
     std::string mount_;
-    std::string summary_;  // repeated as the last line
+    std::string summary_;       // repeated as the last line
+    double cpu_pressure_ = -1;  // % of the measurement with tasks waiting for a CPU
+    double io_pressure_ = -1;   // % of it with tasks waiting for I/O
 };
 
 void Bench::cleanup() {
@@ -574,6 +588,7 @@ void Bench::measure() {
 
     std::string err = (root_ / "err.run").string();
     int total = o_.warmup + o_.runs;
+    double t0 = now_ms(), cpu0 = psi_some_total("cpu"), io0 = psi_some_total("io");
     for (int round = 0; round < total; ++round) {
         for (std::size_t idx : perms[static_cast<std::size_t>(round) % perms.size()]) {
             if (g_stop) throw BenchError("interrupted");
@@ -597,6 +612,10 @@ void Bench::measure() {
             }
         }
     }
+    double span_us = (now_ms() - t0) * 1e3;
+    double cpu1 = psi_some_total("cpu"), io1 = psi_some_total("io");
+    if (cpu0 >= 0 && cpu1 >= 0) cpu_pressure_ = 100 * (cpu1 - cpu0) / span_us;
+    if (io0 >= 0 && io1 >= 0) io_pressure_ = 100 * (io1 - io0) / span_us;
 }
 
 void Bench::report_ldd() {
@@ -905,6 +924,16 @@ int Bench::verdict() {
     }
     printf("   (cpu med: user+system time of the child; wall - cpu is waiting: I/O, locks, "
            "scheduling)\n");
+    if (cpu_pressure_ >= 0)
+        printf(
+            "   pressure during the measurement: tasks waiting for a CPU %.0f%% of the time, for "
+            "I/O %.0f%%\n",
+            cpu_pressure_, io_pressure_);
+    if (cpu_pressure_ > 20)
+        printf("   WARNING: the machine was busy (CPU pressure %.0f%%): wall times include "
+               "run-queue waits that grow\n   with a stack's own CPU time; rerun when it is quiet, "
+               "and compare the cpu column.\n",
+               cpu_pressure_);
     const Stats& f = wall["floor"];
     const Stats& p = wall["peer"];
     printf("\n   peer / floor        median %.2fx   p90 %.2fx   (peer - floor %+.3f ms)\n",
