@@ -15,10 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (int d = -1; d <= 7; ++d)
         for (int m = -1; m <= 1440; m += 7) {
             bool in = r->contains(d, m);
-            if (d < 0 || d > 6 || m < 0 || m >= 1440)
-                FUZZ_CHECK(!in);
-            else
-                FUZZ_CHECK(in == r->open.test(static_cast<std::size_t>(d * 1440 + m)));
+            if (d < 0 || d > 6 || m < 0 || m >= 1440) FUZZ_CHECK(!in);
+            else FUZZ_CHECK(in == r->open.test(static_cast<std::size_t>(d * 1440 + m)));
         }
     return 0;
 }

@@ -32,7 +32,9 @@ void check(const Source& s) {
     if (v.allow) FUZZ_CHECK(s.kind == Source::remote && any_contains(e.from, *s.addr));
     e.allow_local = true;
     v = decide(e, f);
-    if (v.allow) FUZZ_CHECK(s.kind == Source::local || (s.kind == Source::remote && any_contains(e.from, *s.addr)));
+    if (v.allow)
+        FUZZ_CHECK(s.kind == Source::local ||
+                   (s.kind == Source::remote && any_contains(e.from, *s.addr)));
 }
 
 }  // namespace

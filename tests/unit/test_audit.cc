@@ -88,7 +88,8 @@ void append_and_verify(void**) {
     for (std::size_t i = 1; i < lines.size(); ++i)
         assert_true(contains(lines[i], "\"prev\":\"" + line_hash(lines[i - 1]) + "\""));
     assert_int_equal(line_hash("").size(), 64);
-    assert_str_eq(line_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_str_eq(line_hash("abc"),
+                  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     // Created private, in a private directory.
     struct stat st {};
     assert_int_equal(::stat(log.cfg.audit_log.c_str(), &st), 0);
@@ -199,8 +200,9 @@ void anchors_and_prune(void**) {
     // hash of the last line dropped: the chain resumes from there.
     auto pruned = std::vector<std::string>(lines.begin() + 2, lines.end());
     assert_int_equal(first_bad(join(pruned)), 1);  // plain cut: broken
-    std::string marker = R"({"ts":"2026-11-28T07:39:07.000Z","host":"web-01","event":"log_pruned","prev":")" +
-                         line_hash(lines[0]) + R"("})";
+    std::string marker =
+        R"({"ts":"2026-11-28T07:39:07.000Z","host":"web-01","event":"log_pruned","prev":")" +
+        line_hash(lines[0]) + R"("})";
     std::vector<std::string> kept = {marker};
     // Re-chain the kept lines after the marker, as prune does.
     std::string prev = line_hash(marker);
@@ -273,18 +275,20 @@ void parse_round_trip(void**) {
 }
 
 void parse_refused(void**) {
-    for (const char* l : {"", "{}", "[]", "null", "not json", R"({"event":"auth","prev":""})",
-                          R"({"ts":"2026-11-28T07:39:07.123Z","prev":""})",
-                          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth"})",
-                          R"({"ts":"yesterday","event":"auth","prev":""})",
-                          R"({"ts":"2026-02-30T07:39:07.123Z","event":"auth","prev":""})",
-                          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":"","extra":1})",
-                          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":"","pid":"12"})",
-                          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":"","duration_s":1.5})",
-                          R"({"ts":"2026-11-28T07:39:07.123Z","event":7,"prev":""})",
-                          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":""} trailing)"})
+    for (const char* l :
+         {"", "{}", "[]", "null", "not json", R"({"event":"auth","prev":""})",
+          R"({"ts":"2026-11-28T07:39:07.123Z","prev":""})",
+          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth"})",
+          R"({"ts":"yesterday","event":"auth","prev":""})",
+          R"({"ts":"2026-02-30T07:39:07.123Z","event":"auth","prev":""})",
+          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":"","extra":1})",
+          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":"","pid":"12"})",
+          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":"","duration_s":1.5})",
+          R"({"ts":"2026-11-28T07:39:07.123Z","event":7,"prev":""})",
+          R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":""} trailing)"})
         if (parse_audit_line(l).ok()) fail_msg("audit line accepted: %s", l);
-    std::string long_prev = R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":")" + std::string(65, 'a') + "\"}";
+    std::string long_prev = R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","prev":")" +
+                            std::string(65, 'a') + "\"}";
     assert_false(parse_audit_line(long_prev).ok());
 }
 
@@ -335,10 +339,14 @@ void kv_lines(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(append_and_verify), cmocka_unit_test(edited_line),
-        cmocka_unit_test(removed_and_reordered), cmocka_unit_test(truncated_tail),
-        cmocka_unit_test(anchors_and_prune), cmocka_unit_test(parse_round_trip),
-        cmocka_unit_test(parse_refused),     cmocka_unit_test(insecure_log_refused),
+        cmocka_unit_test(append_and_verify),
+        cmocka_unit_test(edited_line),
+        cmocka_unit_test(removed_and_reordered),
+        cmocka_unit_test(truncated_tail),
+        cmocka_unit_test(anchors_and_prune),
+        cmocka_unit_test(parse_round_trip),
+        cmocka_unit_test(parse_refused),
+        cmocka_unit_test(insecure_log_refused),
         cmocka_unit_test(kv_lines),
     };
     return RUN_GROUP("audit", tests);

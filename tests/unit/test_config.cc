@@ -19,7 +19,8 @@ Config parse_ok(const std::string& text) {
 void expect_refused(const std::string& text, const char* why_contains = nullptr) {
     auto c = parse_config(text, "/etc/security/pam_vendor.conf");
     if (c.ok()) fail_msg("config accepted:\n%s", text.c_str());
-    if (c.error().code != Code::invalid) fail_msg("expected invalid, got %s", code_name(c.error().code));
+    if (c.error().code != Code::invalid)
+        fail_msg("expected invalid, got %s", code_name(c.error().code));
     if (why_contains && !contains(c.error().detail, why_contains))
         fail_msg("error '%s' does not mention '%s'", c.error().detail.c_str(), why_contains);
 }
@@ -34,8 +35,10 @@ void defaults(void**) {
     assert_str_eq(c.host_name, "");
     assert_str_eq(c.timezone, "");
     assert_str_eq(c.vendor_group, "vendors");
-    assert_true(std::find(c.privileged_groups.begin(), c.privileged_groups.end(), "root") != c.privileged_groups.end());
-    assert_true(std::find(c.privileged_groups.begin(), c.privileged_groups.end(), "sudo") != c.privileged_groups.end());
+    assert_true(std::find(c.privileged_groups.begin(), c.privileged_groups.end(), "root") !=
+                c.privileged_groups.end());
+    assert_true(std::find(c.privileged_groups.begin(), c.privileged_groups.end(), "sudo") !=
+                c.privileged_groups.end());
     assert_int_equal(c.otp_digits, 8);
     assert_int_equal(c.otp_ttl, 600);
     assert_int_equal(c.totp_window, 1);
@@ -49,23 +52,22 @@ void defaults(void**) {
     assert_str_eq(dump_config(Config{}), dump_config(c));
 }
 
-const char* kFull =
-    "# every key, none at its default\n"
-    "registry_dir = /srv/pv/accounts.d\n"
-    "state_dir = /srv/pv/state/\n"
-    "nss_dir = /srv/pv/nss\n"
-    "audit_log = /srv/pv/log/audit.jsonl\n"
-    "host_name = web-01.example.org\n"
-    "timezone = Europe/Paris\n"
-    "vendor_group = prestataires\n"
-    "privileged_groups = root wheel  sudo\n"
-    "otp_digits = 10\n"
-    "otp_ttl = 5m\n"
-    "totp_window = 2\n"
-    "max_grant = 1d\n"
-    "lockout_threshold = 3\n"
-    "lockout_time = 1h30m\n"
-    "log_retention_days = 400\n";
+const char* kFull = "# every key, none at its default\n"
+                    "registry_dir = /srv/pv/accounts.d\n"
+                    "state_dir = /srv/pv/state/\n"
+                    "nss_dir = /srv/pv/nss\n"
+                    "audit_log = /srv/pv/log/audit.jsonl\n"
+                    "host_name = web-01.example.org\n"
+                    "timezone = Europe/Paris\n"
+                    "vendor_group = prestataires\n"
+                    "privileged_groups = root wheel  sudo\n"
+                    "otp_digits = 10\n"
+                    "otp_ttl = 5m\n"
+                    "totp_window = 2\n"
+                    "max_grant = 1d\n"
+                    "lockout_threshold = 3\n"
+                    "lockout_time = 1h30m\n"
+                    "log_retention_days = 400\n";
 
 void every_key(void**) {
     auto c = parse_ok(kFull);
@@ -88,7 +90,8 @@ void every_key(void**) {
     assert_int_equal(c.lockout_time, 5400);
     assert_int_equal(c.log_retention_days, 400);
     // Spacing around '=' and CRLF line ends do not matter.
-    auto d = parse_ok("otp_digits=12\r\n  otp_ttl   =   1h  \r\ntimezone=America/Argentina/Buenos_Aires\r\n");
+    auto d = parse_ok(
+        "otp_digits=12\r\n  otp_ttl   =   1h  \r\ntimezone=America/Argentina/Buenos_Aires\r\n");
     assert_int_equal(d.otp_digits, 12);
     assert_int_equal(d.otp_ttl, 3600);
     assert_str_eq(d.timezone, "America/Argentina/Buenos_Aires");
@@ -173,7 +176,9 @@ void paths(void**) {
         expect_refused(k + " = /var/lib/.\n", "absolute");
         expect_refused(k + " = /var/lib/../\n", "absolute");
         expect_refused(k + " = /var/my dir\n", "absolute");
-        expect_refused(k + " = /var/\x7f" "x\n", "absolute");
+        expect_refused(k + " = /var/\x7f"
+                           "x\n",
+                       "absolute");
         expect_refused(k + " = /" + std::string(1100, 'x') + "\n", "absolute");
     }
     assert_str_eq(parse_ok("registry_dir = /\n").registry_dir, "/");
@@ -183,12 +188,11 @@ void paths(void**) {
 
 void salvage(void**) {
     // A broken file still says who is a vendor, so vendors stay denied.
-    auto c = salvage_identity(
-        "registry_dir = /srv/reg\n"
-        "this line is broken\n"
-        "vendor_group = acme-vendors\n"
-        "otp_digits = 99\n"
-        "state_dir = relative\n");
+    auto c = salvage_identity("registry_dir = /srv/reg\n"
+                              "this line is broken\n"
+                              "vendor_group = acme-vendors\n"
+                              "otp_digits = 99\n"
+                              "state_dir = relative\n");
     assert_str_eq(c.registry_dir, "/srv/reg");
     assert_str_eq(c.vendor_group, "acme-vendors");
     assert_int_equal(c.otp_digits, 8);
@@ -260,10 +264,10 @@ void load_from_disk(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),           cmocka_unit_test(every_key),
-        cmocka_unit_test(structure_errors),   cmocka_unit_test(value_ranges),
-        cmocka_unit_test(retention_values),    cmocka_unit_test(paths),
-        cmocka_unit_test(salvage),            cmocka_unit_test(dump_has_every_key),
+        cmocka_unit_test(defaults),         cmocka_unit_test(every_key),
+        cmocka_unit_test(structure_errors), cmocka_unit_test(value_ranges),
+        cmocka_unit_test(retention_values), cmocka_unit_test(paths),
+        cmocka_unit_test(salvage),          cmocka_unit_test(dump_has_every_key),
         cmocka_unit_test(load_from_disk),
     };
     return RUN_GROUP("config", tests);

@@ -34,9 +34,10 @@ void valid_forms(void**) {
 }
 
 void refused_forms(void**) {
-    for (const char* s : {"", "h", "10", "1m1h", "1s1m", "1h1h", "1h30m30m", "-5m", "+5m", " 5m", "5m ", "5 m",
-                          "5M", "5H", "1.5h", "1w", "1y", "5mm", "m5", "1h-30m", "1h 30m", "0x10s", "\n5m", "5m\n",
-                          "1d2h3m4s5s", "1dh"})
+    for (const char* s :
+         {"",    "h",      "10",     "1m1h",  "1s1m", "1h1h", "1h30m30m",   "-5m", "+5m",
+          " 5m", "5m ",    "5 m",    "5M",    "5H",   "1.5h", "1w",         "1y",  "5mm",
+          "m5",  "1h-30m", "1h 30m", "0x10s", "\n5m", "5m\n", "1d2h3m4s5s", "1dh"})
         if (parse_duration(s).ok()) fail_msg("'%s' should be refused", s);
     assert_err(parse_duration("10"), Code::invalid);
     assert_err(parse_duration(std::string_view("5m\0", 3)), Code::invalid);
@@ -52,7 +53,8 @@ void refused_huge(void**) {
     assert_err(parse_duration("18446744073709551616s"), Code::invalid);
     assert_err(parse_duration("9223372036854775807s"), Code::invalid);
     assert_err(parse_duration(std::string(40, '1') + "s"), Code::invalid);
-    assert_err(parse_duration(std::string(33, '0') + "s"), Code::invalid);  // longer than the 32 cap
+    assert_err(parse_duration(std::string(33, '0') + "s"),
+               Code::invalid);  // longer than the 32 cap
 }
 
 void format_known(void**) {
@@ -72,8 +74,11 @@ void format_round_trip(void**) {
     for (std::int64_t s = 0; s <= kMaxDuration; s = s < 100000 ? s + 1 : s + 997) {
         auto text = format_duration(s);
         auto back = parse_duration(text);
-        if (!back.ok()) fail_msg("format_duration(%lld) = '%s' does not parse", (long long)s, text.c_str());
-        if (*back != s) fail_msg("'%s' parsed back as %lld, not %lld", text.c_str(), (long long)*back, (long long)s);
+        if (!back.ok())
+            fail_msg("format_duration(%lld) = '%s' does not parse", (long long)s, text.c_str());
+        if (*back != s)
+            fail_msg("'%s' parsed back as %lld, not %lld", text.c_str(), (long long)*back,
+                     (long long)s);
         ++checked;
     }
     assert_true(checked > 100000);
@@ -83,8 +88,9 @@ void format_round_trip(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(valid_forms),  cmocka_unit_test(refused_forms),    cmocka_unit_test(refused_huge),
-        cmocka_unit_test(format_known), cmocka_unit_test(format_round_trip),
+        cmocka_unit_test(valid_forms),       cmocka_unit_test(refused_forms),
+        cmocka_unit_test(refused_huge),      cmocka_unit_test(format_known),
+        cmocka_unit_test(format_round_trip),
     };
     return RUN_GROUP("duration", tests);
 }

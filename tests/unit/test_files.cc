@@ -42,7 +42,7 @@ void refuses_bad_paths(void**) {
     assert_err(safe_read(""), Code::invalid);
     assert_err(safe_read(t.path() + "/../" + basename_of(t.path()) + "/a.conf"), Code::insecure);
     assert_err(safe_read(t.path() + "/./a.conf"), Code::insecure);
-    assert_err(safe_read(t.path() + "/"), Code::invalid);  // no file name
+    assert_err(safe_read(t.path() + "/"), Code::invalid);   // no file name
     assert_err(safe_read(t / "a.conf/x"), Code::insecure);  // a file used as a directory
     assert_err(safe_read(std::string(5000, '/') + "x"), Code::too_large);
 }
@@ -57,8 +57,8 @@ void refuses_symlinks(void**) {
     assert_int_equal(::symlink("absent", (t / "dangling").c_str()), 0);
     assert_ok(safe_read(t / "real.conf"));
     assert_ok(safe_read(t / "realdir/f"));
-    assert_err(safe_read(t / "link.conf"), Code::insecure);    // final component
-    assert_err(safe_read(t / "linkdir/f"), Code::insecure);    // intermediate component
+    assert_err(safe_read(t / "link.conf"), Code::insecure);  // final component
+    assert_err(safe_read(t / "linkdir/f"), Code::insecure);  // intermediate component
     assert_err(safe_read(t / "dangling"), Code::insecure);
     bool found = true;
     assert_err(safe_read_optional(t / "link.conf", found), Code::insecure);
@@ -149,7 +149,8 @@ void atomic_writes(void**) {
     struct stat st {};
     assert_int_equal(::stat((t / "f.json").c_str(), &st), 0);
     assert_int_equal(st.st_mode & 07777, 0640);
-    for (int i = 0; i < 20; ++i) assert_ok(atomic_write(t / "f.json", "round " + std::to_string(i), 0600));
+    for (int i = 0; i < 20; ++i)
+        assert_ok(atomic_write(t / "f.json", "round " + std::to_string(i), 0600));
     assert_str_eq(slurp(t / "f.json"), "round 19");
     assert_int_equal(::stat((t / "f.json").c_str(), &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
@@ -262,11 +263,16 @@ void appends(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(reads_good_file),    cmocka_unit_test(refuses_bad_paths),
-        cmocka_unit_test(refuses_symlinks),   cmocka_unit_test(refuses_writable),
-        cmocka_unit_test(refuses_other_owner), cmocka_unit_test(refuses_special_files),
-        cmocka_unit_test(refuses_oversize),   cmocka_unit_test(atomic_writes),
-        cmocka_unit_test(dirs_and_removal),   cmocka_unit_test(lock_bounded_wait),
+        cmocka_unit_test(reads_good_file),
+        cmocka_unit_test(refuses_bad_paths),
+        cmocka_unit_test(refuses_symlinks),
+        cmocka_unit_test(refuses_writable),
+        cmocka_unit_test(refuses_other_owner),
+        cmocka_unit_test(refuses_special_files),
+        cmocka_unit_test(refuses_oversize),
+        cmocka_unit_test(atomic_writes),
+        cmocka_unit_test(dirs_and_removal),
+        cmocka_unit_test(lock_bounded_wait),
         cmocka_unit_test(appends),
     };
     return RUN_GROUP("files", tests);

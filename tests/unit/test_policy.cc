@@ -51,8 +51,8 @@ Facts base_facts() {
 void expect(const Entry& e, const Facts& f, Reason want, const char* what) {
     auto v = decide(e, f);
     if (v.reason != want || v.allow != (want == Reason::ok))
-        fail_msg("%s: got %s (allow=%d, %s), expected %s", what, reason_name(v.reason), v.allow, v.detail.c_str(),
-                 reason_name(want));
+        fail_msg("%s: got %s (allow=%d, %s), expected %s", what, reason_name(v.reason), v.allow,
+                 v.detail.c_str(), reason_name(want));
 }
 
 void allowed_baseline(void**) {
@@ -284,7 +284,8 @@ void detail_escaped(void**) {
     auto v = decide(base_entry(), f);
     assert_int_equal(v.reason, Reason::source_unknown);
     for (char c : v.detail)
-        if (static_cast<unsigned char>(c) < 0x20 || c == '"') fail_msg("raw character in detail: %s", v.detail.c_str());
+        if (static_cast<unsigned char>(c) < 0x20 || c == '"')
+            fail_msg("raw character in detail: %s", v.detail.c_str());
     f = base_facts();
     f.host = std::string(10000, 'h') + "\n";
     auto e = base_entry();
@@ -320,9 +321,10 @@ void source_resolution(void**) {
     s = resolve_source("2001:db8::5 1 2001:db8::1 22", "2001:db8::6");
     assert_int_equal(s.kind, Source::unknown);
     // Malformed SSH_CONNECTION: unknown, even with a good rhost.
-    for (const char* sc : {"garbage 1 2 3", " 192.0.2.10 1 2 3", "192.0.2.010 1 2 3", "fe80::1%eth0 1 2 3",
-                           "[2001:db8::5]:52000", "192.0.2.10\t52000"})
-        if (resolve_source(sc, "192.0.2.10").kind != Source::unknown) fail_msg("'%s' should be unknown", sc);
+    for (const char* sc : {"garbage 1 2 3", " 192.0.2.10 1 2 3", "192.0.2.010 1 2 3",
+                           "fe80::1%eth0 1 2 3", "[2001:db8::5]:52000", "192.0.2.10\t52000"})
+        if (resolve_source(sc, "192.0.2.10").kind != Source::unknown)
+            fail_msg("'%s' should be unknown", sc);
     // Without SSH_CONNECTION: a literal rhost, else unknown; nothing at all is local.
     s = resolve_source(nullptr, "192.0.2.10");
     assert_int_equal(s.kind, Source::remote);
@@ -334,8 +336,10 @@ void source_resolution(void**) {
     s = resolve_source(nullptr, "pacs.example.org");
     assert_int_equal(s.kind, Source::unknown);
     assert_str_eq(s.text, "pacs.example.org");
-    for (const char* rh : {"192.0.2.10 ", "192.0.2.10:22", "[::1]", "fe80::1%eth0", "localhost", "-"})
-        if (resolve_source(nullptr, rh).kind != Source::unknown) fail_msg("rhost '%s' should be unknown", rh);
+    for (const char* rh :
+         {"192.0.2.10 ", "192.0.2.10:22", "[::1]", "fe80::1%eth0", "localhost", "-"})
+        if (resolve_source(nullptr, rh).kind != Source::unknown)
+            fail_msg("rhost '%s' should be unknown", rh);
     assert_int_equal(resolve_source(nullptr, nullptr).kind, Source::local);
     assert_int_equal(resolve_source(nullptr, "").kind, Source::local);
     assert_int_equal(resolve_source("", nullptr).kind, Source::local);
@@ -377,7 +381,8 @@ void reason_names(void**) {
         if (n.empty()) fail_msg("reason %d has no name", i);
         if (!seen.insert(n).second) fail_msg("reason %d: name '%s' used twice", i, n.c_str());
         for (char c : n)
-            if (!((c >= 'a' && c <= 'z') || c == '_')) fail_msg("reason name '%s' is not a log token", n.c_str());
+            if (!((c >= 'a' && c <= 'z') || c == '_'))
+                fail_msg("reason name '%s' is not a log token", n.c_str());
     }
     assert_int_equal(seen.size(), static_cast<std::size_t>(last + 1));
     assert_str_eq(reason_name(Reason::source_not_allowed), "source_not_allowed");
@@ -389,10 +394,12 @@ void reason_names(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(allowed_baseline), cmocka_unit_test(source_gate),    cmocka_unit_test(host_gate),
-        cmocka_unit_test(key_gate),         cmocka_unit_test(grant_gate),     cmocka_unit_test(hours_gate),
-        cmocka_unit_test(privilege_gate),   cmocka_unit_test(code_gates),     cmocka_unit_test(gate_order),
-        cmocka_unit_test(detail_escaped),   cmocka_unit_test(source_resolution), cmocka_unit_test(auth_info),
+        cmocka_unit_test(allowed_baseline),  cmocka_unit_test(source_gate),
+        cmocka_unit_test(host_gate),         cmocka_unit_test(key_gate),
+        cmocka_unit_test(grant_gate),        cmocka_unit_test(hours_gate),
+        cmocka_unit_test(privilege_gate),    cmocka_unit_test(code_gates),
+        cmocka_unit_test(gate_order),        cmocka_unit_test(detail_escaped),
+        cmocka_unit_test(source_resolution), cmocka_unit_test(auth_info),
         cmocka_unit_test(reason_names),
     };
     return RUN_GROUP("policy", tests);

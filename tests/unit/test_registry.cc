@@ -28,7 +28,8 @@ std::string full_entry() {
   "local": true,
   "access": "grant+otp+hours",
   "hours": "Mon-Fri 08:00-18:00, Sat 09:00-12:00",
-  "keys": [")") + key_line("ed25519.pub") + R"(", ")" + key_line("ecdsa384.pub") + R"("],
+  "keys": [")") +
+           key_line("ed25519.pub") + R"(", ")" + key_line("ecdsa384.pub") + R"("],
   "hosts": ["web-*", "db-0?.example.org"],
   "comment": "PACS maintenance, contract 2026-114",
   "uid": 2000300002,
@@ -57,16 +58,11 @@ void expect_refused(const std::string& text, const char* name, const char* why =
 
 // kMinimal with one field replaced or added (raw JSON value text).
 std::string minimal_with(const std::string& field, const std::string& value) {
-    std::map<std::string, std::string> f = {{"name", "\"acme\""},
-                                            {"vendor", "\"ACME Medical\""},
-                                            {"from", "[\"192.0.2.10\"]"},
-                                            {"uid", "2000300001"},
-                                            {"home", "\"/home/vendors/acme\""},
-                                            {"shell", "\"/bin/bash\""}};
-    if (value.empty())
-        f.erase(field);
-    else
-        f[field] = value;
+    std::map<std::string, std::string> f = {
+        {"name", "\"acme\""},  {"vendor", "\"ACME Medical\""},     {"from", "[\"192.0.2.10\"]"},
+        {"uid", "2000300001"}, {"home", "\"/home/vendors/acme\""}, {"shell", "\"/bin/bash\""}};
+    if (value.empty()) f.erase(field);
+    else f[field] = value;
     std::string out = "{";
     for (const auto& [k, v] : f) out += (out.size() > 1 ? ", \"" : "\"") + k + "\": " + v;
     return out + "}";
@@ -86,7 +82,8 @@ void minimal_entry(void**) {
     assert_str_eq(e.hosts[0], "*");
     assert_int_equal(e.uid, 2000300001);
     assert_false(e.existing);
-    assert_str_eq(entry_path("/etc/pam_vendor/accounts.d", "acme"), "/etc/pam_vendor/accounts.d/acme.json");
+    assert_str_eq(entry_path("/etc/pam_vendor/accounts.d", "acme"),
+                  "/etc/pam_vendor/accounts.d/acme.json");
 }
 
 void full_entry_fields(void**) {
@@ -107,11 +104,14 @@ void full_entry_fields(void**) {
     assert_str_eq(e.created, "2026-11-28T07:39:07Z");
     assert_str_eq(e.created_by, "alice");
     // An existing (AD) account: no uid/home/shell, and otp is required (R3).
-    auto ad = parse_ok(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
+    auto ad =
+        parse_ok(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
                            "access": "grant+otp"})",
-                       "jdoe");
+                 "jdoe");
     assert_true(ad.existing);
-    expect_refused(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true})", "jdoe", "otp");
+    expect_refused(
+        R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true})", "jdoe",
+        "otp");
     expect_refused(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
                        "access": "otp", "uid": 2000300001})",
                    "jdoe");
@@ -150,7 +150,8 @@ void unknown_and_types(void**) {
     expect_refused(minimal_with("home", "\"home/acme\""), "acme", "absolute");
     expect_refused(minimal_with("shell", "\"/bin/../bin/sh\""), "acme", "absolute");
     expect_refused(minimal_with("home", "\"/home/a:b\""), "acme", "absolute");
-    expect_refused(minimal_with("comment", "\"" + std::string(1100, 'c') + "\""), "acme", "too long");
+    expect_refused(minimal_with("comment", "\"" + std::string(1100, 'c') + "\""), "acme",
+                   "too long");
     expect_refused(minimal_with("vendor", "\"A\\u0000B\""), "acme", "NUL");
     expect_refused("[]", "acme", "object");
     expect_refused("\"acme\"", "acme");
@@ -163,7 +164,8 @@ void name_checks(void**) {
     expect_refused(kMinimal, "", "file name");
     expect_refused(minimal_with("name", "\"Acme\""), "Acme", "account name");
     expect_refused(minimal_with("name", "\"../acme\""), "../acme");
-    expect_refused(minimal_with("name", "\"" + std::string(33, 'a') + "\""), std::string(33, 'a').c_str());
+    expect_refused(minimal_with("name", "\"" + std::string(33, 'a') + "\""),
+                   std::string(33, 'a').c_str());
 }
 
 void bad_values(void**) {
@@ -182,7 +184,8 @@ void bad_values(void**) {
     expect_refused(minimal_with("hosts", "[\"\"]"), "acme", "host pattern");
     expect_refused(minimal_with("hosts", "[]"), "acme", "hosts");
     expect_refused(minimal_with("hosts", "[\"[a-z]*\"]"), "acme", "host pattern");
-    expect_refused(minimal_with("keys", "[\"ssh-dss AAAAB3NzaC1kc3MAAACBAP\"]"), "acme", "public key");
+    expect_refused(minimal_with("keys", "[\"ssh-dss AAAAB3NzaC1kc3MAAACBAP\"]"), "acme",
+                   "public key");
     expect_refused(minimal_with("keys", "[\"" + key_line("rsa2048.pub") + "\"]"), "acme", "3072");
     // Hours without the hours gate is kept (shown) but not required.
     auto e = parse_ok(minimal_with("hours", "\"Mon-Fri 08:00-18:00\""), "acme");
@@ -200,13 +203,15 @@ void garbage_and_huge(void**) {
     expect_refused("{\"name\": \"acme\",}", "acme");  // strict JSON: no trailing comma
     expect_refused("{'name': 'acme'}", "acme");
     // Deep nesting and oversize documents.
-    expect_refused(minimal_with("comment", std::string(5000, '[') + std::string(5000, ']')), "acme");
+    expect_refused(minimal_with("comment", std::string(5000, '[') + std::string(5000, ']')),
+                   "acme");
     std::string huge = minimal_with("comment", "\"" + std::string(2 << 20, 'x') + "\"");
     auto r = parse_entry(huge, "acme");
     assert_false(r.ok());
     assert_int_equal(r.error().code, Code::too_large);
     std::string many = "[";
-    for (int i = 0; i < 300; ++i) many += std::string(i ? "," : "") + "\"10.0." + std::to_string(i % 256) + ".0/24\"";
+    for (int i = 0; i < 300; ++i)
+        many += std::string(i ? "," : "") + "\"10.0." + std::to_string(i % 256) + ".0/24\"";
     expect_refused(minimal_with("from", many + "]"), "acme", "too many");
     // Trailing whitespace is fine.
     parse_ok(std::string(kMinimal) + "\n\n  \t", "acme");
@@ -268,7 +273,8 @@ void access_sets(void**) {
         auto a = parse_access(c.text);
         if (!a.ok() || *a != c.want) fail_msg("parse_access('%s') wrong", c.text);
     }
-    for (const char* s : {"", "+", "++", "root", "Grant", "grant+grant", "grant,otp", "grant otp", "otp+totp", "all"})
+    for (const char* s : {"", "+", "++", "root", "Grant", "grant+grant", "grant,otp", "grant otp",
+                          "otp+totp", "all"})
         if (parse_access(s).ok()) fail_msg("parse_access('%s') should be refused", s);
     assert_str_eq(format_access(kAccessGrant), "grant");
     assert_str_eq(format_access(kAccessOtp | kAccessGrant), "grant+otp");
@@ -324,9 +330,12 @@ struct KeyCase {
 // tests/data/keys/fingerprints.txt holds the ssh-keygen output.
 const KeyCase kAccepted[] = {
     {"ed25519.pub", "ssh-ed25519", 256, "SHA256:n5RtbNP7n7vv07otVBbpTKAIDMHEk2tfwC1t9CUscDU"},
-    {"ecdsa256.pub", "ecdsa-sha2-nistp256", 256, "SHA256:n0GsfRyY3wfUNrQu89ZoCS13xGzTN1tvxSdw3kokRIw"},
-    {"ecdsa384.pub", "ecdsa-sha2-nistp384", 384, "SHA256:JN4Wbb0l0zbAH1j2uLOKRi3aaq4vtfS+5uqaTfjvVL8"},
-    {"ecdsa521.pub", "ecdsa-sha2-nistp521", 521, "SHA256:WQQ8lMOdaMQ0DRSQS5CKx1lvYu5YAXvDASk8+I5/5wE"},
+    {"ecdsa256.pub", "ecdsa-sha2-nistp256", 256,
+     "SHA256:n0GsfRyY3wfUNrQu89ZoCS13xGzTN1tvxSdw3kokRIw"},
+    {"ecdsa384.pub", "ecdsa-sha2-nistp384", 384,
+     "SHA256:JN4Wbb0l0zbAH1j2uLOKRi3aaq4vtfS+5uqaTfjvVL8"},
+    {"ecdsa521.pub", "ecdsa-sha2-nistp521", 521,
+     "SHA256:WQQ8lMOdaMQ0DRSQS5CKx1lvYu5YAXvDASk8+I5/5wE"},
     {"rsa3072.pub", "ssh-rsa", 3072, "SHA256:YxTlJ+aXfWeGsX9yKbZDweX6NTkVRyepTmoJ7g3shOE"},
     {"rsa4096.pub", "ssh-rsa", 4096, "SHA256:xKGfqISjLK7vF7Baqn0dmAkoDMOubFtZRGd1hdZaG28"},
 };
@@ -343,7 +352,8 @@ void public_keys_accepted(void**) {
         // Without a comment, with extra blanks: same key.
         auto sp = line.find(' ');
         auto bare = line.substr(0, line.find(' ', sp + 1));
-        auto k2 = parse_public_key("  " + line.substr(0, sp) + "   " + bare.substr(sp + 1) + "  \n");
+        auto k2 =
+            parse_public_key("  " + line.substr(0, sp) + "   " + bare.substr(sp + 1) + "  \n");
         assert_ok(k2);
         assert_str_eq(k2->fingerprint, c.fingerprint);
         assert_str_eq(k2->comment, "");
@@ -362,12 +372,15 @@ void public_keys_refused(void**) {
     auto sp = ed.find(' ');
     auto blob = ed.substr(sp + 1, ed.find(' ', sp + 1) - sp - 1);
     for (const std::string& bad :
-         {std::string(""), std::string("ssh-ed25519"), "ssh-ed25519 " + blob.substr(0, blob.size() - 4),
-          "ssh-ed25519 !!" + blob, "ssh-ed25519 " + blob + "\x01 comment", "ssh-ed25519 " + blob + " bad\x7f",
+         {std::string(""), std::string("ssh-ed25519"),
+          "ssh-ed25519 " + blob.substr(0, blob.size() - 4), "ssh-ed25519 !!" + blob,
+          "ssh-ed25519 " + blob + "\x01 comment", "ssh-ed25519 " + blob + " bad\x7f",
           "ecdsa-sha2-nistp256 " + blob,  // type and blob disagree
-          "ssh-ed25519\t" + blob, "SSH-ED25519 " + blob, "ssh-ed448 " + blob, "ssh-rsa-cert-v01@openssh.com " + blob,
+          "ssh-ed25519\t" + blob, "SSH-ED25519 " + blob, "ssh-ed448 " + blob,
+          "ssh-rsa-cert-v01@openssh.com " + blob,
           "ssh-ed25519 " + blob.substr(0, 20) + "=" + blob.substr(20)})
-        if (parse_public_key(bad).ok()) fail_msg("key '%s' should be refused", escape(bad, 120).c_str());
+        if (parse_public_key(bad).ok())
+            fail_msg("key '%s' should be refused", escape(bad, 120).c_str());
     assert_err(parse_public_key(std::string(20000, 'A')), Code::invalid);
 }
 
@@ -375,13 +388,14 @@ void public_keys_refused(void**) {
 std::string ssh_string(std::string_view s) {
     std::string out(4, '\0');
     auto n = static_cast<std::uint32_t>(s.size());
-    for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i)
+        out[static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
     return out + std::string(s);
 }
 std::string b64(const std::string& bin) {
     std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()), bin.size(),
-                      sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
+                      bin.size(), sodium_base64_VARIANT_ORIGINAL);
     out.resize(std::strlen(out.c_str()));
     return out;
 }
@@ -391,37 +405,44 @@ void public_keys_malformed_blobs(void**) {
     auto good = "ssh-ed25519 " + b64(ssh_string("ssh-ed25519") + ssh_string(pk));
     assert_ok(parse_public_key(good));
     for (const std::string& blob :
-         {ssh_string("ssh-ed25519") + ssh_string(pk) + "x",              // trailing bytes
-          ssh_string("ssh-ed25519") + ssh_string(pk.substr(0, 31)),      // short key
-          ssh_string("ssh-ed25519") + ssh_string(pk + "x"),              // long key
-          ssh_string("ssh-ed25519"),                                     // no key
-          ssh_string("ssh-ed25519") + std::string("\xff\xff\xff\xff", 4) + pk,  // length past the end
-          std::string("\0\0\0", 3),                                      // truncated length
+         {ssh_string("ssh-ed25519") + ssh_string(pk) + "x",          // trailing bytes
+          ssh_string("ssh-ed25519") + ssh_string(pk.substr(0, 31)),  // short key
+          ssh_string("ssh-ed25519") + ssh_string(pk + "x"),          // long key
+          ssh_string("ssh-ed25519"),                                 // no key
+          ssh_string("ssh-ed25519") + std::string("\xff\xff\xff\xff", 4) +
+              pk,                    // length past the end
+          std::string("\0\0\0", 3),  // truncated length
           std::string()})
-        if (parse_public_key("ssh-ed25519 " + b64(blob)).ok()) fail_msg("malformed ed25519 blob accepted");
+        if (parse_public_key("ssh-ed25519 " + b64(blob)).ok())
+            fail_msg("malformed ed25519 blob accepted");
     // ECDSA: curve name must match the type.
     auto q = std::string(1, '\x04') + std::string(64, '\x11');
-    assert_ok(parse_public_key("ecdsa-sha2-nistp256 " + b64(ssh_string("ecdsa-sha2-nistp256") +
-                                                            ssh_string("nistp256") + ssh_string(q))));
-    assert_false(parse_public_key("ecdsa-sha2-nistp256 " + b64(ssh_string("ecdsa-sha2-nistp256") +
-                                                               ssh_string("nistp384") + ssh_string(q)))
-                     .ok());
+    assert_ok(
+        parse_public_key("ecdsa-sha2-nistp256 " + b64(ssh_string("ecdsa-sha2-nistp256") +
+                                                      ssh_string("nistp256") + ssh_string(q))));
     assert_false(
-        parse_public_key("ecdsa-sha2-nistp256 " + b64(ssh_string("ecdsa-sha2-nistp256") + ssh_string("nistp256")))
+        parse_public_key("ecdsa-sha2-nistp256 " + b64(ssh_string("ecdsa-sha2-nistp256") +
+                                                      ssh_string("nistp384") + ssh_string(q)))
             .ok());
+    assert_false(parse_public_key("ecdsa-sha2-nistp256 " +
+                                  b64(ssh_string("ecdsa-sha2-nistp256") + ssh_string("nistp256")))
+                     .ok());
     // RSA: the size is the modulus' bit length, leading zero bytes aside.
     auto rsa = [&](std::size_t bytes, unsigned char top) {
         std::string n(1, '\0');
         n += static_cast<char>(top);
         n += std::string(bytes - 1, '\x55');
-        return parse_public_key("ssh-rsa " + b64(ssh_string("ssh-rsa") + ssh_string(std::string_view("\x01\x00\x01", 3)) + ssh_string(n)));
+        return parse_public_key("ssh-rsa " + b64(ssh_string("ssh-rsa") +
+                                                 ssh_string(std::string_view("\x01\x00\x01", 3)) +
+                                                 ssh_string(n)));
     };
     auto r3072 = rsa(384, 0x80);
     assert_ok(r3072);
     assert_int_equal(r3072->bits, 3072);
     assert_false(rsa(384, 0x40).ok());  // 3071 bits
     assert_false(rsa(256, 0xff).ok());  // 2048 bits
-    assert_false(parse_public_key("ssh-rsa " + b64(ssh_string("ssh-rsa") + ssh_string(std::string_view("\x01\x00\x01", 3)) +
+    assert_false(parse_public_key("ssh-rsa " + b64(ssh_string("ssh-rsa") +
+                                                   ssh_string(std::string_view("\x01\x00\x01", 3)) +
                                                    ssh_string(std::string(400, '\0'))))
                      .ok());
 }

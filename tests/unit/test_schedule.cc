@@ -102,13 +102,38 @@ void star_and_24h(void**) {
 }
 
 void refused(void**) {
-    for (const char* s : {"", " ", ",", "Mon", "Mon-Fri", "Mon 8:00-9:00", "Mon 08:00-9:00", "Mon 08.00-09.00",
-                          "Xyz 08:00-09:00", "Monday 08:00-09:00", "Mo 08:00-09:00", "Mon-Xyz 08:00-09:00",
-                          "Mon- 08:00-09:00", "-Mon 08:00-09:00", "Mon 09:00-09:00", "Mon 24:30-25:00",
-                          "Mon 24:00-01:00", "Mon 08:60-09:00", "Mon 25:00-26:00", "Mon 08:00-24:01", "Mon 08:00",
-                          "Mon 08:00-", "Mon -09:00", "Mon 08:00-09:00-10:00", "Mon 08:00 09:00",
-                          "Mon 08:00-09:00, Tue", "Mon,Tue 08:00-09:00", "** 08:00-09:00", "Mon 08:00:00-09:00",
-                          "Mon +8:00-09:00", "Mon 08:00-09:00,Sun 9:00-10:00", "Mon\t08:00-09:00"})
+    for (const char* s : {"",
+                          " ",
+                          ",",
+                          "Mon",
+                          "Mon-Fri",
+                          "Mon 8:00-9:00",
+                          "Mon 08:00-9:00",
+                          "Mon 08.00-09.00",
+                          "Xyz 08:00-09:00",
+                          "Monday 08:00-09:00",
+                          "Mo 08:00-09:00",
+                          "Mon-Xyz 08:00-09:00",
+                          "Mon- 08:00-09:00",
+                          "-Mon 08:00-09:00",
+                          "Mon 09:00-09:00",
+                          "Mon 24:30-25:00",
+                          "Mon 24:00-01:00",
+                          "Mon 08:60-09:00",
+                          "Mon 25:00-26:00",
+                          "Mon 08:00-24:01",
+                          "Mon 08:00",
+                          "Mon 08:00-",
+                          "Mon -09:00",
+                          "Mon 08:00-09:00-10:00",
+                          "Mon 08:00 09:00",
+                          "Mon 08:00-09:00, Tue",
+                          "Mon,Tue 08:00-09:00",
+                          "** 08:00-09:00",
+                          "Mon 08:00:00-09:00",
+                          "Mon +8:00-09:00",
+                          "Mon 08:00-09:00,Sun 9:00-10:00",
+                          "Mon\t08:00-09:00"})
         if (parse_schedule(s).ok()) fail_msg("'%s' should be refused", s);
     assert_err(parse_schedule("Mon 09:00-09:00"), Code::invalid);
     assert_err(parse_schedule(std::string(600, ' ') + "Mon 08:00-09:00"), Code::invalid);
@@ -130,7 +155,8 @@ TimeZone posix(const char* rule) {
 void expect_offset(const TimeZone& tz, std::int64_t t, std::int32_t want) {
     auto got = tz.offset_at(t);
     if (got != want)
-        fail_msg("%s at %s: offset %d, expected %d", tz.name().c_str(), format_rfc3339(t).c_str(), got, want);
+        fail_msg("%s at %s: offset %d, expected %d", tz.name().c_str(), format_rfc3339(t).c_str(),
+                 got, want);
 }
 
 void posix_cet(void**) {
@@ -186,12 +212,28 @@ void posix_other_rules(void**) {
 }
 
 void posix_refused(void**) {
-    for (const char* s : {"", "CET", "CE-1", "-1", "CET-1CEST", "CET-1CEST,M3.5.0", "CET-1CEST,J60,J300",
-                          "CET-1CEST,60,300", "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M0.5.0,M10.5.0",
-                          "CET-1CEST,M3.6.0,M10.5.0", "CET-1CEST,M3.0.0,M10.5.0", "CET-1CEST,M3.5.7,M10.5.0",
-                          "CET-168", "CET-1CEST,M3.5.0,M10.5.0/3x", "CET-1CEST,M3.5.0,M10.5.0,", "<CET-1",
-                          "CET-1CEST,M3.5.0/,M10.5.0", "CET-1CEST,M3.5,M10.5.0", "CET-1 CEST,M3.5.0,M10.5.0",
-                          "CET-1CEST;M3.5.0,M10.5.0", "CET-1CEST,M3.5.0,M10.5.0 "})
+    for (const char* s : {"",
+                          "CET",
+                          "CE-1",
+                          "-1",
+                          "CET-1CEST",
+                          "CET-1CEST,M3.5.0",
+                          "CET-1CEST,J60,J300",
+                          "CET-1CEST,60,300",
+                          "CET-1CEST,M13.5.0,M10.5.0",
+                          "CET-1CEST,M0.5.0,M10.5.0",
+                          "CET-1CEST,M3.6.0,M10.5.0",
+                          "CET-1CEST,M3.0.0,M10.5.0",
+                          "CET-1CEST,M3.5.7,M10.5.0",
+                          "CET-168",
+                          "CET-1CEST,M3.5.0,M10.5.0/3x",
+                          "CET-1CEST,M3.5.0,M10.5.0,",
+                          "<CET-1",
+                          "CET-1CEST,M3.5.0/,M10.5.0",
+                          "CET-1CEST,M3.5,M10.5.0",
+                          "CET-1 CEST,M3.5.0,M10.5.0",
+                          "CET-1CEST;M3.5.0,M10.5.0",
+                          "CET-1CEST,M3.5.0,M10.5.0 "})
         if (TimeZone::from_posix(s, "x").ok()) fail_msg("'%s' should be refused", s);
 }
 
@@ -225,34 +267,38 @@ void tzif_paris_matches_posix(void**) {
     // rule started, to 2100: the table part and the footer part of the file
     // must both agree with the rule. Transitions fall on the hour in UTC.
     for (std::int64_t t = 820454400; t < 4102444800; t += 3600) {
-        if (file.offset_at(t) != rule.offset_at(t) || file.offset_at(t - 1) != rule.offset_at(t - 1))
+        if (file.offset_at(t) != rule.offset_at(t) ||
+            file.offset_at(t - 1) != rule.offset_at(t - 1))
             fail_msg("Europe/Paris and its rule disagree at %s", format_rfc3339(t).c_str());
     }
 }
 
 void tzif_new_york(void**) {
     auto ny = tzif("America/New_York");
-    expect_offset(ny, 1768478400, -18000);            // 2026-01-15, EST
-    expect_offset(ny, 1782907200, -14400);            // 2026-07-01, EDT
+    expect_offset(ny, 1768478400, -18000);  // 2026-01-15, EST
+    expect_offset(ny, 1782907200, -14400);  // 2026-07-01, EDT
     expect_offset(ny, kNySpring2026 - 1, -18000);
     expect_offset(ny, kNySpring2026, -14400);
     expect_offset(ny, kNyAutumn2026 - 1, -14400);
     expect_offset(ny, kNyAutumn2026, -18000);
-    expect_offset(ny, 1142164800, -18000);            // 2006-03-12: the pre-2007 rule, still EST
-    expect_offset(ny, 1143961200 - 1, -18000);        // 2006-04-02T06:59:59Z
-    expect_offset(ny, 1143961200, -14400);            // first Sunday of April 2006
-    expect_offset(ny, 128952000, -14400);             // 1974-02-01, year-round DST
-    expect_offset(ny, -838987200, -14400);            // 1943-06-01, war time
-    expect_offset(ny, -5364662400, -17762);           // 1800: local mean time
+    expect_offset(ny, 1142164800, -18000);      // 2006-03-12: the pre-2007 rule, still EST
+    expect_offset(ny, 1143961200 - 1, -18000);  // 2006-04-02T06:59:59Z
+    expect_offset(ny, 1143961200, -14400);      // first Sunday of April 2006
+    expect_offset(ny, 128952000, -14400);       // 1974-02-01, year-round DST
+    expect_offset(ny, -838987200, -14400);      // 1943-06-01, war time
+    expect_offset(ny, -5364662400, -17762);     // 1800: local mean time
     expect_offset(ny, 4102444800 + 86400 * 180, -14400);  // 2100-06-30, footer rule
 }
 
 std::string be32(std::uint32_t v) {
     std::string s(4, '\0');
-    for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i)
+        s[static_cast<std::size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
     return s;
 }
-std::string be64(std::uint64_t v) { return be32(static_cast<std::uint32_t>(v >> 32)) + be32(static_cast<std::uint32_t>(v)); }
+std::string be64(std::uint64_t v) {
+    return be32(static_cast<std::uint32_t>(v >> 32)) + be32(static_cast<std::uint32_t>(v));
+}
 
 // A minimal TZif file: v1 block, and for version '2' a v2 block and footer.
 std::string make_tzif(char version, const std::vector<std::int64_t>& times, const std::string& idx,
@@ -262,9 +308,12 @@ std::string make_tzif(char version, const std::vector<std::int64_t>& times, cons
         std::string h = "TZif";
         h += version;
         h += std::string(15, '\0');
-        std::uint32_t typecnt = typecnt_override ? typecnt_override : static_cast<std::uint32_t>(offs.size());
-        h += be32(0) + be32(0) + be32(0) + be32(static_cast<std::uint32_t>(times.size())) + be32(typecnt) + be32(4);
-        for (auto t : times) h += wide ? be64(static_cast<std::uint64_t>(t)) : be32(static_cast<std::uint32_t>(t));
+        std::uint32_t typecnt =
+            typecnt_override ? typecnt_override : static_cast<std::uint32_t>(offs.size());
+        h += be32(0) + be32(0) + be32(0) + be32(static_cast<std::uint32_t>(times.size())) +
+             be32(typecnt) + be32(4);
+        for (auto t : times)
+            h += wide ? be64(static_cast<std::uint64_t>(t)) : be32(static_cast<std::uint32_t>(t));
         h += idx;
         for (auto o : offs) h += be32(static_cast<std::uint32_t>(o)) + std::string("\0\0", 2);
         h += std::string("AB\0\0", 4);
@@ -283,28 +332,35 @@ void tzif_synthetic(void**) {
     expect_offset(*v1, 1000000, 7200);
     expect_offset(*v1, 1999999, 7200);
     expect_offset(*v1, 2000000, 3600);  // after the last one, no footer: stays
-    auto v2 = TimeZone::from_tzif(make_tzif('2', {1000000, 2000000}, idx, {3600, 7200}, "<+05>-5"), "v2");
+    auto v2 =
+        TimeZone::from_tzif(make_tzif('2', {1000000, 2000000}, idx, {3600, 7200}, "<+05>-5"), "v2");
     assert_ok(v2);
     expect_offset(*v2, 1500000, 7200);
     expect_offset(*v2, 2000000, 18000);  // footer beyond the table
     // A broken footer is ignored, not fatal: the table still applies.
-    auto bad_footer = TimeZone::from_tzif(make_tzif('2', {1000000}, std::string("\x01", 1), {3600, 7200}, "??"), "f");
+    auto bad_footer = TimeZone::from_tzif(
+        make_tzif('2', {1000000}, std::string("\x01", 1), {3600, 7200}, "??"), "f");
     assert_ok(bad_footer);
     expect_offset(*bad_footer, 3000000, 7200);
     // Refusals: index out of range, transitions not increasing, no types.
-    assert_err(TimeZone::from_tzif(make_tzif('2', {1000000}, std::string("\x02", 1), {3600, 7200}, ""), "x"),
+    assert_err(TimeZone::from_tzif(
+                   make_tzif('2', {1000000}, std::string("\x02", 1), {3600, 7200}, ""), "x"),
                Code::invalid);
-    assert_err(TimeZone::from_tzif(make_tzif('\0', {2000000, 1000000}, idx, {3600, 7200}, ""), "x"), Code::invalid);
-    assert_err(TimeZone::from_tzif(make_tzif('2', {1000000, 1000000}, idx, {3600, 7200}, ""), "x"), Code::invalid);
+    assert_err(TimeZone::from_tzif(make_tzif('\0', {2000000, 1000000}, idx, {3600, 7200}, ""), "x"),
+               Code::invalid);
+    assert_err(TimeZone::from_tzif(make_tzif('2', {1000000, 1000000}, idx, {3600, 7200}, ""), "x"),
+               Code::invalid);
     assert_err(TimeZone::from_tzif(make_tzif('2', {}, "", {}, ""), "x"), Code::invalid);
     // Counts claiming more data than the file holds.
     assert_err(TimeZone::from_tzif(make_tzif('2', {}, "", {3600}, "", 90000), "x"), Code::invalid);
-    assert_err(TimeZone::from_tzif(make_tzif('2', {}, "", {3600}, "", 0xffffffffu), "x"), Code::invalid);
+    assert_err(TimeZone::from_tzif(make_tzif('2', {}, "", {3600}, "", 0xffffffffu), "x"),
+               Code::invalid);
 }
 
 void tzif_garbage_and_truncated(void**) {
-    for (std::string_view g : {std::string_view(""), std::string_view("TZif"), std::string_view("TZif2"),
-                               std::string_view("not a zone file at all, but long enough for a header....")})
+    for (std::string_view g :
+         {std::string_view(""), std::string_view("TZif"), std::string_view("TZif2"),
+          std::string_view("not a zone file at all, but long enough for a header....")})
         assert_err(TimeZone::from_tzif(g, "garbage"), Code::invalid);
     assert_err(TimeZone::from_tzif(std::string(44, '\0'), "zeros"), Code::invalid);
     auto paris = zone_bytes("Europe/Paris");
@@ -362,7 +418,8 @@ void local_fields(void**) {
     for (std::int64_t d = -3000; d < 3000; ++d) {
         auto l = to_local(utc, 1767571200 + d * 86400 + 43200);
         int want = static_cast<int>(((d % 7) + 7) % 7);
-        if (l.weekday_mon0 != want) fail_msg("day %lld: weekday %d, expected %d", (long long)d, l.weekday_mon0, want);
+        if (l.weekday_mon0 != want)
+            fail_msg("day %lld: weekday %d, expected %d", (long long)d, l.weekday_mon0, want);
     }
 }
 

@@ -27,7 +27,8 @@ struct Fixture {
     }
 };
 
-std::string issue(Store& s, const char* account, std::int64_t ttl = 600, std::int64_t now = kNow, unsigned digits = 8) {
+std::string issue(Store& s, const char* account, std::int64_t ttl = 600, std::int64_t now = kNow,
+                  unsigned digits = 8) {
     auto c = s.issue_code(account, digits, ttl, now);
     if (!c.ok()) fail_msg("issue_code: %s", c.error().detail.c_str());
     if (c->code.size() != digits) fail_msg("code of %zu digits", c->code.size());
@@ -37,7 +38,8 @@ std::string issue(Store& s, const char* account, std::int64_t ttl = 600, std::in
     return c->code;
 }
 
-CodeVerdict consume(Store& s, const char* account, const std::string& input, std::int64_t now = kNow) {
+CodeVerdict consume(Store& s, const char* account, const std::string& input,
+                    std::int64_t now = kNow) {
     auto v = s.consume(account, input, now);
     if (!v.ok()) fail_msg("consume: %s: %s", code_name(v.error().code), v.error().detail.c_str());
     return *v;
@@ -60,9 +62,10 @@ const char* outcome_name(CodeOutcome o) {
     return "?";
 }
 
-#define assert_outcome(v, want)                                                                         \
-    do {                                                                                                \
-        if ((v).outcome != (want)) fail_msg("outcome %s, expected %s", outcome_name((v).outcome), #want); \
+#define assert_outcome(v, want)                                                                    \
+    do {                                                                                           \
+        if ((v).outcome != (want))                                                                 \
+            fail_msg("outcome %s, expected %s", outcome_name((v).outcome), #want);                 \
     } while (0)
 
 void grants(void**) {
@@ -103,11 +106,12 @@ void grant_files_checked(void**) {
     assert_ok(atomic_write(f.dir / "state/grants/other.json",
                            R"({"account":"acme","not_before":1,"not_after":2})", 0600));
     assert_err(f.store->grant("other"), Code::invalid);
-    assert_ok(atomic_write(f.dir / "state/grants/rev.json", R"({"account":"rev","not_before":5,"not_after":2})",
-                           0600));
+    assert_ok(atomic_write(f.dir / "state/grants/rev.json",
+                           R"({"account":"rev","not_before":5,"not_after":2})", 0600));
     assert_err(f.store->grant("rev"), Code::invalid);
     assert_ok(atomic_write(f.dir / "state/grants/extra.json",
-                           R"({"account":"extra","not_before":1,"not_after":2,"admin":true})", 0600));
+                           R"({"account":"extra","not_before":1,"not_after":2,"admin":true})",
+                           0600));
     assert_err(f.store->grant("extra"), Code::invalid);
     assert_ok(atomic_write(f.dir / "state/grants/junk.json", "{", 0600));
     assert_err(f.store->grant("junk"), Code::invalid);
@@ -150,16 +154,19 @@ void code_reading_forms(void**) {
     auto code = issue(*f.store, "acme");
     assert_outcome(consume(*f.store, "acme", group_code(code)), CodeOutcome::accepted_code);
     code = issue(*f.store, "acme");
-    assert_outcome(consume(*f.store, "acme", code.substr(0, 4) + "-" + code.substr(4)), CodeOutcome::accepted_code);
-    code = issue(*f.store, "acme");
-    assert_outcome(consume(*f.store, "acme", " " + code.substr(0, 3) + " \t" + code.substr(3) + " "),
+    assert_outcome(consume(*f.store, "acme", code.substr(0, 4) + "-" + code.substr(4)),
                    CodeOutcome::accepted_code);
+    code = issue(*f.store, "acme");
+    assert_outcome(
+        consume(*f.store, "acme", " " + code.substr(0, 3) + " \t" + code.substr(3) + " "),
+        CodeOutcome::accepted_code);
     code = issue(*f.store, "acme", 600, kNow, 12);
     assert_outcome(consume(*f.store, "acme", group_code(code)), CodeOutcome::accepted_code);
     // Not digits, too short, a prefix, the code twice: wrong, and counted.
     code = issue(*f.store, "acme");
-    for (const std::string& bad : {std::string(""), std::string("abcdefgh"), code.substr(0, 7), code + code,
-                                   code + "x", "+" + code, code.substr(0, 4) + "." + code.substr(4)}) {
+    for (const std::string& bad :
+         {std::string(""), std::string("abcdefgh"), code.substr(0, 7), code + code, code + "x",
+          "+" + code, code.substr(0, 4) + "." + code.substr(4)}) {
         auto v = consume(*f.store, "acme", bad);
         assert_outcome(v, CodeOutcome::wrong);
     }
@@ -248,7 +255,8 @@ void unlock_resets(void**) {
     assert_ok(f.store->unlock("never-seen"));
     // A corrupt counter fails closed (an error, never an acceptance).
     code = issue(*f.store, "acme");
-    assert_ok(atomic_write(f.dir / "state/failures/acme.json", R"({"count":-1,"locked_until":0})", 0600));
+    assert_ok(
+        atomic_write(f.dir / "state/failures/acme.json", R"({"count":-1,"locked_until":0})", 0600));
     assert_false(f.store->consume("acme", code, kNow).ok());
     assert_ok(atomic_write(f.dir / "state/failures/acme.json", "garbage", 0600));
     assert_false(f.store->consume("acme", code, kNow).ok());
@@ -257,7 +265,8 @@ void unlock_resets(void**) {
 std::string oath_code(const std::string& b32, std::int64_t t) {
     char* secret = nullptr;
     size_t len = 0;
-    if (oath_base32_decode(b32.data(), b32.size(), &secret, &len) != OATH_OK) fail_msg("bad base32 secret");
+    if (oath_base32_decode(b32.data(), b32.size(), &secret, &len) != OATH_OK)
+        fail_msg("bad base32 secret");
     char out[16] = {};
     int rc = oath_totp_generate(secret, len, static_cast<time_t>(t), 30, 0, 8, out);
     free(secret);
@@ -295,7 +304,8 @@ void totp(void**) {
     assert_outcome(consume(*f.store, "acme", next, kNow + 30), CodeOutcome::accepted_totp);
     // Beyond the window (totp_window = 1 step each side): refused.
     auto far = *f.store->totp_code("acme", kNow + 150);
-    if (far != *f.store->totp_code("acme", kNow + 60) && far != *f.store->totp_code("acme", kNow + 90))
+    if (far != *f.store->totp_code("acme", kNow + 60) &&
+        far != *f.store->totp_code("acme", kNow + 90))
         assert_outcome(consume(*f.store, "acme", far, kNow + 60), CodeOutcome::wrong);
     // One step ahead is inside the window.
     auto ahead = *f.store->totp_code("acme", kNow + 120);
@@ -337,11 +347,13 @@ void concurrent_consume(void**) {
         if (pid == 0) {
             ::close(gate[1]);
             char c;
-            while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
-            }
+            while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {}
             auto store = make_local_store(f.cfg);
             auto v = store->consume("acme", code, kNow);
-            int rc = !v.ok() ? 3 : v->outcome == CodeOutcome::accepted_code ? 0 : v->outcome == CodeOutcome::wrong ? 1 : 2;
+            int rc = !v.ok()                                    ? 3
+                     : v->outcome == CodeOutcome::accepted_code ? 0
+                     : v->outcome == CodeOutcome::wrong         ? 1
+                                                                : 2;
             ::_exit(rc);
         }
         kids.push_back(pid);
@@ -364,7 +376,8 @@ void concurrent_consume(void**) {
         }
     }
     if (accepted != 1 || wrong != kProcs - 1 || other != 0)
-        fail_msg("%d accepted, %d wrong, %d other (expected 1, %d, 0)", accepted, wrong, other, kProcs - 1);
+        fail_msg("%d accepted, %d wrong, %d other (expected 1, %d, 0)", accepted, wrong, other,
+                 kProcs - 1);
     assert_int_equal(f.store->failures("acme")->count, kProcs - 1);  // no lost update either
     assert_false(*f.store->has_code("acme", kNow));
 }
@@ -373,11 +386,16 @@ void concurrent_consume(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(grants),          cmocka_unit_test(grant_files_checked),
-        cmocka_unit_test(code_single_use), cmocka_unit_test(code_reading_forms),
-        cmocka_unit_test(code_expiry_and_reissue), cmocka_unit_test(lockout),
-        cmocka_unit_test(unlock_resets),   cmocka_unit_test(totp),
-        cmocka_unit_test(forget_everything), cmocka_unit_test(concurrent_consume),
+        cmocka_unit_test(grants),
+        cmocka_unit_test(grant_files_checked),
+        cmocka_unit_test(code_single_use),
+        cmocka_unit_test(code_reading_forms),
+        cmocka_unit_test(code_expiry_and_reissue),
+        cmocka_unit_test(lockout),
+        cmocka_unit_test(unlock_resets),
+        cmocka_unit_test(totp),
+        cmocka_unit_test(forget_everything),
+        cmocka_unit_test(concurrent_consume),
     };
     return RUN_GROUP("store", tests);
 }

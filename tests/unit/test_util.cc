@@ -16,8 +16,9 @@ void account_names_valid(void**) {
 }
 
 void account_names_invalid(void**) {
-    for (const char* n : {"", "A", "Acme", "acmE", "1acme", "-acme", "0", "acme.corp", "acme corp", "acme/x",
-                          "../etc", "acme$", "acme@x", "acme:", " acme", "acme ", "acme\n", "\xc3\xa9t\xc3\xa9"})
+    for (const char* n :
+         {"", "A", "Acme", "acmE", "1acme", "-acme", "0", "acme.corp", "acme corp", "acme/x",
+          "../etc", "acme$", "acme@x", "acme:", " acme", "acme ", "acme\n", "\xc3\xa9t\xc3\xa9"})
         if (valid_account_name(n)) fail_msg("'%s' should be refused", n);
     assert_false(valid_account_name(std::string(33, 'a')));
     // An embedded NUL must not end the name early.
@@ -45,7 +46,7 @@ void escape_long_input_capped(void**) {
     auto out = escape(in);
     assert_int_equal(out.size(), 256 + 3);
     assert_str_eq(out.substr(256), "...");
-    assert_str_eq(escape("abcde", 5), "abcde");    // exactly the cap: no ellipsis
+    assert_str_eq(escape("abcde", 5), "abcde");  // exactly the cap: no ellipsis
     assert_str_eq(escape("abcdef", 5), "abcde...");
     // A cap never lets a raw control character through.
     auto ctl = escape(std::string(500, '\n'), 10);
@@ -72,7 +73,8 @@ void rfc3339_round_trip(void**) {
         auto s = format_rfc3339(t);
         auto back = parse_rfc3339(s);
         assert_ok(back);
-        if (*back != t) fail_msg("%s parsed back as %lld, not %lld", s.c_str(), (long long)*back, (long long)t);
+        if (*back != t)
+            fail_msg("%s parsed back as %lld, not %lld", s.c_str(), (long long)*back, (long long)t);
     }
     // The millisecond form parses back to the second.
     auto ms = parse_rfc3339(format_rfc3339_ms(1795851547999));
@@ -106,15 +108,33 @@ void rfc3339_offsets(void**) {
 }
 
 void rfc3339_invalid(void**) {
-    for (const char* s : {"", "2026-11-28", "2026-11-28T07:39:07", "2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z",
-                          "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z",
-                          "2026-01-00T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z",
-                          "2026-01-01T23:60:00Z", "2026-01-01T23:59:61Z", "2026-1-01T00:00:00Z",
-                          "2026/01/01T00:00:00Z", "2026-01-01X00:00:00Z", "2026-01-01T00:00:00+0100",
-                          "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00+01:60", "2026-01-01T00:00:00.Z",
-                          "2026-01-01T00:00:00ZZ", "2026-01-01T00:00:00Z ", " 2026-01-01T00:00:00Z",
-                          "+026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789012345678901Z",
-                          "20260101T000000Z", "yesterday"})
+    for (const char* s : {"",
+                          "2026-11-28",
+                          "2026-11-28T07:39:07",
+                          "2026-02-30T00:00:00Z",
+                          "2026-02-29T00:00:00Z",
+                          "2026-04-31T00:00:00Z",
+                          "2026-13-01T00:00:00Z",
+                          "2026-00-10T00:00:00Z",
+                          "2026-01-00T00:00:00Z",
+                          "2026-01-32T00:00:00Z",
+                          "2026-01-01T24:00:00Z",
+                          "2026-01-01T23:60:00Z",
+                          "2026-01-01T23:59:61Z",
+                          "2026-1-01T00:00:00Z",
+                          "2026/01/01T00:00:00Z",
+                          "2026-01-01X00:00:00Z",
+                          "2026-01-01T00:00:00+0100",
+                          "2026-01-01T00:00:00+24:00",
+                          "2026-01-01T00:00:00+01:60",
+                          "2026-01-01T00:00:00.Z",
+                          "2026-01-01T00:00:00ZZ",
+                          "2026-01-01T00:00:00Z ",
+                          " 2026-01-01T00:00:00Z",
+                          "+026-01-01T00:00:00Z",
+                          "2026-01-01T00:00:00.123456789012345678901Z",
+                          "20260101T000000Z",
+                          "yesterday"})
         if (parse_rfc3339(s).ok()) fail_msg("'%s' should be refused", s);
     assert_err(parse_rfc3339("2026-02-30T00:00:00Z"), Code::invalid);
     // Leap days only in leap years.
@@ -146,9 +166,10 @@ void civil_days(void**) {
         civil_from_days(z, y, m, d);
         if (m < 1 || m > 12 || d < 1 || d > 31) fail_msg("day %lld gave %u-%u", (long long)z, m, d);
         if (days_from_civil(y, m, d) != z) fail_msg("day %lld does not round trip", (long long)z);
-        if (z > -800000 && !(d == pd + 1 && m == pm && y == py) && !(d == 1 && (m == pm + 1 || (m == 1 && pm == 12))))
-            fail_msg("day %lld: %lld-%u-%u does not follow %lld-%u-%u", (long long)z, (long long)y, m, d,
-                     (long long)py, pm, pd);
+        if (z > -800000 && !(d == pd + 1 && m == pm && y == py) &&
+            !(d == 1 && (m == pm + 1 || (m == 1 && pm == 12))))
+            fail_msg("day %lld: %lld-%u-%u does not follow %lld-%u-%u", (long long)z, (long long)y,
+                     m, d, (long long)py, pm, pd);
         py = y;
         pm = m;
         pd = d;
@@ -193,12 +214,18 @@ void trim_and_split(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(account_names_valid),  cmocka_unit_test(account_names_invalid),
-        cmocka_unit_test(escape_plain_kept),    cmocka_unit_test(escape_control_and_quotes),
-        cmocka_unit_test(escape_long_input_capped), cmocka_unit_test(rfc3339_known_values),
-        cmocka_unit_test(rfc3339_round_trip),   cmocka_unit_test(rfc3339_offsets),
-        cmocka_unit_test(rfc3339_invalid),      cmocka_unit_test(civil_days),
-        cmocka_unit_test(uint_parsing),         cmocka_unit_test(trim_and_split),
+        cmocka_unit_test(account_names_valid),
+        cmocka_unit_test(account_names_invalid),
+        cmocka_unit_test(escape_plain_kept),
+        cmocka_unit_test(escape_control_and_quotes),
+        cmocka_unit_test(escape_long_input_capped),
+        cmocka_unit_test(rfc3339_known_values),
+        cmocka_unit_test(rfc3339_round_trip),
+        cmocka_unit_test(rfc3339_offsets),
+        cmocka_unit_test(rfc3339_invalid),
+        cmocka_unit_test(civil_days),
+        cmocka_unit_test(uint_parsing),
+        cmocka_unit_test(trim_and_split),
     };
     return RUN_GROUP("util", tests);
 }

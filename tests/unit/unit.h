@@ -58,7 +58,7 @@ namespace unit {
 #define assert_err(expr, want)                                                                     \
     do {                                                                                           \
         const auto& r_ = (expr);                                                                   \
-        if (r_.ok()) fail_msg("%s succeeded, expected %s", #expr, vendor::core::code_name(want));   \
+        if (r_.ok()) fail_msg("%s succeeded, expected %s", #expr, vendor::core::code_name(want));  \
         if (r_.error().code != (want))                                                             \
             fail_msg("%s: expected %s, got %s: %s", #expr, vendor::core::code_name(want),          \
                      vendor::core::code_name(r_.error().code), r_.error().detail.c_str());         \
@@ -106,7 +106,8 @@ inline void write_file(const std::string& path, std::string_view data, mode_t mo
 }
 
 inline void make_dir(const std::string& path, mode_t mode = 0700) {
-    if (::mkdir(path.c_str(), mode) != 0) fail_msg("cannot mkdir %s: %s", path.c_str(), std::strerror(errno));
+    if (::mkdir(path.c_str(), mode) != 0)
+        fail_msg("cannot mkdir %s: %s", path.c_str(), std::strerror(errno));
     if (::chmod(path.c_str(), mode) != 0) fail_msg("cannot chmod %s", path.c_str());
 }
 
@@ -137,10 +138,8 @@ class TmpDir {
         ::nftw(
             path_.c_str(),
             [](const char* p, const struct stat*, int type, struct FTW*) -> int {
-                if (type == FTW_DP)
-                    ::rmdir(p);
-                else
-                    ::unlink(p);
+                if (type == FTW_DP) ::rmdir(p);
+                else ::unlink(p);
                 return 0;
             },
             16, FTW_DEPTH | FTW_PHYS);
