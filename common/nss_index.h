@@ -90,6 +90,11 @@ class View {
                 return "bad user string";
             if (static_cast<std::uint64_t>(u.sup_off) + u.sup_count > h_.pool_count) return "bad gid list";
             if (u.sup_count > 64) return "too many groups";
+        }
+        // Only now that every record's strings are checked: the name index
+        // may point at any record, and strcmp must never see an unchecked
+        // offset.
+        for (std::uint32_t i = 0; i < h_.n_users; ++i) {
             std::uint32_t byname = u32(h_.users_by_name_off, i);
             if (byname >= h_.n_users) return "bad name index";
             if (i > 0 && std::strcmp(str(user(u32(h_.users_by_name_off, i - 1)).name), str(user(byname).name)) >= 0)
@@ -103,6 +108,8 @@ class View {
             if (static_cast<std::uint64_t>(g.mem_off) + g.mem_count > h_.pool_count) return "bad member list";
             for (std::uint32_t k = 0; k < g.mem_count; ++k)
                 if (!name_ok(u32(h_.pool_off, g.mem_off + k))) return "bad member name";
+        }
+        for (std::uint32_t i = 0; i < h_.n_groups; ++i) {
             std::uint32_t byname = u32(h_.groups_by_name_off, i);
             if (byname >= h_.n_groups) return "bad group name index";
             if (i > 0 &&

@@ -70,6 +70,32 @@ $(NSS_T_FUZZ_REPLAY): $(NSS_T_DIR)/fuzz_index.o $(NSS_T_DIR)/fuzz_replay.o
 
 -include $(wildcard $(NSS_T_DIR)/*/*.d)
 
+# The seed corpus of the index fuzz target is generated, then committed.
+$(NSS_T_DIR)/gen_corpus: $(NSS_T_DIR)/gen_corpus.o $(LIBCORE)
+	$(CXX) -o $@ $< $(LIBCORE) $(NSS_LINK_FLAGS) $(PKG_LIBS)
+
+nss-corpus: $(NSS_T_DIR)/gen_corpus
+	@mkdir -p tests/nss/corpus
+	$(NSS_T_DIR)/gen_corpus tests/nss/corpus
+
+# libFuzzer on the index reader: clang, ASan + UBSan, FUZZ_NSS_TIME seconds.
+# New inputs go to a temporary directory; a crash is kept under
+# $(NSS_T_DIR)/fuzz-artifacts/.
+FUZZ_NSS_TIME ?= 60
+NSS_FUZZER := $(NSS_T_DIR)/fuzz_index_libfuzzer
+$(NSS_FUZZER): tests/nss/fuzz_index.cc common/nss_index.h
+	@mkdir -p $(@D)
+	clang++ -std=c++20 -g -O1 $(WARN) -Icommon -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ tests/nss/fuzz_index.cc
+
+fuzz-nss: $(NSS_FUZZER)
+	@mkdir -p $(NSS_T_DIR)/fuzz-artifacts
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+	$(NSS_FUZZER) -max_total_time=$(FUZZ_NSS_TIME) -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(NSS_T_DIR)/fuzz-artifacts/ "$$work" tests/nss/corpus
+
+.PHONY: nss-corpus fuzz-nss
+
 NSS_T_ENV = NSS_TEST_ROOT=$(NSS_T_ROOT) NSS_TEST_MODULE=$(abspath $(NSS_T_MOD)) \
             NSS_TEST_PLAIN_MODULE=$(abspath $(NSS_T_PLAIN)) NSS_TEST_REAL_MODULE=$(abspath $(NSS_SO)) \
             NSS_TEST_MAP=$(abspath nss_vendor/nss_vendor.map) NSS_TEST_VENDORCTL=$(abspath $(VENDORCTL)) \

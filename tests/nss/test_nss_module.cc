@@ -657,6 +657,28 @@ const Mutation kMutations[] = {
      }},
     {"name string past the strings block",
      [](std::string& b) { UserRec u = get_user(b, 0); u.name = header_of(b).strings_size; put_user(b, 0, u); fix_checksum(b); }},
+    // Found by fuzz_index: the name-order check read the name of a record
+    // the validator had not reached yet.
+    {"name index reaches an unchecked record",
+     [](std::string& b) {
+         Header h = header_of(b);
+         UserRec u = get_user(b, 3);
+         u.name = 0x7FFFFFF0;
+         put_user(b, 3, u);
+         const std::uint32_t order[] = {0, 3, 1, 2};
+         std::memcpy(b.data() + h.users_by_name_off, order, sizeof order);
+         fix_checksum(b);
+     }},
+    {"group name index reaches an unchecked record",
+     [](std::string& b) {
+         Header h = header_of(b);
+         GroupRec g = get_group(b, 2);
+         g.name = 0x7FFFFFF0;
+         put_group(b, 2, g);
+         const std::uint32_t order[] = {1, 2, 0};
+         std::memcpy(b.data() + h.groups_by_name_off, order, sizeof order);
+         fix_checksum(b);
+     }},
     {"name with a colon", [](std::string& b) { str_at(b, get_user(b, 1).name)[1] = ':'; fix_checksum(b); }},
     {"name with a newline", [](std::string& b) { str_at(b, get_user(b, 1).name)[0] = '\n'; fix_checksum(b); }},
     {"empty name", [](std::string& b) { UserRec u = get_user(b, 0); u.name = 0; put_user(b, 0, u); fix_checksum(b); }},
