@@ -27,7 +27,7 @@ Json Json::array() { return Json(json_object_new_array()); }
 
 Result<Json> Json::parse(std::string_view text, std::string_view what) {
     if (text.size() > (1 << 20)) return make_error(Code::too_large, std::string(what) + ": too large");
-    if (std::memchr(text.data(), '\0', text.size()))
+    if (!text.empty() && std::memchr(text.data(), '\0', text.size()))
         return make_error(Code::invalid, std::string(what) + ": NUL byte");
     json_tokener* tok = json_tokener_new_ex(32);
     if (!tok) return make_error(Code::no_memory, "json_tokener_new");

@@ -180,8 +180,11 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
         if (uid < 1000 || uid > 2147483646) return make_error(Code::invalid, what + ": uid out of range");
         e.uid = static_cast<std::uint32_t>(uid);
         auto abs_ok = [](const std::string& p) {
-            if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos || p.find(':') != std::string::npos)
+            if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos || p.find("/./") != std::string::npos ||
+                p.find(':') != std::string::npos || p.size() > 1024)
                 return false;
+            if (p.size() >= 2 && p.compare(p.size() - 2, 2, "/.") == 0) return false;
+            if (p.size() >= 3 && p.compare(p.size() - 3, 3, "/..") == 0) return false;
             for (unsigned char ch : p)
                 if (ch < 0x20 || ch == 0x7f) return false;
             return true;
