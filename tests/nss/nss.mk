@@ -17,7 +17,8 @@
 #       nss_fuzz     tests/nss/corpus replayed through the index fuzz target
 #   make fuzz-nss    libFuzzer (clang) on the index reader, 60 s (FUZZ_NSS_TIME)
 #   make bench-nss   getpwnam_r/getpwuid_r against glibc files and
-#                    libnss-extrausers at 10, 1,000, 100,000 accounts (root)
+#                    libnss-extrausers at 10, 1,000, 100,000 accounts (root;
+#                    not part of check)
 #
 # The tests need root (the module believes only a root-owned index; vendorctl
 # refuses to run otherwise); without it each program reports one SKIP. They
@@ -41,7 +42,7 @@ NSS_LINK_FLAGS = $(SANFLAGS) $(LDHARDEN) $(LDFLAGS)
 NSS_T_PRELOAD = $(if $(findstring address,$(SANFLAGS)),$(shell $(CC) -print-file-name=libasan.so))
 
 # The test copy: same sources and flags as $(NSS_SO), another index path.
-$(NSS_T_MOD_OBJS): $(NSS_T_DIR)/mod/%.o: nss_vendor/%.cc
+$(NSS_T_MOD_OBJS): $(NSS_T_DIR)/mod/%.o: nss_vendor/%.cc tests/nss/nss.mk
 	@mkdir -p $(@D)
 	$(CXX) $(ALLCXXFLAGS) $(NSS_CXXFLAGS) -DPAM_VENDOR_NSS_INDEX='"$(NSS_T_INDEX)"' -MMD -MP -c $< -o $@
 
@@ -51,7 +52,7 @@ $(NSS_T_MOD): $(NSS_T_MOD_OBJS) nss_vendor/nss_vendor.map
 	    -Wl,--version-script=nss_vendor/nss_vendor.map -lpthread
 
 # The same without sanitizers: what ldd of a release build shows.
-$(NSS_T_PLAIN_OBJS): $(NSS_T_DIR)/plainobj/%.o: nss_vendor/%.cc
+$(NSS_T_PLAIN_OBJS): $(NSS_T_DIR)/plainobj/%.o: nss_vendor/%.cc tests/nss/nss.mk
 	@mkdir -p $(@D)
 	$(CXX) $(filter-out $(SANFLAGS),$(ALLCXXFLAGS)) $(NSS_CXXFLAGS) -DPAM_VENDOR_NSS_INDEX='"$(NSS_T_INDEX)"' \
 	    -MMD -MP -c $< -o $@
@@ -96,10 +97,52 @@ fuzz-nss: $(NSS_FUZZER)
 
 .PHONY: nss-corpus fuzz-nss
 
+# make bench-nss: not a test. A bench copy of the module (plain build) with
+# the production index path, which the benchmark serves from a tmpfs over
+# /var/lib in its private mount namespace (tests/nss/bench_nss.cc);
+# libnss-extrausers is installed when missing and we are root.
+# BENCH_NSS_ARGS: --sizes 10,1000 --time 0.5 --strict (exit 1 on a miss).
+NSS_B_INDEX := /var/lib/pam_vendor/nss/index
+NSS_B_MOD   := $(NSS_T_DIR)/bench/lib/libnss_vendor.so.2
+NSS_B_OBJS  := $(NSS_SRCS:nss_vendor/%.cc=$(NSS_T_DIR)/benchobj/%.o)
+NSS_B_BIN   := $(NSS_T_DIR)/bench_nss
+BENCH_NSS_ARGS ?=
+
+$(NSS_B_OBJS): $(NSS_T_DIR)/benchobj/%.o: nss_vendor/%.cc tests/nss/nss.mk
+	@mkdir -p $(@D)
+	$(CXX) $(filter-out $(SANFLAGS),$(ALLCXXFLAGS)) $(NSS_CXXFLAGS) -DPAM_VENDOR_NSS_INDEX='"$(NSS_B_INDEX)"' \
+	    -MMD -MP -c $< -o $@
+
+$(NSS_B_MOD): $(NSS_B_OBJS) nss_vendor/nss_vendor.map
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $(NSS_B_OBJS) $(LDHARDEN) $(LDFLAGS) -Wl,-soname,libnss_vendor.so.2 \
+	    -Wl,--version-script=nss_vendor/nss_vendor.map -lpthread
+
+$(NSS_B_BIN): $(NSS_T_DIR)/bench_nss.o $(LIBCORE)
+	$(CXX) -o $@ $< $(LIBCORE) $(LDHARDEN) $(LDFLAGS) $(PKG_LIBS) -ldl
+
+bench-nss-deps:
+	@if ! dpkg-query -W -f='$${Status}\n' libnss-extrausers 2>/dev/null | grep -q 'ok installed'; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing: libnss-extrausers"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	            libnss-extrausers >/dev/null; \
+	    else echo "note: libnss-extrausers not installed (needs root); that column stays empty"; fi; \
+	fi
+
+bench-nss: bench-nss-deps
+	$(if $(SANFLAGS),$(error make bench-nss measures the plain build; unset SANFLAGS))
+	@$(MAKE) --no-print-directory bench-nss-run
+
+bench-nss-run: $(NSS_B_MOD) $(NSS_B_BIN)
+	$(NSS_B_BIN) --module $(abspath $(NSS_B_MOD)) --index $(NSS_B_INDEX) $(BENCH_NSS_ARGS)
+
+.PHONY: bench-nss bench-nss-deps bench-nss-run
+
 NSS_T_ENV = NSS_TEST_ROOT=$(NSS_T_ROOT) NSS_TEST_MODULE=$(abspath $(NSS_T_MOD)) \
             NSS_TEST_PLAIN_MODULE=$(abspath $(NSS_T_PLAIN)) NSS_TEST_REAL_MODULE=$(abspath $(NSS_SO)) \
             NSS_TEST_MAP=$(abspath nss_vendor/nss_vendor.map) NSS_TEST_VENDORCTL=$(abspath $(VENDORCTL)) \
-            NSS_TEST_PRELOAD=$(NSS_T_PRELOAD) NSS_TEST_SANITIZED=$(if $(SANFLAGS),1,0)
+            NSS_TEST_PRELOAD=$(NSS_T_PRELOAD)
 NSS_STRESS_REWRITES ?= 1000
 NSS_STRESS_VENDORCTL ?= 100
 
