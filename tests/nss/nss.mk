@@ -13,7 +13,8 @@
 #                    with a bind-mounted nsswitch.conf, vendorctl add/remove,
 #                    homes, ldd and the export list of the real module
 #       nss_stress   16 threads of lookups while the index is replaced 1,000
-#                    times (NSS_STRESS_REWRITES), partly by vendorctl reindex
+#                    times by the writer (NSS_STRESS_REWRITES) and 100 times
+#                    by vendorctl reindex (NSS_STRESS_VENDORCTL)
 #       nss_fuzz     tests/nss/corpus replayed through the index fuzz target
 #   make fuzz-nss    libFuzzer (clang) on the index reader, 60 s (FUZZ_NSS_TIME)
 #   make bench-nss   getpwnam_r/getpwuid_r against glibc files and
