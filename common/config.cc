@@ -25,7 +25,7 @@ const std::vector<ConfigKey>& config_keys() {
         {"max_grant", "longest activation (default 12h)"},
         {"lockout_threshold", "consecutive bad codes that lock the code factor, 1 to 100 (default 5)"},
         {"lockout_time", "how long the lock lasts (default 15m)"},
-        {"log_retention_days", "days of audit log vendorctl prune keeps (default 190, min 183)"},
+        {"log_retention_days", "days of audit log vendorctl prune keeps (default 190; prune refuses below 183 without --force)"},
         {"uid_min", "first id of vendor accounts served by nss_vendor (default 2000300000)"},
         {"uid_max", "last id of vendor accounts (default 2000499999)"},
         {"vendor_gid", "gid of the vendor group served by nss_vendor (default 2000300000)"},
