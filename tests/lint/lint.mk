@@ -33,7 +33,7 @@ TIDY_FLAGS     = -std=c++20 -Icommon $(PKG_CFLAGS) -DPAM_VENDOR_VERSION="lint"
 CPPCHECK_FLAGS = --enable=warning,performance,portability --error-exitcode=1 --std=c++20 \
                  --language=c++ --inline-suppr --suppressions-list=tests/lint/cppcheck.supp \
                  --template=gcc -q -j $(LINT_JOBS) -Icommon -DPAM_VENDOR_VERSION=\"lint\"
-LINT_DEBS     := clang-format clang-tidy cppcheck groff man-db pkg-config \
+LINT_DEBS     := clang-format clang-tidy cppcheck groff-base man-db pkg-config \
                  libpam0g-dev liboath-dev libsodium-dev libjson-c-dev
 
 lint: lint-deps
