@@ -17,7 +17,7 @@ struct Mapping {
     unsigned long dev, ino;
     long mtime_s, mtime_ns;
     long ctime_s, ctime_ns;  // chmod/chown of the mapped file changes only these
-    int refs;  // guarded by the module mutex
+    int refs;                // guarded by the module mutex
     nssidx::View view;
 };
 

@@ -63,9 +63,9 @@ struct Backend {
 constexpr std::uint32_t kGid = 2000300000;
 
 double now_ns() {
-    return static_cast<double>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count());
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 double g_budget_s = 0.3;
@@ -162,9 +162,12 @@ int main(int argc, char** argv) {
             }
         } else die("unknown argument " + a);
     }
-    if (module.empty() || index.empty()) die("usage: bench_nss --module SO --index PATH [--sizes 10,1000] [--time S]");
-    if (geteuid() != 0) die("needs root: a private mount namespace, and an index the module believes (root-owned)");
-    if (::unshare(CLONE_NEWNS) != 0) die(std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno));
+    if (module.empty() || index.empty())
+        die("usage: bench_nss --module SO --index PATH [--sizes 10,1000] [--time S]");
+    if (geteuid() != 0)
+        die("needs root: a private mount namespace, and an index the module believes (root-owned)");
+    if (::unshare(CLONE_NEWNS) != 0)
+        die(std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno));
     if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         die(std::string("making / private: ") + std::strerror(errno));
 
@@ -185,7 +188,8 @@ int main(int argc, char** argv) {
         be[1].nam = reinterpret_cast<PwNam>(::dlsym(h, "_nss_extrausers_getpwnam_r"));
         be[1].uid = reinterpret_cast<PwUid>(::dlsym(h, "_nss_extrausers_getpwuid_r"));
     }
-    if (!be[1].nam || !be[1].uid) be[1].why = "libnss_extrausers.so.2 not installed (apt install libnss-extrausers)";
+    if (!be[1].nam || !be[1].uid)
+        be[1].why = "libnss_extrausers.so.2 not installed (apt install libnss-extrausers)";
     void* vh = ::dlopen(module.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!vh) die(std::string("dlopen ") + module + ": " + ::dlerror());
     be[2].nam = reinterpret_cast<PwNam>(::dlsym(vh, "_nss_vendor_getpwnam_r"));
@@ -193,7 +197,8 @@ int main(int argc, char** argv) {
     if (!be[2].nam || !be[2].uid) die("the module exports no _nss_vendor_getpwnam_r/getpwuid_r");
 
     // A tmpfs over /var/lib, in this namespace only.
-    if (index.rfind("/var/lib/", 0) != 0) die("--index must be under /var/lib (a tmpfs is mounted there)");
+    if (index.rfind("/var/lib/", 0) != 0)
+        die("--index must be under /var/lib (a tmpfs is mounted there)");
     if (::mount("tmpfs", "/var/lib", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1g") != 0)
         die(std::string("tmpfs on /var/lib: ") + std::strerror(errno));
     const std::string tmp = "/var/lib/nss-bench";
@@ -207,9 +212,10 @@ int main(int argc, char** argv) {
     ::mkdir(index_dir.c_str(), 0755);
     ::chmod(index_dir.c_str(), 0755);
 
-    struct utsname un{};
+    struct utsname un {};
     ::uname(&un);
-    std::printf("bench-nss: glibc %s, Linux %s, %ld CPU(s); backends called directly (dlsym), median ns/call\n",
+    std::printf("bench-nss: glibc %s, Linux %s, %ld CPU(s); backends called directly (dlsym), "
+                "median ns/call\n",
                 gnu_get_libc_version(), un.release, ::sysconf(_SC_NPROCESSORS_ONLN));
 
     std::vector<Row> rows;
@@ -226,20 +232,25 @@ int main(int argc, char** argv) {
             u.gecos = "Vendor " + std::to_string(i) + ", bench";
             u.dir = "/home/vendors/" + u.name;
             u.shell = "/bin/bash";
-            text += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) + ":" + u.gecos + ":" + u.dir +
-                    ":" + u.shell + "\n";
+            text += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) + ":" +
+                    u.gecos + ":" + u.dir + ":" + u.shell + "\n";
             users.push_back(std::move(u));
         }
         // The same entries for every backend.
         if (files_mounted) ::umount2("/etc/passwd", MNT_DETACH);
-        if (!write_text(tmp + "/passwd", text) || !write_text("/var/lib/extrausers/passwd", text)) die("cannot write");
+        if (!write_text(tmp + "/passwd", text) || !write_text("/var/lib/extrausers/passwd", text))
+            die("cannot write");
         ::chmod((tmp + "/passwd").c_str(), 0644);
         ::chmod("/var/lib/extrausers/passwd", 0644);
-        files_mounted = ::mount((tmp + "/passwd").c_str(), "/etc/passwd", nullptr, MS_BIND, nullptr) == 0;
-        if (!files_mounted && be[0].why.empty()) be[0].why = std::string("bind mount: ") + std::strerror(errno);
-        auto bytes = vendor::core::build_nss_index(users, {{"vendors", kGid, {}}}, kGid, kGid + 199999);
+        files_mounted =
+            ::mount((tmp + "/passwd").c_str(), "/etc/passwd", nullptr, MS_BIND, nullptr) == 0;
+        if (!files_mounted && be[0].why.empty())
+            be[0].why = std::string("bind mount: ") + std::strerror(errno);
+        auto bytes =
+            vendor::core::build_nss_index(users, {{"vendors", kGid, {}}}, kGid, kGid + 199999);
         if (!bytes) die("build_nss_index: " + bytes.error().detail);
-        if (auto w = vendor::core::atomic_write(index, *bytes, 0644); !w) die("atomic_write: " + w.error().detail);
+        if (auto w = vendor::core::atomic_write(index, *bytes, 0644); !w)
+            die("atomic_write: " + w.error().detail);
 
         // Keys: 4096 hits spread over the whole set, 4096 misses.
         std::vector<std::string> hit_names(4096), miss_names(4096);
@@ -263,7 +274,8 @@ int main(int argc, char** argv) {
             char buf[1024];
             int err = 0;
             if (b.nam(hit_names[0].c_str(), &pw, buf, sizeof buf, &err) != NSS_STATUS_SUCCESS ||
-                hit_names[0] != pw.pw_name || b.uid(hit_uids[0], &pw, buf, sizeof buf, &err) != NSS_STATUS_SUCCESS ||
+                hit_names[0] != pw.pw_name ||
+                b.uid(hit_uids[0], &pw, buf, sizeof buf, &err) != NSS_STATUS_SUCCESS ||
                 pw.pw_uid != hit_uids[0] ||
                 b.nam(miss_names[0].c_str(), &pw, buf, sizeof buf, &err) != NSS_STATUS_NOTFOUND ||
                 b.uid(miss_uids[0], &pw, buf, sizeof buf, &err) != NSS_STATUS_NOTFOUND)
@@ -271,7 +283,7 @@ int main(int argc, char** argv) {
         }
         const char* ops[4] = {"getpwnam hit", "getpwnam miss", "getpwuid hit", "getpwuid miss"};
         long wrong[3] = {0, 0, 0};
-        struct stat st{};
+        struct stat st {};
         for (int op = 0; op < 4; ++op) {
             Row r{n, ops[op], {-1, -1, -1}};
             std::vector<Batch> fns;
@@ -308,8 +320,9 @@ int main(int argc, char** argv) {
             }
             for (int bi = 0; bi < 3; ++bi)
                 if (wrong[bi]) {
-                    std::fprintf(stderr, "bench-nss: %s %s at %zu: %ld wrong answer(s); not counted\n", be[bi].name,
-                                 ops[op], n, wrong[bi]);
+                    std::fprintf(stderr,
+                                 "bench-nss: %s %s at %zu: %ld wrong answer(s); not counted\n",
+                                 be[bi].name, ops[op], n, wrong[bi]);
                     r.ns[bi] = -1;
                     wrong[bi] = 0;
                 }
@@ -336,11 +349,12 @@ int main(int argc, char** argv) {
         else std::snprintf(s, sizeof s, "%12.4f", a / b);
         return std::string(s);
     };
-    std::printf("\n%9s  %-14s%12s%12s%12s%12s%12s\n", "accounts", "lookup", "files", "extrausers", "nss_vendor",
-                "vnd/files", "vnd/extra");
+    std::printf("\n%9s  %-14s%12s%12s%12s%12s%12s\n", "accounts", "lookup", "files", "extrausers",
+                "nss_vendor", "vnd/files", "vnd/extra");
     for (const auto& r : rows)
-        std::printf("%9zu  %-14s%s%s%s%s%s\n", r.n, r.op, cell(r.ns[0]).c_str(), cell(r.ns[1]).c_str(),
-                    cell(r.ns[2]).c_str(), ratio(r.ns[2], r.ns[0]).c_str(), ratio(r.ns[2], r.ns[1]).c_str());
+        std::printf("%9zu  %-14s%s%s%s%s%s\n", r.n, r.op, cell(r.ns[0]).c_str(),
+                    cell(r.ns[1]).c_str(), cell(r.ns[2]).c_str(), ratio(r.ns[2], r.ns[0]).c_str(),
+                    ratio(r.ns[2], r.ns[1]).c_str());
 
     // The targets.
     bool all_ok = true;
@@ -354,8 +368,8 @@ int main(int argc, char** argv) {
         bool hit = std::strstr(r.op, "hit") != nullptr;
         if (hit && r.n == sizes.back())
             verdict(r.ns[2] >= 0 && r.ns[2] <= 1000.0, r.ns[2] >= 0,
-                    "nss_vendor " + std::string(r.op) + " at " + std::to_string(r.n) + " accounts <= 1 us (" +
-                        cell(r.ns[2]).substr(4) + " ns)");
+                    "nss_vendor " + std::string(r.op) + " at " + std::to_string(r.n) +
+                        " accounts <= 1 us (" + cell(r.ns[2]).substr(4) + " ns)");
         if (!hit || r.n == 10)
             verdict(r.ns[2] <= r.ns[0], r.ns[0] >= 0 && r.ns[2] >= 0,
                     "nss_vendor " + std::string(r.op) + " at " + std::to_string(r.n) +

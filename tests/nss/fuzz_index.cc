@@ -36,7 +36,8 @@ void exercise(const unsigned char* data, std::size_t size) {
         UserRec u = v.user(i);
         check(u.uid >= vendor::nssidx::kIdFloor && u.gid >= vendor::nssidx::kIdFloor);
         check(u.uid >= h.id_min && u.uid <= h.id_max);
-        total += touch(v.str(u.name)) + touch(v.str(u.gecos)) + touch(v.str(u.dir)) + touch(v.str(u.shell));
+        total += touch(v.str(u.name)) + touch(v.str(u.gecos)) + touch(v.str(u.dir)) +
+                 touch(v.str(u.shell));
         for (std::uint32_t k = 0; k < u.sup_count; ++k) total += v.pool(u.sup_off + k);
         check(v.find_user_by_name(v.str(u.name)) == static_cast<long>(i));
         check(v.find_user_by_uid(u.uid) == static_cast<long>(i));
@@ -45,7 +46,8 @@ void exercise(const unsigned char* data, std::size_t size) {
         GroupRec g = v.group(i);
         check(g.gid >= h.id_min && g.gid <= h.id_max);
         total += touch(v.str(g.name));
-        for (std::uint32_t k = 0; k < g.mem_count; ++k) total += touch(v.str(v.pool(g.mem_off + k)));
+        for (std::uint32_t k = 0; k < g.mem_count; ++k)
+            total += touch(v.str(v.pool(g.mem_off + k)));
         check(v.find_group_by_name(v.str(g.name)) == static_cast<long>(i));
         check(v.find_group_by_gid(g.gid) == static_cast<long>(i));
     }

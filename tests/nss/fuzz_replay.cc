@@ -32,7 +32,7 @@ bool read_whole(const std::string& path, std::vector<std::uint8_t>& out) {
 int main(int argc, char** argv) {
     std::vector<std::string> files;
     for (int i = 1; i < argc; ++i) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(argv[i], &st) != 0) continue;
         if (!S_ISDIR(st.st_mode)) {
             files.emplace_back(argv[i]);
@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
             continue;
         }
         // An exact-size heap copy: ASan sees a read one byte past the input.
-        std::uint8_t* exact = static_cast<std::uint8_t*>(std::malloc(data.size() ? data.size() : 1));
+        std::uint8_t* exact =
+            static_cast<std::uint8_t*>(std::malloc(data.size() ? data.size() : 1));
         std::copy(data.begin(), data.end(), exact);
         std::fflush(stdout);
         LLVMFuzzerTestOneInput(exact, data.size());

@@ -30,8 +30,8 @@ void put(const std::string& name, const std::string& bytes) {
     ::close(fd);
 }
 
-NssUser user(const std::string& name, std::uint32_t uid, std::uint32_t gid, const std::string& gecos,
-             std::vector<std::uint32_t> sup = {}) {
+NssUser user(const std::string& name, std::uint32_t uid, std::uint32_t gid,
+             const std::string& gecos, std::vector<std::uint32_t> sup = {}) {
     NssUser u;
     u.name = name;
     u.uid = uid;
@@ -43,8 +43,8 @@ NssUser user(const std::string& name, std::uint32_t uid, std::uint32_t gid, cons
     return u;
 }
 
-std::string build(std::vector<NssUser> users, std::vector<NssGroup> groups, std::uint32_t lo = 2000300000,
-                  std::uint32_t hi = 2000499999) {
+std::string build(std::vector<NssUser> users, std::vector<NssGroup> groups,
+                  std::uint32_t lo = 2000300000, std::uint32_t hi = 2000499999) {
     auto r = build_nss_index(std::move(users), std::move(groups), lo, hi);
     if (!r) {
         std::fprintf(stderr, "build_nss_index: %s\n", r.error().detail.c_str());
@@ -64,7 +64,8 @@ std::string with_header(std::string b, const Header& h) {
 }
 std::string fixed(std::string b) {
     Header h = header(b);
-    h.checksum = vendor::nssidx::fnv1a(reinterpret_cast<const unsigned char*>(b.data()) + sizeof h, b.size() - sizeof h);
+    h.checksum = vendor::nssidx::fnv1a(reinterpret_cast<const unsigned char*>(b.data()) + sizeof h,
+                                       b.size() - sizeof h);
     return with_header(std::move(b), h);
 }
 
@@ -77,22 +78,26 @@ int main(int argc, char** argv) {
     }
     g_dir = argv[1];
     constexpr std::uint32_t G = 2000300000;
-    const std::string base = build({user("alice", G + 1, G, "Acme, database", {100, 29}), user("bob", G + 2, G, "Acme"),
-                                    user("carol", G + 3, G, "", {100})},
-                                   {{"vendors", G, {"alice", "bob"}}, {"vdev", G + 10, {}}, {"vops", G + 11, {"carol"}}});
+    const std::string base = build(
+        {user("alice", G + 1, G, "Acme, database", {100, 29}), user("bob", G + 2, G, "Acme"),
+         user("carol", G + 3, G, "", {100})},
+        {{"vendors", G, {"alice", "bob"}}, {"vdev", G + 10, {}}, {"vops", G + 11, {"carol"}}});
     put("valid-base", base);
     put("valid-empty", build({}, {}));
-    put("valid-floor", build({user("floor", 1000, 1000, "at the floor")}, {{"floorg", 1000, {"floor"}}}, 1000, 1999));
+    put("valid-floor", build({user("floor", 1000, 1000, "at the floor")},
+                             {{"floorg", 1000, {"floor"}}}, 1000, 1999));
     std::vector<std::uint32_t> sup64;
     for (std::uint32_t i = 0; i < 64; ++i) sup64.push_back(100 + i);
     put("valid-sup64", build({user("many_groups", G + 5, G, "x", sup64)}, {}));
-    put("valid-long", build({user("d_very-long-name-of-32-chars_xyz", G + 7, G, std::string(1024, 'g'))},
-                            {{std::string(32, 'g'), G + 9, {"d_very-long-name-of-32-chars_xyz"}}}));
+    put("valid-long",
+        build({user("d_very-long-name-of-32-chars_xyz", G + 7, G, std::string(1024, 'g'))},
+              {{std::string(32, 'g'), G + 9, {"d_very-long-name-of-32-chars_xyz"}}}));
     std::vector<NssUser> many;
     std::vector<std::string> members;
     for (std::uint32_t i = 0; i < 300; ++i) {
         std::string n = "v" + std::to_string((i * 7919u) % 300);
-        many.push_back(user(n, G + 100 + i, G, "Vendor " + std::to_string(i), {i % 5 ? 100u : 29u}));
+        many.push_back(
+            user(n, G + 100 + i, G, "Vendor " + std::to_string(i), {i % 5 ? 100u : 29u}));
         if (i % 3 == 0) members.push_back(n);
     }
     put("valid-300", build(many, {{"vendors", G, members}, {"third", G + 1, {"v1", "v2"}}}));
@@ -123,10 +128,11 @@ int main(int argc, char** argv) {
     put("bad-strings-off", with_header(base, h));
     // Body mutations with the checksum fixed: the structural checks decide.
     h = header(base);
-    for (std::size_t off : {static_cast<std::size_t>(h.users_off), static_cast<std::size_t>(h.users_off) + 4,
-                            static_cast<std::size_t>(h.users_by_name_off), static_cast<std::size_t>(h.groups_off) + 8,
-                            static_cast<std::size_t>(h.pool_off), static_cast<std::size_t>(h.strings_off) + 1,
-                            base.size() - 1}) {
+    for (std::size_t off :
+         {static_cast<std::size_t>(h.users_off), static_cast<std::size_t>(h.users_off) + 4,
+          static_cast<std::size_t>(h.users_by_name_off), static_cast<std::size_t>(h.groups_off) + 8,
+          static_cast<std::size_t>(h.pool_off), static_cast<std::size_t>(h.strings_off) + 1,
+          base.size() - 1}) {
         m = base;
         m[off] = static_cast<char>(m[off] ^ 0x41);
         put("fixed-flip-" + std::to_string(off), fixed(m));

@@ -74,11 +74,11 @@ using vendor::core::NssUser;
 
 inline const char* status_name(int st) {
     switch (st) {
-        case NSS_STATUS_TRYAGAIN: return "TRYAGAIN";
-        case NSS_STATUS_UNAVAIL: return "UNAVAIL";
-        case NSS_STATUS_NOTFOUND: return "NOTFOUND";
-        case NSS_STATUS_SUCCESS: return "SUCCESS";
-        case NSS_STATUS_RETURN: return "RETURN";
+    case NSS_STATUS_TRYAGAIN: return "TRYAGAIN";
+    case NSS_STATUS_UNAVAIL: return "UNAVAIL";
+    case NSS_STATUS_NOTFOUND: return "NOTFOUND";
+    case NSS_STATUS_SUCCESS: return "SUCCESS";
+    case NSS_STATUS_RETURN: return "RETURN";
     }
     return "?";
 }
@@ -88,9 +88,9 @@ inline const char* status_name(int st) {
     do {                                                                                           \
         int gs_ = (got_st), ge_ = (got_err), ws_ = (want_st), we_ = (want_err);                    \
         if (gs_ != ws_ || ge_ != we_)                                                              \
-            fail_msg("%s: got %s/%s, expected %s/%s", #got_st, nsst::status_name(gs_),              \
-                     strerrorname_np(ge_) ? strerrorname_np(ge_) : "?", nsst::status_name(ws_),     \
-                     strerrorname_np(we_) ? strerrorname_np(we_) : "?");                            \
+            fail_msg("%s: got %s/%s, expected %s/%s", #got_st, nsst::status_name(gs_),             \
+                     strerrorname_np(ge_) ? strerrorname_np(ge_) : "?", nsst::status_name(ws_),    \
+                     strerrorname_np(we_) ? strerrorname_np(we_) : "?");                           \
     } while (0)
 
 inline std::string env(const char* name) {
@@ -114,7 +114,8 @@ inline std::string index_path() { return index_dir() + "/" + vendor::nssidx::kFi
 // line for the whole program (CMocka 1.1 would print a skip as "not ok").
 inline bool skip_unless_root(const char* what) {
     if (geteuid() == 0) return false;
-    std::printf("1..1\nok 1 - %s # SKIP needs root: the module believes only a root-owned index\n", what);
+    std::printf("1..1\nok 1 - %s # SKIP needs root: the module believes only a root-owned index\n",
+                what);
     return true;
 }
 
@@ -123,7 +124,7 @@ inline int rm_cb(const char* p, const struct stat*, int type, struct FTW*) {
     return ::unlink(p) == 0 || errno == ENOENT ? 0 : -1;
 }
 inline void rm_rf(const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) return;
     // Homes are 0700 and owned by other uids: root walks them anyway.
     ::nftw(p.c_str(), rm_cb, 32, FTW_DEPTH | FTW_PHYS);
@@ -176,16 +177,19 @@ inline std::string read_file(const std::string& path) {
 }
 
 inline bool exists(const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     return ::lstat(p.c_str(), &st) == 0;
 }
 
-inline bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+inline bool contains(std::string_view hay, std::string_view needle) {
+    return hay.find(needle) != std::string_view::npos;
+}
 
 // ---------------------------------------------------------------- indexes
 
-inline NssUser mkuser(const std::string& name, std::uint32_t uid, std::uint32_t gid, const std::string& gecos,
-                    std::vector<std::uint32_t> sup = {}, const std::string& shell = "/bin/bash") {
+inline NssUser mkuser(const std::string& name, std::uint32_t uid, std::uint32_t gid,
+                      const std::string& gecos, std::vector<std::uint32_t> sup = {},
+                      const std::string& shell = "/bin/bash") {
     NssUser u;
     u.name = name;
     u.uid = uid;
@@ -197,7 +201,8 @@ inline NssUser mkuser(const std::string& name, std::uint32_t uid, std::uint32_t 
     return u;
 }
 
-inline NssGroup mkgroup(const std::string& name, std::uint32_t gid, std::vector<std::string> members = {}) {
+inline NssGroup mkgroup(const std::string& name, std::uint32_t gid,
+                        std::vector<std::string> members = {}) {
     NssGroup g;
     g.name = name;
     g.gid = gid;
@@ -234,7 +239,9 @@ inline vendor::nssidx::Header header_of(const std::string& b) {
     std::memcpy(&h, b.data(), sizeof h);
     return h;
 }
-inline void set_header(std::string& b, const vendor::nssidx::Header& h) { std::memcpy(b.data(), &h, sizeof h); }
+inline void set_header(std::string& b, const vendor::nssidx::Header& h) {
+    std::memcpy(b.data(), &h, sizeof h);
+}
 
 // ---------------------------------------------------------------- the module
 
@@ -376,7 +383,8 @@ inline Gr grgid(gid_t gid) {
 }
 
 // initgroups_dyn as glibc calls it: the primary group already in the array.
-inline int initgroups(const char* user, gid_t primary, std::vector<gid_t>& out, int* err, long limit = 0) {
+inline int initgroups(const char* user, gid_t primary, std::vector<gid_t>& out, int* err,
+                      long limit = 0) {
     long start = 1, size = 1;
     auto* groups = static_cast<gid_t*>(std::malloc(sizeof(gid_t)));
     groups[0] = primary;
@@ -418,10 +426,12 @@ inline Run run(const std::vector<std::string>& argv, const std::vector<std::stri
     std::vector<std::string> argv_copy = argv;
     for (auto& s : argv_copy) args.push_back(s.data());
     args.push_back(nullptr);
-    char out_t[] = "/tmp/nss-test-out.XXXXXX", err_t[] = "/tmp/nss-test-err.XXXXXX", in_t[] = "/tmp/nss-test-in.XXXXXX";
+    char out_t[] = "/tmp/nss-test-out.XXXXXX", err_t[] = "/tmp/nss-test-err.XXXXXX",
+         in_t[] = "/tmp/nss-test-in.XXXXXX";
     int ofd = ::mkstemp(out_t), efd = ::mkstemp(err_t), ifd = ::mkstemp(in_t);
     if (ofd < 0 || efd < 0 || ifd < 0) fail_msg("mkstemp: %s", std::strerror(errno));
-    if (!input.empty() && ::write(ifd, input.data(), input.size()) != static_cast<ssize_t>(input.size()))
+    if (!input.empty() &&
+        ::write(ifd, input.data(), input.size()) != static_cast<ssize_t>(input.size()))
         fail_msg("cannot write child input");
     ::lseek(ifd, 0, SEEK_SET);
     posix_spawn_file_actions_t fa;
@@ -434,8 +444,7 @@ inline Run run(const std::vector<std::string>& argv, const std::vector<std::stri
     posix_spawn_file_actions_destroy(&fa);
     if (rc == 0) {
         int ws = 0;
-        while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-        }
+        while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
         r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     } else {
         r.status = 127;

@@ -63,7 +63,8 @@ void check_gr(const group& g, const NssGroup& want) {
     assert_int_equal(g.gr_gid, want.gid);
     std::size_t i = 0;
     for (; g.gr_mem[i]; ++i) {
-        if (i >= want.members.size()) fail_msg("group %s: extra member %s", want.name.c_str(), g.gr_mem[i]);
+        if (i >= want.members.size())
+            fail_msg("group %s: extra member %s", want.name.c_str(), g.gr_mem[i]);
         assert_str_eq(g.gr_mem[i], want.members[i]);
     }
     assert_int_equal(i, want.members.size());
@@ -92,12 +93,13 @@ void sweep(const char* what, std::size_t exact, Call call, Check check) {
         int e = errno;
         if (len < exact) {
             if (st != NSS_STATUS_TRYAGAIN || e != ERANGE)
-                fail_msg("%s with %zu of %zu bytes: %s, errno %d (expected TRYAGAIN, ERANGE)", what, len, exact,
-                         status_name(st), e);
+                fail_msg("%s with %zu of %zu bytes: %s, errno %d (expected TRYAGAIN, ERANGE)", what,
+                         len, exact, status_name(st), e);
         } else {
             if (st != NSS_STATUS_SUCCESS || e != 1234)
-                fail_msg("%s with %zu of %zu bytes: %s, errno %d (expected SUCCESS, errno untouched)", what, len,
-                         exact, status_name(st), e);
+                fail_msg(
+                    "%s with %zu of %zu bytes: %s, errno %d (expected SUCCESS, errno untouched)",
+                    what, len, exact, status_name(st), e);
             check();
         }
         std::free(buf);
@@ -110,7 +112,9 @@ void getpwnam_sweep(void**) {
     for (const auto& u : base_users()) {
         passwd p{};
         sweep(("getpwnam_r " + u.name).c_str(), pw_size(u),
-              [&](char* b, size_t l) { return module().getpwnam_r(u.name.c_str(), &p, b, l, &errno); },
+              [&](char* b, size_t l) {
+                  return module().getpwnam_r(u.name.c_str(), &p, b, l, &errno);
+              },
               [&] { check_pw(p, u); });
     }
 }
@@ -128,7 +132,9 @@ void getgrnam_sweep(void**) {
     for (const auto& g : base_groups()) {
         group gr{};
         sweep(("getgrnam_r " + g.name).c_str(), gr_size(g),
-              [&](char* b, size_t l) { return module().getgrnam_r(g.name.c_str(), &gr, b, l, &errno); },
+              [&](char* b, size_t l) {
+                  return module().getgrnam_r(g.name.c_str(), &gr, b, l, &errno);
+              },
               [&] { check_gr(gr, g); });
     }
 }
@@ -146,7 +152,9 @@ void getspnam_sweep(void**) {
     for (const auto& u : base_users()) {
         spwd s{};
         sweep(("getspnam_r " + u.name).c_str(), sp_size(u),
-              [&](char* b, size_t l) { return module().getspnam_r(u.name.c_str(), &s, b, l, &errno); },
+              [&](char* b, size_t l) {
+                  return module().getspnam_r(u.name.c_str(), &s, b, l, &errno);
+              },
               [&] { check_sp(s, u); });
     }
 }
@@ -181,9 +189,11 @@ void separate_errnop(void**) {
     char buf[2048];
     int err = 777;
     errno = 4321;
-    assert_nss(module().getpwnam_r("alice", &p, buf, sizeof buf, &err), err, NSS_STATUS_SUCCESS, 777);
+    assert_nss(module().getpwnam_r("alice", &p, buf, sizeof buf, &err), err, NSS_STATUS_SUCCESS,
+               777);
     assert_nss(module().getpwnam_r("alice", &p, buf, 3, &err), err, NSS_STATUS_TRYAGAIN, ERANGE);
-    assert_nss(module().getpwnam_r("zed", &p, buf, sizeof buf, &err), err, NSS_STATUS_NOTFOUND, ENOENT);
+    assert_nss(module().getpwnam_r("zed", &p, buf, sizeof buf, &err), err, NSS_STATUS_NOTFOUND,
+               ENOENT);
     err = 777;
     assert_nss(module().getgrgid_r(kGid, &g, buf, sizeof buf, &err), err, NSS_STATUS_SUCCESS, 777);
     assert_nss(module().getspnam_r("bob", &s, buf, sizeof buf, &err), err, NSS_STATUS_SUCCESS, 777);
@@ -195,32 +205,42 @@ void absent(void**) {
     group g{};
     spwd s{};
     char buf[2048];
-    const char* names[] = {"zed", "alic", "alicee", "root", "daemon", "vendors", "", "ALICE", "alice ", "a:b"};
+    const char* names[] = {"zed",     "alic", "alicee", "root",   "daemon",
+                           "vendors", "",     "ALICE",  "alice ", "a:b"};
     for (const char* n : names) {
         errno = 1234;
-        assert_nss(module().getpwnam_r(n, &p, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getpwnam_r(n, &p, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
         errno = 1234;
-        assert_nss(module().getspnam_r(n, &s, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getspnam_r(n, &s, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
     }
     for (const char* n : {"zed", "alice", "root", "", "sudo"}) {
         errno = 1234;
-        assert_nss(module().getgrnam_r(n, &g, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getgrnam_r(n, &g, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
     }
     // Never a name longer than any account could have, nor a null one.
     std::string longer(33, 'a'), huge(100000, 'b');
     for (const char* n : {longer.c_str(), huge.c_str(), static_cast<const char*>(nullptr)}) {
         errno = 1234;
-        assert_nss(module().getpwnam_r(n, &p, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getpwnam_r(n, &p, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
         errno = 1234;
-        assert_nss(module().getgrnam_r(n, &g, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getgrnam_r(n, &g, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
         errno = 1234;
-        assert_nss(module().getspnam_r(n, &s, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getspnam_r(n, &s, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
     }
-    for (uid_t id : {0u, 1u, 999u, 1000u, 65534u, kMin - 1, kMin + 5, kMax, kMax + 1, 0xFFFFFFFFu}) {
+    for (uid_t id :
+         {0u, 1u, 999u, 1000u, 65534u, kMin - 1, kMin + 5, kMax, kMax + 1, 0xFFFFFFFFu}) {
         errno = 1234;
-        assert_nss(module().getpwuid_r(id, &p, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getpwuid_r(id, &p, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
         errno = 1234;
-        assert_nss(module().getgrgid_r(id, &g, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND, ENOENT);
+        assert_nss(module().getgrgid_r(id, &g, buf, sizeof buf, &errno), errno, NSS_STATUS_NOTFOUND,
+                   ENOENT);
     }
     std::vector<gid_t> gids;
     int err = 0;
@@ -240,7 +260,8 @@ void errno_preserved_on_success(void**) {
     char buf[4096];
     auto ok = [](const char* what, int st) {
         if (st != NSS_STATUS_SUCCESS || errno != 1234)
-            fail_msg("%s: %s, errno %d (expected SUCCESS, errno 1234)", what, status_name(st), errno);
+            fail_msg("%s: %s, errno %d (expected SUCCESS, errno 1234)", what, status_name(st),
+                     errno);
     };
     errno = 1234;
     ok("getpwnam_r", m.getpwnam_r("alice", &p, buf, sizeof buf, &errno));
@@ -276,7 +297,8 @@ void shadow_locked(void**) {
         spwd s{};
         char buf[512];
         int err = 0;
-        assert_nss(module().getspnam_r(u.name.c_str(), &s, buf, sizeof buf, &err), 0, NSS_STATUS_SUCCESS, 0);
+        assert_nss(module().getspnam_r(u.name.c_str(), &s, buf, sizeof buf, &err), 0,
+                   NSS_STATUS_SUCCESS, 0);
         check_sp(s, u);
     }
 }
@@ -303,7 +325,8 @@ void initgroups_skip_dup_limit(void**) {
         long start = 1, size = 1;
         auto* g = static_cast<gid_t*>(std::malloc(sizeof(gid_t)));
         g[0] = kGid;
-        assert_nss(m.initgroups_dyn("alice", 29, &start, &size, &g, 0, &err), 0, NSS_STATUS_SUCCESS, 0);
+        assert_nss(m.initgroups_dyn("alice", 29, &start, &size, &g, 0, &err), 0, NSS_STATUS_SUCCESS,
+                   0);
         assert_int_equal(start, 3);
         assert_true(size >= start);
         assert_true(g[0] == kGid && g[1] == 100 && g[2] == 44);
@@ -314,7 +337,8 @@ void initgroups_skip_dup_limit(void**) {
         auto* g = static_cast<gid_t*>(std::malloc(2 * sizeof(gid_t)));
         g[0] = kGid;
         g[1] = 44;
-        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, 0, &err), 0, NSS_STATUS_SUCCESS, 0);
+        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, 0, &err), 0,
+                   NSS_STATUS_SUCCESS, 0);
         assert_int_equal(start, 4);
         assert_true(g[0] == kGid && g[1] == 44 && g[2] == 100 && g[3] == 29);
         std::free(g);
@@ -323,10 +347,12 @@ void initgroups_skip_dup_limit(void**) {
         long start = 1, size = 1;
         auto* g = static_cast<gid_t*>(std::malloc(sizeof(gid_t)));
         g[0] = kGid;
-        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, limit, &err), 0, NSS_STATUS_SUCCESS, 0);
+        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, limit, &err), 0,
+                   NSS_STATUS_SUCCESS, 0);
         long want = std::min(limit, 4L);
         if (start != want || size > std::max(limit, 1L))
-            fail_msg("limit %ld: start %ld size %ld (expected start %ld, size <= limit)", limit, start, size, want);
+            fail_msg("limit %ld: start %ld size %ld (expected start %ld, size <= limit)", limit,
+                     start, size, want);
         const gid_t all[] = {kGid, 100, 29, 44};
         for (long i = 0; i < start; ++i) assert_int_equal(g[i], all[i]);
         std::free(g);
@@ -336,7 +362,8 @@ void initgroups_skip_dup_limit(void**) {
         auto* g = static_cast<gid_t*>(std::malloc(64 * sizeof(gid_t)));
         gid_t* before = g;
         g[0] = kGid;
-        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, 0, &err), 0, NSS_STATUS_SUCCESS, 0);
+        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, 0, &err), 0,
+                   NSS_STATUS_SUCCESS, 0);
         assert_int_equal(start, 4);
         assert_int_equal(size, 64);
         assert_ptr_equal(g, before);
@@ -345,7 +372,8 @@ void initgroups_skip_dup_limit(void**) {
     {  // an empty array from a caller with nothing yet
         long start = 0, size = 0;
         gid_t* g = nullptr;
-        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, 0, &err), 0, NSS_STATUS_SUCCESS, 0);
+        assert_nss(m.initgroups_dyn("alice", kGid, &start, &size, &g, 0, &err), 0,
+                   NSS_STATUS_SUCCESS, 0);
         assert_int_equal(start, 3);
         assert_true(g[0] == 100 && g[1] == 29 && g[2] == 44);
         std::free(g);
@@ -416,8 +444,8 @@ void enumerate_sweep(void**) {
             errno = 1234;
             int st = m.getpwent_r(&p, buf, len, &errno);
             if (st != NSS_STATUS_TRYAGAIN || errno != ERANGE)
-                fail_msg("getpwent_r %s with %zu of %zu bytes: %s, errno %d", u.name.c_str(), len, exact,
-                         status_name(st), errno);
+                fail_msg("getpwent_r %s with %zu of %zu bytes: %s, errno %d", u.name.c_str(), len,
+                         exact, status_name(st), errno);
             std::free(buf);
         }
         char* buf = static_cast<char*>(std::malloc(exact));
@@ -445,9 +473,11 @@ void enumerate_sweep(void**) {
         spwd s{};
         std::vector<char> buf(sp_size(u));
         errno = 1234;
-        assert_nss(m.getspent_r(&s, buf.data(), buf.size() - 1, &errno), errno, NSS_STATUS_TRYAGAIN, ERANGE);
+        assert_nss(m.getspent_r(&s, buf.data(), buf.size() - 1, &errno), errno, NSS_STATUS_TRYAGAIN,
+                   ERANGE);
         errno = 1234;
-        assert_nss(m.getspent_r(&s, buf.data(), buf.size(), &errno), errno, NSS_STATUS_SUCCESS, 1234);
+        assert_nss(m.getspent_r(&s, buf.data(), buf.size(), &errno), errno, NSS_STATUS_SUCCESS,
+                   1234);
         check_sp(s, u);
     }
     m.endspent();
@@ -532,7 +562,8 @@ void expect_unavail(const char* what, int want_err) {
     auto chk = [&](const char* fn, int st) {
         int e = errno;
         if (st != NSS_STATUS_UNAVAIL || e != want_err)
-            fail_msg("%s: %s gave %s, errno %d (expected UNAVAIL, %d)", what, fn, status_name(st), e, want_err);
+            fail_msg("%s: %s gave %s, errno %d (expected UNAVAIL, %d)", what, fn, status_name(st),
+                     e, want_err);
     };
     errno = 0;
     chk("getpwnam_r", m.getpwnam_r("alice", &p, buf, sizeof buf, &errno));
@@ -609,7 +640,9 @@ void put_group(std::string& b, std::uint32_t i, const GroupRec& g) {
     Header h = header_of(b);
     std::memcpy(b.data() + h.groups_off + i * sizeof(GroupRec), &g, sizeof g);
 }
-char* str_at(std::string& b, std::uint32_t off) { return b.data() + header_of(b).strings_off + off; }
+char* str_at(std::string& b, std::uint32_t off) {
+    return b.data() + header_of(b).strings_off + off;
+}
 
 const Mutation kMutations[] = {
     {"empty file", [](std::string& b) { b.clear(); }},
@@ -621,24 +654,98 @@ const Mutation kMutations[] = {
     {"trailing garbage", [](std::string& b) { b += "XXXX"; }},
     {"wrong magic", [](std::string& b) { b[0] = 'X'; }},
     {"magic of another version", [](std::string& b) { b[6] = '2'; }},
-    {"version 2", [](std::string& b) { Header h = header_of(b); h.version = 2; set_header(b, h); }},
-    {"header_size 100", [](std::string& b) { Header h = header_of(b); h.header_size = 100; set_header(b, h); }},
-    {"file_size lies", [](std::string& b) { Header h = header_of(b); h.file_size -= 4; set_header(b, h); }},
+    {"version 2",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.version = 2;
+         set_header(b, h);
+     }},
+    {"header_size 100",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.header_size = 100;
+         set_header(b, h);
+     }},
+    {"file_size lies",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.file_size -= 4;
+         set_header(b, h);
+     }},
     {"bad checksum (body byte)", [](std::string& b) { b[b.size() - 2] ^= 0x01; }},
-    {"bad checksum (field)", [](std::string& b) { Header h = header_of(b); h.checksum ^= 1; set_header(b, h); }},
-    {"id range below 1000", [](std::string& b) { Header h = header_of(b); h.id_min = 999; set_header(b, h); }},
-    {"id range from 0", [](std::string& b) { Header h = header_of(b); h.id_min = 0; set_header(b, h); }},
+    {"bad checksum (field)",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.checksum ^= 1;
+         set_header(b, h);
+     }},
+    {"id range below 1000",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.id_min = 999;
+         set_header(b, h);
+     }},
+    {"id range from 0",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.id_min = 0;
+         set_header(b, h);
+     }},
     {"id range upside down",
-     [](std::string& b) { Header h = header_of(b); h.id_max = h.id_min - 1; set_header(b, h); }},
-    {"uid below the header range", [](std::string& b) { UserRec u = get_user(b, 0); u.uid = 1500; put_user(b, 0, u); fix_checksum(b); }},
-    {"uid 0", [](std::string& b) { UserRec u = get_user(b, 0); u.uid = 0; put_user(b, 0, u); fix_checksum(b); }},
-    {"uid above the header range", [](std::string& b) { UserRec u = get_user(b, 3); u.uid = kMax + 1; put_user(b, 3, u); fix_checksum(b); }},
-    {"primary gid 0", [](std::string& b) { UserRec u = get_user(b, 1); u.gid = 0; put_user(b, 1, u); fix_checksum(b); }},
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.id_max = h.id_min - 1;
+         set_header(b, h);
+     }},
+    {"uid below the header range",
+     [](std::string& b) {
+         UserRec u = get_user(b, 0);
+         u.uid = 1500;
+         put_user(b, 0, u);
+         fix_checksum(b);
+     }},
+    {"uid 0",
+     [](std::string& b) {
+         UserRec u = get_user(b, 0);
+         u.uid = 0;
+         put_user(b, 0, u);
+         fix_checksum(b);
+     }},
+    {"uid above the header range",
+     [](std::string& b) {
+         UserRec u = get_user(b, 3);
+         u.uid = kMax + 1;
+         put_user(b, 3, u);
+         fix_checksum(b);
+     }},
+    {"primary gid 0",
+     [](std::string& b) {
+         UserRec u = get_user(b, 1);
+         u.gid = 0;
+         put_user(b, 1, u);
+         fix_checksum(b);
+     }},
     {"users not sorted by uid",
-     [](std::string& b) { UserRec a = get_user(b, 0), c = get_user(b, 1); put_user(b, 0, c); put_user(b, 1, a); fix_checksum(b); }},
-    {"duplicate uid", [](std::string& b) { UserRec u = get_user(b, 1); u.uid = get_user(b, 0).uid; put_user(b, 1, u); fix_checksum(b); }},
+     [](std::string& b) {
+         UserRec a = get_user(b, 0), c = get_user(b, 1);
+         put_user(b, 0, c);
+         put_user(b, 1, a);
+         fix_checksum(b);
+     }},
+    {"duplicate uid",
+     [](std::string& b) {
+         UserRec u = get_user(b, 1);
+         u.uid = get_user(b, 0).uid;
+         put_user(b, 1, u);
+         fix_checksum(b);
+     }},
     {"name index out of range",
-     [](std::string& b) { Header h = header_of(b); std::uint32_t v = 99; std::memcpy(b.data() + h.users_by_name_off, &v, 4); fix_checksum(b); }},
+     [](std::string& b) {
+         Header h = header_of(b);
+         std::uint32_t v = 99;
+         std::memcpy(b.data() + h.users_by_name_off, &v, 4);
+         fix_checksum(b);
+     }},
     {"name index not sorted",
      [](std::string& b) {
          Header h = header_of(b);
@@ -656,7 +763,12 @@ const Mutation kMutations[] = {
          fix_checksum(b);
      }},
     {"name string past the strings block",
-     [](std::string& b) { UserRec u = get_user(b, 0); u.name = header_of(b).strings_size; put_user(b, 0, u); fix_checksum(b); }},
+     [](std::string& b) {
+         UserRec u = get_user(b, 0);
+         u.name = header_of(b).strings_size;
+         put_user(b, 0, u);
+         fix_checksum(b);
+     }},
     // Found by fuzz_index: the name-order check read the name of a record
     // the validator had not reached yet.
     {"name index reaches an unchecked record",
@@ -679,30 +791,118 @@ const Mutation kMutations[] = {
          std::memcpy(b.data() + h.groups_by_name_off, order, sizeof order);
          fix_checksum(b);
      }},
-    {"name with a colon", [](std::string& b) { str_at(b, get_user(b, 1).name)[1] = ':'; fix_checksum(b); }},
-    {"name with a newline", [](std::string& b) { str_at(b, get_user(b, 1).name)[0] = '\n'; fix_checksum(b); }},
-    {"empty name", [](std::string& b) { UserRec u = get_user(b, 0); u.name = 0; put_user(b, 0, u); fix_checksum(b); }},
-    {"gecos with a newline", [](std::string& b) { str_at(b, get_user(b, 0).gecos)[2] = '\n'; fix_checksum(b); }},
-    {"relative home", [](std::string& b) { str_at(b, get_user(b, 0).dir)[0] = 'h'; fix_checksum(b); }},
-    {"empty shell", [](std::string& b) { UserRec u = get_user(b, 0); u.shell = 0; put_user(b, 0, u); fix_checksum(b); }},
-    {"strings not terminated", [](std::string& b) { Header h = header_of(b); b[h.strings_off + h.strings_size - 1] = 'x'; fix_checksum(b); }},
-    {"strings block empty", [](std::string& b) { Header h = header_of(b); h.strings_size = 0; set_header(b, h); }},
+    {"name with a colon",
+     [](std::string& b) {
+         str_at(b, get_user(b, 1).name)[1] = ':';
+         fix_checksum(b);
+     }},
+    {"name with a newline",
+     [](std::string& b) {
+         str_at(b, get_user(b, 1).name)[0] = '\n';
+         fix_checksum(b);
+     }},
+    {"empty name",
+     [](std::string& b) {
+         UserRec u = get_user(b, 0);
+         u.name = 0;
+         put_user(b, 0, u);
+         fix_checksum(b);
+     }},
+    {"gecos with a newline",
+     [](std::string& b) {
+         str_at(b, get_user(b, 0).gecos)[2] = '\n';
+         fix_checksum(b);
+     }},
+    {"relative home",
+     [](std::string& b) {
+         str_at(b, get_user(b, 0).dir)[0] = 'h';
+         fix_checksum(b);
+     }},
+    {"empty shell",
+     [](std::string& b) {
+         UserRec u = get_user(b, 0);
+         u.shell = 0;
+         put_user(b, 0, u);
+         fix_checksum(b);
+     }},
+    {"strings not terminated",
+     [](std::string& b) {
+         Header h = header_of(b);
+         b[h.strings_off + h.strings_size - 1] = 'x';
+         fix_checksum(b);
+     }},
+    {"strings block empty",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.strings_size = 0;
+         set_header(b, h);
+     }},
     {"strings block past the end",
-     [](std::string& b) { Header h = header_of(b); h.strings_size += 1; set_header(b, h); }},
-    {"users section past the end", [](std::string& b) { Header h = header_of(b); h.n_users = 1000000; set_header(b, h); }},
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.strings_size += 1;
+         set_header(b, h);
+     }},
+    {"users section past the end",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.n_users = 1000000;
+         set_header(b, h);
+     }},
     {"users section overflows 32 bits",
-     [](std::string& b) { Header h = header_of(b); h.users_off = 0xFFFFFFF0u; set_header(b, h); }},
-    {"section inside the header", [](std::string& b) { Header h = header_of(b); h.users_off = 8; set_header(b, h); }},
-    {"misaligned section", [](std::string& b) { Header h = header_of(b); h.pool_off += 1; set_header(b, h); }},
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.users_off = 0xFFFFFFF0u;
+         set_header(b, h);
+     }},
+    {"section inside the header",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.users_off = 8;
+         set_header(b, h);
+     }},
+    {"misaligned section",
+     [](std::string& b) {
+         Header h = header_of(b);
+         h.pool_off += 1;
+         set_header(b, h);
+     }},
     {"gid list past the pool",
-     [](std::string& b) { UserRec u = get_user(b, 0); u.sup_off = header_of(b).pool_count; put_user(b, 0, u); fix_checksum(b); }},
+     [](std::string& b) {
+         UserRec u = get_user(b, 0);
+         u.sup_off = header_of(b).pool_count;
+         put_user(b, 0, u);
+         fix_checksum(b);
+     }},
     {"65 supplementary groups",
-     [](std::string& b) { UserRec u = get_user(b, 0); u.sup_off = 0; u.sup_count = 65; put_user(b, 0, u); fix_checksum(b); }},
-    {"group gid below the range", [](std::string& b) { GroupRec g = get_group(b, 0); g.gid = 27; put_group(b, 0, g); fix_checksum(b); }},
+     [](std::string& b) {
+         UserRec u = get_user(b, 0);
+         u.sup_off = 0;
+         u.sup_count = 65;
+         put_user(b, 0, u);
+         fix_checksum(b);
+     }},
+    {"group gid below the range",
+     [](std::string& b) {
+         GroupRec g = get_group(b, 0);
+         g.gid = 27;
+         put_group(b, 0, g);
+         fix_checksum(b);
+     }},
     {"groups not sorted by gid",
-     [](std::string& b) { GroupRec a = get_group(b, 0), c = get_group(b, 1); put_group(b, 0, c); put_group(b, 1, a); fix_checksum(b); }},
+     [](std::string& b) {
+         GroupRec a = get_group(b, 0), c = get_group(b, 1);
+         put_group(b, 0, c);
+         put_group(b, 1, a);
+         fix_checksum(b);
+     }},
     {"member list past the pool",
-     [](std::string& b) { GroupRec g = get_group(b, 0); g.mem_count = 100000; put_group(b, 0, g); fix_checksum(b); }},
+     [](std::string& b) {
+         GroupRec g = get_group(b, 0);
+         g.mem_count = 100000;
+         put_group(b, 0, g);
+         fix_checksum(b);
+     }},
     {"member name past the strings",
      [](std::string& b) {
          Header h = header_of(b);
@@ -712,7 +912,12 @@ const Mutation kMutations[] = {
          fix_checksum(b);
      }},
     {"group name index out of range",
-     [](std::string& b) { Header h = header_of(b); std::uint32_t v = 7; std::memcpy(b.data() + h.groups_by_name_off, &v, 4); fix_checksum(b); }},
+     [](std::string& b) {
+         Header h = header_of(b);
+         std::uint32_t v = 7;
+         std::memcpy(b.data() + h.groups_by_name_off, &v, 4);
+         fix_checksum(b);
+     }},
     {"all zeroes", [](std::string& b) { b.assign(b.size(), '\0'); }},
     {"all 0xff", [](std::string& b) { b.assign(b.size(), '\xff'); }},
     {"random bytes after a valid header",
@@ -747,7 +952,8 @@ void index_corrupt(void**) {
         mu.apply(bad);
         // The reader of the module and of the writer's self-check agree.
         vendor::nssidx::View v;
-        if (v.open(bad.data(), bad.size()) == nullptr) fail_msg("%s: View::open accepted it", mu.name);
+        if (v.open(bad.data(), bad.size()) == nullptr)
+            fail_msg("%s: View::open accepted it", mu.name);
         install(bad);
         expect_unavail(mu.name, EIO);
         expect_recovers(mu.name);
@@ -759,9 +965,12 @@ void index_corrupt(void**) {
 void writer_refuses_below_floor(void**) {
     assert_false(vendor::core::build_nss_index({}, {}, 999, kMax).ok());
     assert_false(vendor::core::build_nss_index({}, {}, 0, 5000).ok());
-    assert_false(vendor::core::build_nss_index({mkuser("root2", 0, kGid, "")}, {}, kMin, kMax).ok());
-    assert_false(vendor::core::build_nss_index({mkuser("low", 1500, kGid, "")}, {}, kMin, kMax).ok());
-    assert_false(vendor::core::build_nss_index({mkuser("lowgid", kAlice, 0, "")}, {}, kMin, kMax).ok());
+    assert_false(
+        vendor::core::build_nss_index({mkuser("root2", 0, kGid, "")}, {}, kMin, kMax).ok());
+    assert_false(
+        vendor::core::build_nss_index({mkuser("low", 1500, kGid, "")}, {}, kMin, kMax).ok());
+    assert_false(
+        vendor::core::build_nss_index({mkuser("lowgid", kAlice, 0, "")}, {}, kMin, kMax).ok());
     assert_false(vendor::core::build_nss_index({}, {mkgroup("sudo2", 27)}, kMin, kMax).ok());
     // At the floor itself it is fine: 1000 is the first id the module may serve.
     install(build({mkuser("floor", 1000, 1000, "")}, {mkgroup("floorg", 1000)}, 1000, 1999));
@@ -796,7 +1005,8 @@ void index_too_large(void**) {
     assert_true(fd >= 0);
     std::string good = base_index();
     assert_int_equal(::write(fd, good.data(), good.size()), static_cast<ssize_t>(good.size()));
-    assert_int_equal(::ftruncate(fd, static_cast<off_t>(vendor::nssidx::kMaxFile + 1)), 0);  // sparse
+    assert_int_equal(::ftruncate(fd, static_cast<off_t>(vendor::nssidx::kMaxFile + 1)),
+                     0);  // sparse
     ::close(fd);
     assert_int_equal(::rename(tmp.c_str(), index_path().c_str()), 0);
     expect_unavail("index above the size cap", EIO);
@@ -887,7 +1097,8 @@ void insecure_in_place(void**) {
 // timestamp tick with the same size (vendorctl replaces by rename).
 void reload_every_replacement(void**) {
     std::vector<std::string> versions;
-    for (char c : std::string("ABCDEFGH")) versions.push_back(build({mkuser("alice", kAlice, kGid, std::string("v") + c)}, {}));
+    for (char c : std::string("ABCDEFGH"))
+        versions.push_back(build({mkuser("alice", kAlice, kGid, std::string("v") + c)}, {}));
     for (int round = 0; round < 50; ++round) {
         const std::string& v = versions[static_cast<std::size_t>(round) % versions.size()];
         install(v);
@@ -904,8 +1115,8 @@ void large_index(void**) {
     for (std::uint32_t i = 0; i < n; ++i) {
         // Names in an order unrelated to uids, so both indexes matter.
         std::uint32_t k = (i * 7919u) % n;
-        users.push_back(mkuser("v" + std::to_string(k), kMin + 1 + i, kGid, "Vendor " + std::to_string(i),
-                             {100 + (i % 64)}));
+        users.push_back(mkuser("v" + std::to_string(k), kMin + 1 + i, kGid,
+                               "Vendor " + std::to_string(i), {100 + (i % 64)}));
         if (i < 300) members.push_back("v" + std::to_string(k));
     }
     install(build(users, {mkgroup("vendors", kGid, members)}));
@@ -913,7 +1124,8 @@ void large_index(void**) {
         const auto& u = users[i];
         Pw a = pwnam(u.name.c_str());
         Pw b = pwuid(u.uid);
-        if (a.st != NSS_STATUS_SUCCESS || a.uid != u.uid || b.st != NSS_STATUS_SUCCESS || b.name != u.name)
+        if (a.st != NSS_STATUS_SUCCESS || a.uid != u.uid || b.st != NSS_STATUS_SUCCESS ||
+            b.name != u.name)
             fail_msg("%s/%u not found both ways", u.name.c_str(), u.uid);
     }
     for (std::uint32_t i = 0; i < 2000; ++i) {

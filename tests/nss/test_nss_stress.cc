@@ -32,8 +32,8 @@ namespace {
 constexpr int kThreads = 16;
 
 bool same(const Pw& a, const Pw& b) {
-    return a.name == b.name && a.passwd == b.passwd && a.gecos == b.gecos && a.dir == b.dir && a.shell == b.shell &&
-           a.uid == b.uid && a.gid == b.gid;
+    return a.name == b.name && a.passwd == b.passwd && a.gecos == b.gecos && a.dir == b.dir &&
+           a.shell == b.shell && a.uid == b.uid && a.gid == b.gid;
 }
 bool same(const Gr& a, const Gr& b) {
     return a.name == b.name && a.passwd == b.passwd && a.gid == b.gid && a.mem == b.mem;
@@ -100,18 +100,22 @@ struct Shared {
 
 // Which versions a found entry matches, or a failure.
 template <typename Map, typename Key, typename T>
-void judge(Shared& s, const char* what, const std::string& key_text, int st, int e, const Key& key, const T& got,
-           Map Version::*map) {
+void judge(Shared& s, const char* what, const std::string& key_text, int st, int e, const Key& key,
+           const T& got, Map Version::*map) {
     bool in[2] = {(s.ver[0]->*map).count(key) > 0, (s.ver[1]->*map).count(key) > 0};
     if (st == NSS_STATUS_SUCCESS) {
-        bool match[2] = {in[0] && same((s.ver[0]->*map).at(key), got), in[1] && same((s.ver[1]->*map).at(key), got)};
-        if (!match[0] && !match[1]) s.bad(std::string(what) + " " + key_text + ": an entry of neither version");
+        bool match[2] = {in[0] && same((s.ver[0]->*map).at(key), got),
+                         in[1] && same((s.ver[1]->*map).at(key), got)};
+        if (!match[0] && !match[1])
+            s.bad(std::string(what) + " " + key_text + ": an entry of neither version");
         if (match[0] != match[1]) s.seen[match[0] ? 0 : 1]++;
     } else if (st == NSS_STATUS_NOTFOUND) {
         if (e != ENOENT) s.bad(std::string(what) + " " + key_text + ": NOTFOUND without ENOENT");
-        if (in[0] && in[1]) s.bad(std::string(what) + " " + key_text + ": NOTFOUND, but in both versions");
+        if (in[0] && in[1])
+            s.bad(std::string(what) + " " + key_text + ": NOTFOUND, but in both versions");
     } else {
-        s.bad(std::string(what) + " " + key_text + ": " + status_name(st) + " errno " + std::to_string(e));
+        s.bad(std::string(what) + " " + key_text + ": " + status_name(st) + " errno " +
+              std::to_string(e));
     }
 }
 
@@ -138,112 +142,122 @@ void reader(Shared& s, int id) {
             passwd p{};
             int e = 0, st;
             m.setpwent(0);
-            while ((st = m.getpwent_r(&p, buf, sizeof buf, &e)) == NSS_STATUS_SUCCESS) walk.emplace_back(p.pw_name);
+            while ((st = m.getpwent_r(&p, buf, sizeof buf, &e)) == NSS_STATUS_SUCCESS)
+                walk.emplace_back(p.pw_name);
             m.endpwent();
             if (st != NSS_STATUS_NOTFOUND) s.bad(std::string("getpwent_r: ") + status_name(st));
             else if (walk != s.ver[0]->walk && walk != s.ver[1]->walk)
-                s.bad("getpwent: a walk of " + std::to_string(walk.size()) + " entries matching neither version");
+                s.bad("getpwent: a walk of " + std::to_string(walk.size()) +
+                      " entries matching neither version");
             s.walks++;
             continue;
         }
         switch (rnd(8)) {
-            case 0: {
-                const std::string& n = s.names[rnd(s.names.size())];
-                passwd p{};
-                errno = 0;
-                int st = m.getpwnam_r(n.c_str(), &p, buf, sizeof buf, &errno);
-                judge(s, "getpwnam_r", n, st, errno, n, copy_pw(st, errno, p), &Version::pw_by_name);
-                break;
+        case 0: {
+            const std::string& n = s.names[rnd(s.names.size())];
+            passwd p{};
+            errno = 0;
+            int st = m.getpwnam_r(n.c_str(), &p, buf, sizeof buf, &errno);
+            judge(s, "getpwnam_r", n, st, errno, n, copy_pw(st, errno, p), &Version::pw_by_name);
+            break;
+        }
+        case 1: {
+            std::uint32_t u = s.uids[rnd(s.uids.size())];
+            passwd p{};
+            errno = 0;
+            int st = m.getpwuid_r(u, &p, buf, sizeof buf, &errno);
+            judge(s, "getpwuid_r", std::to_string(u), st, errno, u, copy_pw(st, errno, p),
+                  &Version::pw_by_uid);
+            break;
+        }
+        case 2: {
+            const std::string& n = s.gnames[rnd(s.gnames.size())];
+            group g{};
+            errno = 0;
+            int st = m.getgrnam_r(n.c_str(), &g, buf, sizeof buf, &errno);
+            judge(s, "getgrnam_r", n, st, errno, n, copy_gr(st, errno, g), &Version::gr_by_name);
+            break;
+        }
+        case 3: {
+            std::uint32_t gid = s.gids[rnd(s.gids.size())];
+            group g{};
+            errno = 0;
+            int st = m.getgrgid_r(gid, &g, buf, sizeof buf, &errno);
+            judge(s, "getgrgid_r", std::to_string(gid), st, errno, gid, copy_gr(st, errno, g),
+                  &Version::gr_by_gid);
+            break;
+        }
+        case 4: {  // a buffer of a random size: ERANGE, or a whole entry
+            const std::string& n = s.names[rnd(s.names.size())];
+            std::size_t len = rnd(120);
+            char* small = static_cast<char*>(std::malloc(len));
+            passwd p{};
+            errno = 0;
+            int st = m.getpwnam_r(n.c_str(), &p, small, len, &errno);
+            if (st == NSS_STATUS_TRYAGAIN) {
+                if (errno != ERANGE) s.bad("getpwnam_r " + n + ": TRYAGAIN without ERANGE");
+                else if (!s.ver[0]->pw_by_name.count(n) && !s.ver[1]->pw_by_name.count(n))
+                    s.bad("getpwnam_r " + n + ": TRYAGAIN for a name in neither version");
+                s.small_retries++;
+            } else {
+                judge(s, "getpwnam_r (small)", n, st, errno, n, copy_pw(st, errno, p),
+                      &Version::pw_by_name);
             }
-            case 1: {
-                std::uint32_t u = s.uids[rnd(s.uids.size())];
-                passwd p{};
-                errno = 0;
-                int st = m.getpwuid_r(u, &p, buf, sizeof buf, &errno);
-                judge(s, "getpwuid_r", std::to_string(u), st, errno, u, copy_pw(st, errno, p), &Version::pw_by_uid);
-                break;
+            std::free(small);
+            break;
+        }
+        case 5: {
+            const std::string& n = s.names[rnd(s.names.size())];
+            spwd sp{};
+            errno = 0;
+            int st = m.getspnam_r(n.c_str(), &sp, buf, sizeof buf, &errno);
+            if (st == NSS_STATUS_SUCCESS) {
+                if (n != sp.sp_namp || std::strcmp(sp.sp_pwdp, "!") != 0)
+                    s.bad("getspnam_r " + n + ": wrong entry");
+                if (!s.ver[0]->pw_by_name.count(n) && !s.ver[1]->pw_by_name.count(n))
+                    s.bad("getspnam_r " + n + ": found in neither version");
+            } else if (st != NSS_STATUS_NOTFOUND || errno != ENOENT) {
+                s.bad("getspnam_r " + n + ": " + status_name(st));
             }
-            case 2: {
-                const std::string& n = s.gnames[rnd(s.gnames.size())];
-                group g{};
-                errno = 0;
-                int st = m.getgrnam_r(n.c_str(), &g, buf, sizeof buf, &errno);
-                judge(s, "getgrnam_r", n, st, errno, n, copy_gr(st, errno, g), &Version::gr_by_name);
-                break;
+            break;
+        }
+        case 6: {
+            const std::string& n = s.names[rnd(s.names.size())];
+            std::vector<gid_t> got;
+            int e = 0;
+            int st = initgroups(n.c_str(), kGid, got, &e);
+            bool in[2] = {s.ver[0]->groups.count(n) > 0, s.ver[1]->groups.count(n) > 0};
+            if (st == NSS_STATUS_SUCCESS) {
+                bool match[2] = {in[0] && s.ver[0]->groups.at(n) == got,
+                                 in[1] && s.ver[1]->groups.at(n) == got};
+                if (!match[0] && !match[1])
+                    s.bad("initgroups_dyn " + n + ": a list of neither version");
+            } else if (st != NSS_STATUS_NOTFOUND || (in[0] && in[1])) {
+                s.bad("initgroups_dyn " + n + ": " + status_name(st));
             }
-            case 3: {
-                std::uint32_t gid = s.gids[rnd(s.gids.size())];
-                group g{};
-                errno = 0;
-                int st = m.getgrgid_r(gid, &g, buf, sizeof buf, &errno);
-                judge(s, "getgrgid_r", std::to_string(gid), st, errno, gid, copy_gr(st, errno, g), &Version::gr_by_gid);
-                break;
-            }
-            case 4: {  // a buffer of a random size: ERANGE, or a whole entry
-                const std::string& n = s.names[rnd(s.names.size())];
-                std::size_t len = rnd(120);
-                char* small = static_cast<char*>(std::malloc(len));
-                passwd p{};
-                errno = 0;
-                int st = m.getpwnam_r(n.c_str(), &p, small, len, &errno);
-                if (st == NSS_STATUS_TRYAGAIN) {
-                    if (errno != ERANGE) s.bad("getpwnam_r " + n + ": TRYAGAIN without ERANGE");
-                    else if (!s.ver[0]->pw_by_name.count(n) && !s.ver[1]->pw_by_name.count(n))
-                        s.bad("getpwnam_r " + n + ": TRYAGAIN for a name in neither version");
-                    s.small_retries++;
-                } else {
-                    judge(s, "getpwnam_r (small)", n, st, errno, n, copy_pw(st, errno, p), &Version::pw_by_name);
-                }
-                std::free(small);
-                break;
-            }
-            case 5: {
-                const std::string& n = s.names[rnd(s.names.size())];
-                spwd sp{};
-                errno = 0;
-                int st = m.getspnam_r(n.c_str(), &sp, buf, sizeof buf, &errno);
-                if (st == NSS_STATUS_SUCCESS) {
-                    if (n != sp.sp_namp || std::strcmp(sp.sp_pwdp, "!") != 0)
-                        s.bad("getspnam_r " + n + ": wrong entry");
-                    if (!s.ver[0]->pw_by_name.count(n) && !s.ver[1]->pw_by_name.count(n))
-                        s.bad("getspnam_r " + n + ": found in neither version");
-                } else if (st != NSS_STATUS_NOTFOUND || errno != ENOENT) {
-                    s.bad("getspnam_r " + n + ": " + status_name(st));
-                }
-                break;
-            }
-            case 6: {
-                const std::string& n = s.names[rnd(s.names.size())];
-                std::vector<gid_t> got;
-                int e = 0;
-                int st = initgroups(n.c_str(), kGid, got, &e);
-                bool in[2] = {s.ver[0]->groups.count(n) > 0, s.ver[1]->groups.count(n) > 0};
-                if (st == NSS_STATUS_SUCCESS) {
-                    bool match[2] = {in[0] && s.ver[0]->groups.at(n) == got, in[1] && s.ver[1]->groups.at(n) == got};
-                    if (!match[0] && !match[1]) s.bad("initgroups_dyn " + n + ": a list of neither version");
-                } else if (st != NSS_STATUS_NOTFOUND || (in[0] && in[1])) {
-                    s.bad("initgroups_dyn " + n + ": " + status_name(st));
-                }
-                break;
-            }
-            default: {  // a miss that is a miss in both versions
-                std::string n = "zz_miss" + std::to_string(rnd(1000));
-                passwd p{};
-                errno = 0;
-                int st = m.getpwnam_r(n.c_str(), &p, buf, sizeof buf, &errno);
-                if (st != NSS_STATUS_NOTFOUND || errno != ENOENT) s.bad("miss " + n + ": " + status_name(st));
-                errno = 0;
-                st = m.getpwuid_r(static_cast<uid_t>(rnd(1000)), &p, buf, sizeof buf, &errno);
-                if (st != NSS_STATUS_NOTFOUND || errno != ENOENT) s.bad(std::string("uid miss: ") + status_name(st));
-                break;
-            }
+            break;
+        }
+        default: {  // a miss that is a miss in both versions
+            std::string n = "zz_miss" + std::to_string(rnd(1000));
+            passwd p{};
+            errno = 0;
+            int st = m.getpwnam_r(n.c_str(), &p, buf, sizeof buf, &errno);
+            if (st != NSS_STATUS_NOTFOUND || errno != ENOENT)
+                s.bad("miss " + n + ": " + status_name(st));
+            errno = 0;
+            st = m.getpwuid_r(static_cast<uid_t>(rnd(1000)), &p, buf, sizeof buf, &errno);
+            if (st != NSS_STATUS_NOTFOUND || errno != ENOENT)
+                s.bad(std::string("uid miss: ") + status_name(st));
+            break;
+        }
         }
     }
     s.ops += ops;
 }
 
 // Runs the readers while `writer` replaces the index, then checks.
-void hammer(const Version& a, const Version& b, const std::function<void()>& writer, const char* what) {
+void hammer(const Version& a, const Version& b, const std::function<void()>& writer,
+            const char* what) {
     Shared s;
     s.ver[0] = &a;
     s.ver[1] = &b;
@@ -270,11 +284,13 @@ void hammer(const Version& a, const Version& b, const std::function<void()>& wri
     s.stop = true;
     for (auto& t : threads) t.join();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("# %s: %.1f s, %ld lookups by %d threads, %ld answers of version A, %ld of B, %ld walks, "
-                "%ld ERANGE\n",
-                what, secs, s.ops.load(), kThreads, s.seen[0].load(), s.seen[1].load(), s.walks.load(),
-                s.small_retries.load());
-    if (s.failures) fail_msg("%s: %ld bad answer(s); first: %s", what, s.failures.load(), s.first.c_str());
+    std::printf(
+        "# %s: %.1f s, %ld lookups by %d threads, %ld answers of version A, %ld of B, %ld walks, "
+        "%ld ERANGE\n",
+        what, secs, s.ops.load(), kThreads, s.seen[0].load(), s.seen[1].load(), s.walks.load(),
+        s.small_retries.load());
+    if (s.failures)
+        fail_msg("%s: %ld bad answer(s); first: %s", what, s.failures.load(), s.first.c_str());
     // Both versions were really served while the readers ran.
     if (s.seen[0] == 0 || s.seen[1] == 0) fail_msg("%s: the readers never saw both versions", what);
 }
@@ -301,8 +317,10 @@ void rewrites_by_the_writer(void**) {
         ua.push_back(mkuser("onlya" + std::to_string(i), kMin + 1001 + i, kGid, "A only"));
         ub.push_back(mkuser("onlyb" + std::to_string(i), kMin + 2001 + i, kGid, "B only"));
     }
-    const std::string ia = build(ua, {mkgroup("vendors", kGid, mem_a), mkgroup("grpa", kGid + 500, {"u000"})});
-    const std::string ib = build(ub, {mkgroup("vendors", kGid, mem_b), mkgroup("grpb", kGid + 600)});
+    const std::string ia =
+        build(ua, {mkgroup("vendors", kGid, mem_a), mkgroup("grpa", kGid + 500, {"u000"})});
+    const std::string ib =
+        build(ub, {mkgroup("vendors", kGid, mem_b), mkgroup("grpb", kGid + 600)});
     install(ia);
     Version a = capture();
     install(ib);
@@ -310,20 +328,24 @@ void rewrites_by_the_writer(void**) {
     assert_int_equal(a.walk.size(), 250);
     assert_int_equal(b.walk.size(), 250);
     const long n = env_count("NSS_STRESS_REWRITES", 1000);
-    hammer(a, b, [&] {
-        for (long i = 0; i < n; ++i) install(i % 2 ? ib : ia);
-    }, ("index replaced " + std::to_string(n) + " times (atomic_write)").c_str());
+    hammer(
+        a, b,
+        [&] {
+            for (long i = 0; i < n; ++i) install(i % 2 ? ib : ia);
+        },
+        ("index replaced " + std::to_string(n) + " times (atomic_write)").c_str());
 }
 
 void rewrites_by_vendorctl(void**) {
     const std::string r = root();
     auto conf = [&](char v, const char* allowed) {
         std::string path = r + "/conf" + v;
-        write_file(path, "registry_dir = " + r + "/registry" + v + "\nstate_dir = " + r + "/state\nnss_dir = " + r +
-                             "/nss\naudit_log = " + r + "/log/audit.jsonl\nhome_base = " + r + "/home" + v +
-                             "\nhost_name = testhost\nuid_min = " + std::to_string(kMin) + "\nuid_max = " +
-                             std::to_string(kMin + 999) + "\nvendor_gid = " + std::to_string(kGid) +
-                             "\nallowed_groups = " + allowed + "\n");
+        write_file(path, "registry_dir = " + r + "/registry" + v + "\nstate_dir = " + r +
+                             "/state\nnss_dir = " + r + "/nss\naudit_log = " + r +
+                             "/log/audit.jsonl\nhome_base = " + r + "/home" + v +
+                             "\nhost_name = testhost\nuid_min = " + std::to_string(kMin) +
+                             "\nuid_max = " + std::to_string(kMin + 999) + "\nvendor_gid = " +
+                             std::to_string(kGid) + "\nallowed_groups = " + allowed + "\n");
         return path;
     };
     const std::string ca = conf('A', "users"), cb = conf('B', "audio");
@@ -333,9 +355,11 @@ void rewrites_by_vendorctl(void**) {
     };
     for (int i = 0; i < 5; ++i) {
         std::string n = "v" + std::to_string(i);
-        assert_run(vctl(ca, {"add", n, "--vendor", "Acme", "--comment", "A", "--from", "192.0.2.1", "--groups", "users"}), 0);
-        assert_run(vctl(cb, {"add", n, "--vendor", "Acme", "--comment", "B", "--from", "192.0.2.1", "--groups", "audio",
-                             "--shell", "/bin/sh"}),
+        assert_run(vctl(ca, {"add", n, "--vendor", "Acme", "--comment", "A", "--from", "192.0.2.1",
+                             "--groups", "users"}),
+                   0);
+        assert_run(vctl(cb, {"add", n, "--vendor", "Acme", "--comment", "B", "--from", "192.0.2.1",
+                             "--groups", "audio", "--shell", "/bin/sh"}),
                    0);
     }
     assert_run(vctl(cb, {"add", "vb5", "--vendor", "Globex", "--from", "192.0.2.1"}), 0);
@@ -350,12 +374,15 @@ void rewrites_by_vendorctl(void**) {
     const long n = env_count("NSS_STRESS_VENDORCTL", 100);
     long failed = 0;
     std::string why;
-    hammer(a, b, [&] {
-        for (long i = 0; i < n; ++i) {
-            Run x = vctl(i % 2 ? cb : ca, {"reindex"});
-            if (x.status != 0 && failed++ == 0) why = x.err;
-        }
-    }, ("index replaced " + std::to_string(n) + " times (vendorctl reindex)").c_str());
+    hammer(
+        a, b,
+        [&] {
+            for (long i = 0; i < n; ++i) {
+                Run x = vctl(i % 2 ? cb : ca, {"reindex"});
+                if (x.status != 0 && failed++ == 0) why = x.err;
+            }
+        },
+        ("index replaced " + std::to_string(n) + " times (vendorctl reindex)").c_str());
     if (failed) fail_msg("%ld vendorctl reindex run(s) failed: %s", failed, why.c_str());
 }
 

@@ -25,29 +25,47 @@ std::string home_base() { return root() + "/home"; }
 
 std::string config_text(const std::string& extra = "", const std::string& allowed = "users audio") {
     const std::string r = root();
-    return "registry_dir = " + r + "/registry\n"
-           "state_dir = " + r + "/state\n"
-           "nss_dir = " + r + "/nss\n"
-           "audit_log = " + r + "/log/audit.jsonl\n"
-           "home_base = " + home_base() + "\n"
+    return "registry_dir = " + r +
+           "/registry\n"
+           "state_dir = " +
+           r +
+           "/state\n"
+           "nss_dir = " +
+           r +
+           "/nss\n"
+           "audit_log = " +
+           r +
+           "/log/audit.jsonl\n"
+           "home_base = " +
+           home_base() +
+           "\n"
            "host_name = testhost\n"
-           "uid_min = " + std::to_string(kMin) + "\n"
-           "uid_max = " + std::to_string(kMin + 999) + "\n"
-           "vendor_gid = " + std::to_string(kGid) + "\n"
-           "allowed_groups = " + allowed + "\n" + extra;
+           "uid_min = " +
+           std::to_string(kMin) +
+           "\n"
+           "uid_max = " +
+           std::to_string(kMin + 999) +
+           "\n"
+           "vendor_gid = " +
+           std::to_string(kGid) +
+           "\n"
+           "allowed_groups = " +
+           allowed + "\n" + extra;
 }
 
 Run vendorctl_with(const std::string& conf, std::vector<std::string> args) {
     args.insert(args.begin(), {env("NSS_TEST_VENDORCTL"), "--config", conf});
     return run(args, {"ASAN_OPTIONS=detect_leaks=0"});
 }
-Run vendorctl(std::vector<std::string> args) { return vendorctl_with(conf_path(), std::move(args)); }
+Run vendorctl(std::vector<std::string> args) {
+    return vendorctl_with(conf_path(), std::move(args));
+}
 
 // What a program needs to load the test copy through glibc's own dlopen.
 std::vector<std::string> module_env() {
     std::string mod = env("NSS_TEST_MODULE");
-    return {"LD_LIBRARY_PATH=" + mod.substr(0, mod.rfind('/')), "LD_PRELOAD=" + env_or("NSS_TEST_PRELOAD", ""),
-            "ASAN_OPTIONS=detect_leaks=0"};
+    return {"LD_LIBRARY_PATH=" + mod.substr(0, mod.rfind('/')),
+            "LD_PRELOAD=" + env_or("NSS_TEST_PRELOAD", ""), "ASAN_OPTIONS=detect_leaks=0"};
 }
 Run getent(std::vector<std::string> args) {
     args.insert(args.begin(), {"getent", "-s", "vendor"});
@@ -58,20 +76,21 @@ Run getent(std::vector<std::string> args) {
 // the vendor service; nscd, if any, hidden so that glibc asks the modules.
 Run in_namespace(std::vector<std::string> argv) {
     std::string mod = env("NSS_TEST_MODULE");
-    std::string script =
-        "conf=$1; shift; mount --bind \"$conf\" /etc/nsswitch.conf || exit 97; "
-        "if [ -d /run/nscd ]; then mount -t tmpfs tmpfs /run/nscd || exit 98; fi; "
-        "exec env LD_LIBRARY_PATH='" + mod.substr(0, mod.rfind('/')) + "' LD_PRELOAD='" +
-        env_or("NSS_TEST_PRELOAD", "") + "' ASAN_OPTIONS=detect_leaks=0 \"$@\"";
-    std::vector<std::string> full = {"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-                                     script, "sh", root() + "/nsswitch.conf"};
+    std::string script = "conf=$1; shift; mount --bind \"$conf\" /etc/nsswitch.conf || exit 97; "
+                         "if [ -d /run/nscd ]; then mount -t tmpfs tmpfs /run/nscd || exit 98; fi; "
+                         "exec env LD_LIBRARY_PATH='" +
+                         mod.substr(0, mod.rfind('/')) + "' LD_PRELOAD='" +
+                         env_or("NSS_TEST_PRELOAD", "") + "' ASAN_OPTIONS=detect_leaks=0 \"$@\"";
+    std::vector<std::string> full = {
+        "unshare", "--mount", "--propagation", "private", "--",
+        "/bin/sh", "-c",      script,          "sh",      root() + "/nsswitch.conf"};
     full.insert(full.end(), argv.begin(), argv.end());
     return run(full);
 }
 
 struct Stat {
     bool ok = false;
-    struct stat st{};
+    struct stat st {};
 };
 Stat lstat_of(const std::string& p) {
     Stat s;
@@ -100,8 +119,8 @@ int group_teardown(void**) {
 // ------------------------------------------------------------ lifecycle
 
 void add_creates_account_and_home(void**) {
-    Run r = vendorctl({"add", "alice", "--vendor", "Acme", "--from", "192.0.2.0/24", "--comment", "db admin",
-                       "--groups", "users,audio"});
+    Run r = vendorctl({"add", "alice", "--vendor", "Acme", "--from", "192.0.2.0/24", "--comment",
+                       "db admin", "--groups", "users,audio"});
     assert_run(r, 0);
     assert_true(contains(r.out, "uid " + std::to_string(kAlice)));
     // The home: the account's, its primary group, 0700, reachable.
@@ -114,7 +133,8 @@ void add_creates_account_and_home(void**) {
     Stat base = lstat_of(home_base());
     assert_int_equal(base.st.st_uid, 0);
     if ((base.st.st_mode & 07777) != 0755)
-        fail_msg("home_base created with mode %o: a vendor could not reach his home", base.st.st_mode & 07777);
+        fail_msg("home_base created with mode %o: a vendor could not reach his home",
+                 base.st.st_mode & 07777);
     // /etc/skel's top-level regular files, handed over.
     std::size_t copied = 0;
     if (DIR* d = ::opendir("/etc/skel")) {
@@ -182,17 +202,20 @@ void add_refuses_groups(void**) {
         const char* groups;
         const char* why;
     };
-    for (const Case& c : {Case{"sudo", "privileged"}, Case{"adm", "privileged"}, Case{"root", "privileged"},
-                          Case{"users,shadow", "privileged"}, Case{"staff", "not in allowed_groups"},
-                          Case{"audio,video", "not in allowed_groups"}}) {
-        Run r = vendorctl({"add", "bob", "--vendor", "Globex", "--from", "192.0.2.2", "--groups", c.groups});
+    for (const Case& c :
+         {Case{"sudo", "privileged"}, Case{"adm", "privileged"}, Case{"root", "privileged"},
+          Case{"users,shadow", "privileged"}, Case{"staff", "not in allowed_groups"},
+          Case{"audio,video", "not in allowed_groups"}}) {
+        Run r = vendorctl(
+            {"add", "bob", "--vendor", "Globex", "--from", "192.0.2.2", "--groups", c.groups});
         assert_run(r, 1);
         if (!contains(r.err, c.why)) fail_msg("--groups %s: %s", c.groups, r.err.c_str());
     }
     // Allowed by the configuration but absent from the system.
     std::string conf2 = root() + "/nogroup.conf";
     write_file(conf2, config_text("", "users nosuchgroup9"));
-    Run r = vendorctl_with(conf2, {"add", "bob", "--vendor", "Globex", "--from", "192.0.2.2", "--groups", "nosuchgroup9"});
+    Run r = vendorctl_with(conf2, {"add", "bob", "--vendor", "Globex", "--from", "192.0.2.2",
+                                   "--groups", "nosuchgroup9"});
     assert_run(r, 1);
     assert_true(contains(r.err, "does not exist"));
     // A configuration that allows a privileged group is refused whole.
@@ -207,22 +230,24 @@ void add_refuses_groups(void**) {
 // --existing: only over an account that resolves elsewhere, only with a code
 // (its secret is not in AD), never served by nss_vendor.
 void add_existing(void**) {
-    Run r = vendorctl({"add", "nosuchuser9", "--existing", "--access", "otp", "--vendor", "AD", "--from", "192.0.2.3"});
+    Run r = vendorctl({"add", "nosuchuser9", "--existing", "--access", "otp", "--vendor", "AD",
+                       "--from", "192.0.2.3"});
     assert_run(r, 1);
     assert_true(contains(r.err, "no account"));
     r = vendorctl({"add", "nobody", "--existing", "--vendor", "AD", "--from", "192.0.2.3"});
     assert_run(r, 1);
     assert_true(contains(r.err, "otp"));
-    r = vendorctl({"add", "nobody", "--existing", "--access", "hours", "--hours", "Mon-Fri 08:00-18:00", "--vendor",
-                   "AD", "--from", "192.0.2.3"});
+    r = vendorctl({"add", "nobody", "--existing", "--access", "hours", "--hours",
+                   "Mon-Fri 08:00-18:00", "--vendor", "AD", "--from", "192.0.2.3"});
     assert_run(r, 1);
-    assert_run(vendorctl({"add", "nobody", "--existing", "--access", "otp", "--groups", "users", "--vendor", "AD",
-                          "--from", "192.0.2.3"}),
+    assert_run(vendorctl({"add", "nobody", "--existing", "--access", "otp", "--groups", "users",
+                          "--vendor", "AD", "--from", "192.0.2.3"}),
                2);
-    assert_run(vendorctl({"add", "nobody", "--existing", "--access", "otp", "--shell", "/bin/sh", "--vendor", "AD",
-                          "--from", "192.0.2.3"}),
+    assert_run(vendorctl({"add", "nobody", "--existing", "--access", "otp", "--shell", "/bin/sh",
+                          "--vendor", "AD", "--from", "192.0.2.3"}),
                2);
-    r = vendorctl({"add", "nobody", "--existing", "--access", "grant+otp", "--vendor", "AD", "--from", "192.0.2.3"});
+    r = vendorctl({"add", "nobody", "--existing", "--access", "grant+otp", "--vendor", "AD",
+                   "--from", "192.0.2.3"});
     assert_run(r, 0);
     assert_true(contains(vendorctl({"show", "nobody"}).out, "existing"));
     assert_int_equal(pwnam("nobody").st, NSS_STATUS_NOTFOUND);  // never served by the module
@@ -240,15 +265,18 @@ void config_uid_floor(void**) {
         int want;
     };
     const std::string dirs = "registry_dir = " + root() + "/registry\n";
-    for (const Case& k : {Case{"uid_min = 999\nuid_max = 5000\nvendor_gid = 1000\n", 1},
-                          Case{"uid_min = 0\nuid_max = 5000\nvendor_gid = 1000\n", 1},
-                          Case{"uid_min = 1000\nuid_max = 5000\nvendor_gid = 999\n", 1},
-                          Case{"uid_min = 1000\nuid_max = 999\nvendor_gid = 1000\n", 1},
-                          Case{"uid_min = 1000\nuid_max = 5000\nvendor_gid = 1000\n", 0},
-                          Case{"uid_min = 2147483647\nuid_max = 2147483648\nvendor_gid = 2147483647\n", 1}}) {
+    for (const Case& k :
+         {Case{"uid_min = 999\nuid_max = 5000\nvendor_gid = 1000\n", 1},
+          Case{"uid_min = 0\nuid_max = 5000\nvendor_gid = 1000\n", 1},
+          Case{"uid_min = 1000\nuid_max = 5000\nvendor_gid = 999\n", 1},
+          Case{"uid_min = 1000\nuid_max = 999\nvendor_gid = 1000\n", 1},
+          Case{"uid_min = 1000\nuid_max = 5000\nvendor_gid = 1000\n", 0},
+          Case{"uid_min = 2147483647\nuid_max = 2147483648\nvendor_gid = 2147483647\n", 1}}) {
         write_file(c, dirs + k.text);
         Run r = vendorctl_with(c, {"config", "--check"});
-        if (r.status != k.want) fail_msg("%s-> exit %d, expected %d: %s", k.text.c_str(), r.status, k.want, r.err.c_str());
+        if (r.status != k.want)
+            fail_msg("%s-> exit %d, expected %d: %s", k.text.c_str(), r.status, k.want,
+                     r.err.c_str());
         if (k.want == 1 && !contains(r.err, "uid_") && !contains(r.err, "vendor_gid"))
             fail_msg("no reason naming the key: %s", r.err.c_str());
     }
@@ -277,8 +305,8 @@ void groups_rechecked_at_reindex(void**) {
 // ------------------------------------------------------------ glibc, getent
 
 void getent_service_vendor(void**) {
-    const std::string line = "alice:x:" + std::to_string(kAlice) + ":" + std::to_string(kGid) + ":Acme, db admin:" +
-                             home_base() + "/alice:/bin/bash\n";
+    const std::string line = "alice:x:" + std::to_string(kAlice) + ":" + std::to_string(kGid) +
+                             ":Acme, db admin:" + home_base() + "/alice:/bin/bash\n";
     Run r = getent({"passwd", "alice"});
     assert_run(r, 0);
     assert_str_eq(r.out, line);
@@ -311,7 +339,8 @@ void getent_service_vendor(void**) {
 void getent_long_entries(void**) {
     std::string vendor(256, 'V');
     std::string comment(1024, 'c');
-    Run r = vendorctl({"add", "longg", "--vendor", vendor, "--from", "192.0.2.4", "--comment", comment});
+    Run r = vendorctl(
+        {"add", "longg", "--vendor", vendor, "--from", "192.0.2.4", "--comment", comment});
     assert_run(r, 0);
     r = getent({"passwd", "longg"});
     assert_run(r, 0);
@@ -325,8 +354,9 @@ void namespace_nsswitch(void**) {
     if (!g_unshare_ok) fail_msg("unshare --mount does not work here");
     Run r = in_namespace({"id", "alice"});
     assert_run(r, 0);
-    const std::string want = "uid=" + std::to_string(kAlice) + "(alice) gid=" + std::to_string(kGid) +
-                             "(vendors) groups=" + std::to_string(kGid) + "(vendors),100(users),29(audio)\n";
+    const std::string want =
+        "uid=" + std::to_string(kAlice) + "(alice) gid=" + std::to_string(kGid) +
+        "(vendors) groups=" + std::to_string(kGid) + "(vendors),100(users),29(audio)\n";
     assert_str_eq(r.out, want);
     r = in_namespace({"getent", "passwd", "alice", "root"});
     assert_run(r, 0);
@@ -370,7 +400,8 @@ void remove_archives_by_default(void**) {
     if (archived.empty()) fail_msg("no archive of alice's home in .removed");
     Stat a = lstat_of(home_base() + "/.removed/" + archived);
     assert_int_equal(a.st.st_uid, kAlice);
-    assert_true(exists(home_base() + "/.removed/" + archived + "/.profile") || !exists("/etc/skel/.profile"));
+    assert_true(exists(home_base() + "/.removed/" + archived + "/.profile") ||
+                !exists("/etc/skel/.profile"));
     // No longer resolves, by name or id, through the module or glibc.
     assert_int_equal(pwnam("alice").st, NSS_STATUS_NOTFOUND);
     assert_int_equal(pwuid(kAlice).st, NSS_STATUS_NOTFOUND);
@@ -510,7 +541,8 @@ bool any_like(const std::set<std::string>& libs, const char* stem) {
 }
 
 void real_module_ldd(void**) {
-    const char* heavy[] = {"libstdc++", "libjson-c", "libcurl", "libsodium", "liboath", "libpam", "libsystemd"};
+    const char* heavy[] = {"libstdc++", "libjson-c", "libcurl",   "libsodium",
+                           "liboath",   "libpam",    "libsystemd"};
     const std::string real = env("NSS_TEST_REAL_MODULE");
     // Direct dependencies: libc and, in a sanitized build, the runtimes.
     Run needed = run({"readelf", "-d", "-W", real});
@@ -522,8 +554,8 @@ void real_module_ldd(void**) {
         direct.insert(needed.out.substr(b, e - b));
     }
     for (const auto& d : direct)
-        if (d.rfind("libc.so", 0) != 0 && d.rfind("libasan.so", 0) != 0 && d.rfind("libubsan.so", 0) != 0 &&
-            d.rfind("libpthread.so", 0) != 0)
+        if (d.rfind("libc.so", 0) != 0 && d.rfind("libasan.so", 0) != 0 &&
+            d.rfind("libubsan.so", 0) != 0 && d.rfind("libpthread.so", 0) != 0)
             fail_msg("the module needs %s", d.c_str());
     // Everything loaded with it, minus what only the sanitizer runtimes bring.
     Run l = run({"ldd", real});
@@ -531,7 +563,8 @@ void real_module_ldd(void**) {
     std::set<std::string> all = lib_names(l.out), runtime_deps;
     for (const auto& d : direct)
         if (d.rfind("libasan", 0) == 0 || d.rfind("libubsan", 0) == 0)
-            for (const auto& x : lib_names(run({"ldd", "/lib/x86_64-linux-gnu/" + d}).out)) runtime_deps.insert(x);
+            for (const auto& x : lib_names(run({"ldd", "/lib/x86_64-linux-gnu/" + d}).out))
+                runtime_deps.insert(x);
     for (const char* h : heavy) {
         std::set<std::string> own;
         for (const auto& x : all)
@@ -542,8 +575,8 @@ void real_module_ldd(void**) {
     Run p = run({"ldd", env("NSS_TEST_PLAIN_MODULE")});
     assert_run(p, 0);
     for (const auto& x : lib_names(p.out))
-        if (x.rfind("libc.so", 0) != 0 && x.rfind("linux-vdso", 0) != 0 && x.rfind("ld-linux", 0) != 0 &&
-            x.rfind("libpthread", 0) != 0)
+        if (x.rfind("libc.so", 0) != 0 && x.rfind("linux-vdso", 0) != 0 &&
+            x.rfind("ld-linux", 0) != 0 && x.rfind("libpthread", 0) != 0)
             fail_msg("plain module: ldd shows %s", x.c_str());
     for (const char* h : heavy) assert_false(any_like(lib_names(p.out), h));
 }
@@ -551,7 +584,8 @@ void real_module_ldd(void**) {
 void real_module_exports(void**) {
     const std::set<std::string> want = map_globals();
     assert_int_equal(want.size(), 15);
-    for (const std::string& so : {env("NSS_TEST_REAL_MODULE"), env("NSS_TEST_MODULE"), env("NSS_TEST_PLAIN_MODULE")}) {
+    for (const std::string& so :
+         {env("NSS_TEST_REAL_MODULE"), env("NSS_TEST_MODULE"), env("NSS_TEST_PLAIN_MODULE")}) {
         Run nm = run({"nm", "-D", "--defined-only", so});
         assert_run(nm, 0);
         std::set<std::string> got = words_after(nm.out, 2);
@@ -567,8 +601,9 @@ void real_module_exports(void**) {
         for (const auto& s : words_after(und.out, 1)) {
             std::string name = s.substr(0, s.find('@'));
             if (name == "__cxa_finalize") continue;  // libc's, in every shared object
-            for (const char* bad : {"getpw", "getgr", "getsp", "initgroups", "getgrouplist", "openlog", "syslog",
-                                    "pthread_create", "__cxa_", "_Znw", "_Zda", "_Zdl", "__gxx_personality"})
+            for (const char* bad :
+                 {"getpw", "getgr", "getsp", "initgroups", "getgrouplist", "openlog", "syslog",
+                  "pthread_create", "__cxa_", "_Znw", "_Zda", "_Zdl", "__gxx_personality"})
                 if (name.rfind(bad, 0) == 0) fail_msg("%s calls %s", so.c_str(), name.c_str());
         }
     }
@@ -594,11 +629,15 @@ int main() {
     if (g_unshare_ok) tests.push_back(cmocka_unit_test(namespace_nsswitch));
     else std::printf("ok - namespace_nsswitch # SKIP unshare --mount failed: %s\n", u.err.c_str());
     const CMUnitTest rest[] = {
-        cmocka_unit_test(remove_archives_by_default), cmocka_unit_test(remove_delete_home_no_follow),
-        cmocka_unit_test(remove_refuses_symlinked_home), cmocka_unit_test(remove_keep_home),
-        cmocka_unit_test(remove_home_from_config), cmocka_unit_test(real_module_ldd),
+        cmocka_unit_test(remove_archives_by_default),
+        cmocka_unit_test(remove_delete_home_no_follow),
+        cmocka_unit_test(remove_refuses_symlinked_home),
+        cmocka_unit_test(remove_keep_home),
+        cmocka_unit_test(remove_home_from_config),
+        cmocka_unit_test(real_module_ldd),
         cmocka_unit_test(real_module_exports),
     };
     tests.insert(tests.end(), std::begin(rest), std::end(rest));
-    return _cmocka_run_group_tests("nss_system", tests.data(), tests.size(), group_setup, group_teardown);
+    return _cmocka_run_group_tests("nss_system", tests.data(), tests.size(), group_setup,
+                                   group_teardown);
 }

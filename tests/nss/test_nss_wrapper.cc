@@ -20,16 +20,31 @@ std::string conf_path() { return root() + "/pam_vendor.conf"; }
 void write_config() {
     const std::string r = root();
     write_file(conf_path(),
-               "registry_dir = " + r + "/registry\n"
-               "state_dir = " + r + "/state\n"
-               "nss_dir = " + r + "/nss\n"
-               "audit_log = " + r + "/log/audit.jsonl\n"
-               "home_base = " + r + "/home\n"
-               "host_name = testhost\n"
-               "uid_min = " + std::to_string(kMin) + "\n"
-               "uid_max = " + std::to_string(kMin + 999) + "\n"
-               "vendor_gid = " + std::to_string(kGid) + "\n"
-               "allowed_groups = users vdev\n",
+               "registry_dir = " + r +
+                   "/registry\n"
+                   "state_dir = " +
+                   r +
+                   "/state\n"
+                   "nss_dir = " +
+                   r +
+                   "/nss\n"
+                   "audit_log = " +
+                   r +
+                   "/log/audit.jsonl\n"
+                   "home_base = " +
+                   r +
+                   "/home\n"
+                   "host_name = testhost\n"
+                   "uid_min = " +
+                   std::to_string(kMin) +
+                   "\n"
+                   "uid_max = " +
+                   std::to_string(kMin + 999) +
+                   "\n"
+                   "vendor_gid = " +
+                   std::to_string(kGid) +
+                   "\n"
+                   "allowed_groups = users vdev\n",
                0644);
 }
 
@@ -42,23 +57,24 @@ Run vendorctl(std::vector<std::string> args) {
 int group_setup(void**) {
     reset_root();
     mkdir_p(root() + "/wrap", 0755);
-    write_file(root() + "/wrap/passwd",
-               "root:x:0:0:root:/root:/bin/bash\n"
-               "wrapuser:x:1500:1500:Wrap User:/home/wrapuser:/bin/sh\n"
-               "squatter:x:" + std::to_string(kSquatter) + ":1500:squats a vendor id:/:/bin/false\n");
-    write_file(root() + "/wrap/group",
-               "root:x:0:\n"
-               "sudo:x:27:wrapuser\n"
-               "users:x:100:\n"
-               "vdev:x:5100:\n"
-               "wrapgrp:x:1500:alice\n");
+    write_file(root() + "/wrap/passwd", "root:x:0:0:root:/root:/bin/bash\n"
+                                        "wrapuser:x:1500:1500:Wrap User:/home/wrapuser:/bin/sh\n"
+                                        "squatter:x:" +
+                                            std::to_string(kSquatter) +
+                                            ":1500:squats a vendor id:/:/bin/false\n");
+    write_file(root() + "/wrap/group", "root:x:0:\n"
+                                       "sudo:x:27:wrapuser\n"
+                                       "users:x:100:\n"
+                                       "vdev:x:5100:\n"
+                                       "wrapgrp:x:1500:alice\n");
     write_config();
-    Run a = vendorctl({"add", "alice", "--vendor", "Acme", "--from", "192.0.2.0/24", "--comment", "db admin",
-                       "--groups", "vdev,users"});
-    Run b = vendorctl({"add", "bob", "--vendor", "Globex", "--from", "198.51.100.7", "--shell", "/bin/sh"});
+    Run a = vendorctl({"add", "alice", "--vendor", "Acme", "--from", "192.0.2.0/24", "--comment",
+                       "db admin", "--groups", "vdev,users"});
+    Run b = vendorctl(
+        {"add", "bob", "--vendor", "Globex", "--from", "198.51.100.7", "--shell", "/bin/sh"});
     if (a.status != 0 || b.status != 0) {
-        std::fprintf(stderr, "vendorctl add failed:\n%s%s%s%s", a.out.c_str(), a.err.c_str(), b.out.c_str(),
-                     b.err.c_str());
+        std::fprintf(stderr, "vendorctl add failed:\n%s%s%s%s", a.out.c_str(), a.err.c_str(),
+                     b.out.c_str(), b.err.c_str());
         return -1;
     }
     return 0;
@@ -157,13 +173,15 @@ void erange_through_libc(void**) {
             errno = before;
             LibcPw a = libc_pwnam("alice", len);
             if (a.found || a.rc != ERANGE)
-                fail_msg("getpwnam_r(alice, %zu bytes), errno %d before: rc %d (expected ERANGE)", len, before, a.rc);
+                fail_msg("getpwnam_r(alice, %zu bytes), errno %d before: rc %d (expected ERANGE)",
+                         len, before, a.rc);
         }
         errno = before;
         group g{}, *res = nullptr;
         char buf[4];
         int rc = getgrnam_r("vendors", &g, buf, sizeof buf, &res);
-        if (rc != ERANGE || res) fail_msg("getgrnam_r(vendors, 4 bytes), errno %d before: rc %d", before, rc);
+        if (rc != ERANGE || res)
+            fail_msg("getgrnam_r(vendors, 4 bytes), errno %d before: rc %d", before, rc);
     }
     // The exact size is enough.
     const std::size_t exact = 6 + 2 + 15 + (root() + "/home/alice").size() + 1 + 10;
