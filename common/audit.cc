@@ -132,6 +132,7 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
 VerifyResult audit_verify(std::string_view content, std::string_view anchor) {
     VerifyResult v;
     std::string expect(anchor);
+    std::string header_hash;
     while (!content.empty()) {
         auto nl = content.find('\n');
         if (nl == std::string_view::npos) {
@@ -154,14 +155,22 @@ VerifyResult audit_verify(std::string_view content, std::string_view anchor) {
             v.why = "no prev field";
             return v;
         }
-        // `vendorctl prune` starts the kept log with a log_pruned event whose
-        // prev is the hash of the last line it dropped: the chain resumes there.
+        // `vendorctl prune` starts the kept log with a log_pruned header whose
+        // prev is the hash of the last line it dropped. The kept lines are
+        // left byte for byte as they were, so the next one still carries
+        // that hash; a line appended after a prune that kept nothing chains
+        // to the header itself.
         json_object* ev = nullptr;
         if (v.lines == 1 && anchor.empty() && json_object_object_get_ex(doc->get(), "event", &ev) &&
             json_object_is_type(ev, json_type_string) &&
-            std::string_view(json_object_get_string(ev)) == "log_pruned")
+            std::string_view(json_object_get_string(ev)) == "log_pruned") {
             expect = json_object_get_string(prev);
-        if (expect != json_object_get_string(prev)) {
+            header_hash = line_hash(line);
+            continue;
+        }
+        std::string got = json_object_get_string(prev);
+        bool ok = got == expect || (v.lines == 2 && !header_hash.empty() && got == header_hash);
+        if (!ok) {
             v.first_bad = v.lines;
             v.why = "prev does not match the hash of the line before (edited, removed or reordered line)";
             return v;

@@ -32,6 +32,9 @@ class Json {
     json_object* get() const noexcept { return o_; }
     // Builders (on an object).
     Json& set(const char* key, std::string_view v);
+    // Without this a string literal would pick the bool overload.
+    Json& set(const char* key, const char* v) { return set(key, std::string_view(v)); }
+    Json& set(const char* key, const std::string& v) { return set(key, std::string_view(v)); }
     Json& set(const char* key, std::int64_t v);
     Json& set(const char* key, bool v);
     Json& set(const char* key, Json&& v);

@@ -243,7 +243,7 @@ Result<TimeZone> TimeZone::from_tzif(std::string_view bytes, std::string name) {
     if (c[4] < 1) return bad("no local time types");
     if (at + block_len(tsize) > size) return bad("truncated");
     TimeZone tz;
-    tz.name_ = std::move(name);
+    tz.name_ = name;
     const unsigned char* times = data + at;
     const unsigned char* idx = times + c[3] * tsize;
     const unsigned char* types = idx + c[3];

@@ -141,6 +141,14 @@ int cmd_totp(Ctl& c) {
     if (sub == "code") {
         auto code = store->totp_code(name, now_s());
         if (!code) return fail(code.error());
+        // Reading the current code out opens the account like an issued
+        // code does: it is recorded the same way.
+        Event ev;
+        ev.event = "otp_issued";
+        ev.account = name;
+        ev.vendor = e->vendor;
+        ev.detail = "current TOTP code shown";
+        audit(c, ev);
         if (c.args.has("--quiet")) std::printf("%s\n", code->c_str());
         else std::printf("current TOTP code for %s: %s\n", name.c_str(), group_code(*code).c_str());
         return kExitOk;

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -225,6 +226,7 @@ int cmd_check_sshd(Ctl& c) {
     std::string user;
     auto list = list_dir(c.cfg.registry_dir);
     if (list) {
+        std::sort(list->begin(), list->end());
         for (const auto& f : *list) {
             if (f.size() > 5 && f.substr(f.size() - 5) == ".json") {
                 user = f.substr(0, f.size() - 5);
@@ -263,7 +265,15 @@ int cmd_check_sshd(Ctl& c) {
         checks.push_back({"pinned keys through vendorctl" + who, "authorizedkeyscommand /usr/sbin/vendorctl authorized-keys %u", got, ok});
     }
     want(m, "authorizedkeyscommanduser", c.cfg.keys_user, "the command runs unprivileged" + who);
-    want(m, "authenticationmethods", "publickey,keyboard-interactive", "key first, then the code" + who);
+    {
+        // otp accounts need the code after the key; accounts without the otp
+        // gate log in with the key alone (PAM auth refuses them by design).
+        auto it = m.find("authenticationmethods");
+        std::string got = it == m.end() ? "(unset)" : it->second;
+        bool ok = got == "publickey,keyboard-interactive" || got == "publickey";
+        checks.push_back({"a pinned key first (then the code for otp accounts)" + who,
+                          "authenticationmethods publickey,keyboard-interactive (or publickey)", got, ok});
+    }
     want(m, "allowagentforwarding", "no", "no agent forwarding for vendors" + who);
     want(m, "x11forwarding", "no", "no X11 forwarding for vendors" + who);
     int bad = 0;

@@ -89,6 +89,15 @@ int cmd_log(Ctl& c) {
 
 namespace {
 
+Result<std::string> parse_first_prev(std::string_view text) {
+    auto line = text.substr(0, text.find('\n'));
+    auto doc = Json::parse(line, "audit line");
+    if (!doc) return std::move(doc).error();
+    std::string prev;
+    if (auto st = JsonReader(doc->get(), "audit line").str("prev", prev, true, 64); !st) return st.error();
+    return prev;
+}
+
 struct Pruner : RewriteFn {
     std::int64_t cutoff_s = 0;
     std::size_t dropped = 0, kept = 0;
@@ -122,30 +131,23 @@ struct Pruner : RewriteFn {
             }
         }
         if (dropped == 0 || dry_run) return std::string(content);
-        // The kept log starts with a log_pruned event chained to the last
-        // dropped line, then the kept lines, whose chain is untouched.
+        // The kept log starts with a log_pruned header carrying the hash of
+        // the last dropped line, then the kept lines exactly as they were
+        // (a central collector's copies still match them).
         Json j = Json::object();
         j.set("ts", format_rfc3339_ms(now_ms())).set("host", host).set("event", "log_pruned");
         j.set("operator", op).set("detail", "dropped " + std::to_string(dropped) + " lines before " + format_rfc3339(cutoff_s));
-        j.set("prev", line_hash(last_dropped));
-        std::string head = j.dump() + "\n";
-        // The first kept line's prev pointed at the last dropped line; it now
-        // must point at the log_pruned line, so the chain is rebuilt from here.
-        std::string out = head;
-        std::string prev = line_hash(j.dump());
-        std::string_view k = kept_text;
-        while (!k.empty()) {
-            auto nl = k.find('\n');
-            auto line = k.substr(0, nl);
-            k.remove_prefix(nl + 1);
-            auto doc = Json::parse(line, "audit line");
-            if (!doc) return std::move(doc).error();
-            doc->set("prev", prev);
-            std::string nline = doc->dump();
-            prev = line_hash(nline);
-            out += nline + "\n";
+        // The chain resumes at the first kept line: the header carries the
+        // prev that line already has (after an earlier prune, that is not
+        // the hash of the last dropped line, which was an older header).
+        std::string anchor = line_hash(last_dropped);
+        if (!kept_text.empty()) {
+            auto first = parse_first_prev(kept_text);
+            if (!first) return std::move(first).error();
+            anchor = *first;
         }
-        return out;
+        j.set("prev", anchor);
+        return j.dump() + "\n" + kept_text;
     }
 };
 
