@@ -104,16 +104,18 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
     std::string ts, host, vendor, tty, prev, methods;
     std::int64_t pid = 0, dur = -1;
     Status st;
-    if (!(st = r.check_keys({"ts", "host", "event", "account", "vendor", "rhost", "service", "tty", "pid",
-                             "session", "result", "reason", "operator", "ticket", "duration_s", "methods", "key",
-                             "detail", "prev"})) ||
+    if (!(st = r.check_keys({"ts", "host", "event", "account", "vendor", "rhost", "service", "tty",
+                             "pid", "session", "result", "reason", "operator", "ticket",
+                             "duration_s", "methods", "key", "detail", "prev"})) ||
         !(st = r.str("ts", ts, true, 64)) || !(st = r.str("event", a.event, true, 64)) ||
         !(st = r.str("account", a.account, false)) || !(st = r.str("rhost", a.rhost, false)) ||
         !(st = r.str("result", a.result, false)) || !(st = r.str("reason", a.reason, false)) ||
-        !(st = r.str("operator", a.operator_name, false)) || !(st = r.str("ticket", a.ticket, false)) ||
-        !(st = r.str("session", a.session, false)) || !(st = r.str("service", a.service, false)) ||
-        !(st = r.str("detail", a.detail, false, 4096)) || !(st = r.int64("duration_s", dur, false)) ||
-        !(st = r.str("prev", prev, true, 64)) || !(st = r.int64("pid", pid, false)))
+        !(st = r.str("operator", a.operator_name, false)) ||
+        !(st = r.str("ticket", a.ticket, false)) || !(st = r.str("session", a.session, false)) ||
+        !(st = r.str("service", a.service, false)) ||
+        !(st = r.str("detail", a.detail, false, 4096)) ||
+        !(st = r.int64("duration_s", dur, false)) || !(st = r.str("prev", prev, true, 64)) ||
+        !(st = r.int64("pid", pid, false)))
         return st.error();
     auto t = parse_rfc3339(ts);
     if (!t) return std::move(t).error();
@@ -122,7 +124,8 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
     std::int64_t ms = 0;
     if (dot != std::string::npos && dot + 4 <= ts.size()) {
         std::uint64_t v = 0;
-        if (parse_uint(std::string_view(ts).substr(dot + 1, 3), 999, v)) ms = static_cast<std::int64_t>(v);
+        if (parse_uint(std::string_view(ts).substr(dot + 1, 3), 999, v))
+            ms = static_cast<std::int64_t>(v);
     }
     a.ts_ms = *t * 1000 + ms;
     if (dur >= 0) a.duration_s = dur;
@@ -150,7 +153,8 @@ VerifyResult audit_verify(std::string_view content, std::string_view anchor) {
             return v;
         }
         json_object* prev = nullptr;
-        if (!json_object_object_get_ex(doc->get(), "prev", &prev) || !json_object_is_type(prev, json_type_string)) {
+        if (!json_object_object_get_ex(doc->get(), "prev", &prev) ||
+            !json_object_is_type(prev, json_type_string)) {
             v.first_bad = v.lines;
             v.why = "no prev field";
             return v;
@@ -172,7 +176,8 @@ VerifyResult audit_verify(std::string_view content, std::string_view anchor) {
         bool ok = got == expect || (v.lines == 2 && !header_hash.empty() && got == header_hash);
         if (!ok) {
             v.first_bad = v.lines;
-            v.why = "prev does not match the hash of the line before (edited, removed or reordered line)";
+            v.why = "prev does not match the hash of the line before (edited, removed or reordered "
+                    "line)";
             return v;
         }
         expect = line_hash(line);

@@ -17,7 +17,7 @@
 namespace vendor::core {
 
 struct Event {
-    std::string event;    // auth, account, session_open, ...
+    std::string event;  // auth, account, session_open, ...
     std::string account;
     std::string vendor;
     std::string rhost;
@@ -43,7 +43,8 @@ std::string audit_kv(const Event& e);
 struct AuditRecord {
     std::string line;
     std::int64_t ts_ms = 0;
-    std::string event, account, rhost, result, reason, operator_name, ticket, session, service, detail;
+    std::string event, account, rhost, result, reason, operator_name, ticket, session, service,
+        detail;
     std::optional<std::int64_t> duration_s;
 };
 Result<AuditRecord> parse_audit_line(std::string_view line);

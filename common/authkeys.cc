@@ -31,7 +31,8 @@ long keys_gid(const Config& c) {
 
 }  // namespace
 
-Status publish_authkeys(const Config& c, const std::string& name, const Entry* e, const std::optional<Grant>& g) {
+Status publish_authkeys(const Config& c, const std::string& name, const Entry* e,
+                        const std::optional<Grant>& g) {
     if (!valid_account_name(name)) return make_error(Code::invalid, "bad account name");
     std::string dir = c.state_dir + "/authkeys";
     if (!e) return remove_file(path_of(c, name));
@@ -75,8 +76,10 @@ Result<PublicView> read_authkeys(const Config& c, const std::string& name) {
     PublicView v;
     std::string access;
     Status st;
-    if (!(st = r.check_keys({"name", "from", "access", "hours", "keys", "grant_not_before", "grant_not_after"})) ||
-        !(st = r.str("name", v.name, true, 32)) || !(st = r.str_list("from", v.from, true, 256, 64)) ||
+    if (!(st = r.check_keys({"name", "from", "access", "hours", "keys", "grant_not_before",
+                             "grant_not_after"})) ||
+        !(st = r.str("name", v.name, true, 32)) ||
+        !(st = r.str_list("from", v.from, true, 256, 64)) ||
         !(st = r.str("access", access, true, 32)) || !(st = r.str("hours", v.hours, false, 512)) ||
         !(st = r.str_list("keys", v.keys, true, 64)) ||
         !(st = r.int64("grant_not_before", v.grant_not_before, true)) ||
@@ -89,8 +92,9 @@ Result<PublicView> read_authkeys(const Config& c, const std::string& name) {
     return v;
 }
 
-std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v, std::int64_t now,
-                                               const TimeZone& system_tz, std::string* why) {
+std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v,
+                                               std::int64_t now, const TimeZone& system_tz,
+                                               std::string* why) {
     std::vector<std::string> out;
     std::string dummy;
     std::string& reason = why ? *why : dummy;
@@ -136,8 +140,9 @@ std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView
         // expiry-time is read by sshd in the system's local time zone.
         auto lt = to_local(system_tz, v.grant_not_after);
         char buf[64];
-        std::snprintf(buf, sizeof buf, ",expiry-time=\"%04lld%02u%02u%02d%02d\"", static_cast<long long>(lt.year),
-                      lt.month, lt.day, lt.minute_of_day / 60, lt.minute_of_day % 60);
+        std::snprintf(buf, sizeof buf, ",expiry-time=\"%04lld%02u%02u%02d%02d\"",
+                      static_cast<long long>(lt.year), lt.month, lt.day, lt.minute_of_day / 60,
+                      lt.minute_of_day % 60);
         opts += buf;
     }
     if (!c.authorized_keys_options.empty()) opts += "," + c.authorized_keys_options;

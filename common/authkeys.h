@@ -28,13 +28,15 @@ struct PublicView {
 };
 
 // Write (or remove, when `e` is null) the public view of one account.
-Status publish_authkeys(const Config& c, const std::string& name, const Entry* e, const std::optional<Grant>& g);
+Status publish_authkeys(const Config& c, const std::string& name, const Entry* e,
+                        const std::optional<Grant>& g);
 Result<PublicView> read_authkeys(const Config& c, const std::string& name);
 
 // The authorized_keys lines sshd gets for this account now; empty when no
 // gate could open (grant-only without a current grant, outside hours), and
 // then `why` names the reason (the policy's reason names).
-std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v, std::int64_t now,
-                                               const TimeZone& system_tz, std::string* why = nullptr);
+std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v,
+                                               std::int64_t now, const TimeZone& system_tz,
+                                               std::string* why = nullptr);
 
 }  // namespace vendor::core

@@ -23,18 +23,23 @@ const std::vector<ConfigKey>& config_keys() {
         {"otp_ttl", "lifetime of an issued code, at most 1h (default 10m)"},
         {"totp_window", "TOTP steps accepted either side of now, 0 to 3 (default 1)"},
         {"max_grant", "longest activation (default 12h)"},
-        {"lockout_threshold", "consecutive bad codes that lock the code factor, 1 to 100 (default 5)"},
+        {"lockout_threshold",
+         "consecutive bad codes that lock the code factor, 1 to 100 (default 5)"},
         {"lockout_time", "how long the lock lasts (default 15m)"},
-        {"log_retention_days", "days of audit log vendorctl prune keeps (default 190; prune refuses below 183 without --force)"},
+        {"log_retention_days", "days of audit log vendorctl prune keeps (default 190; prune "
+                               "refuses below 183 without --force)"},
         {"uid_min", "first id of vendor accounts served by nss_vendor (default 2000300000)"},
         {"uid_max", "last id of vendor accounts (default 2000499999)"},
         {"vendor_gid", "gid of the vendor group served by nss_vendor (default 2000300000)"},
         {"home_base", "parent of vendor home directories (default /home/vendors)"},
         {"shell", "login shell of new vendor accounts (default /bin/bash)"},
         {"allowed_groups", "space-separated supplementary groups vendorctl add --groups may give"},
-        {"remove_home", "what vendorctl remove does with the home: archive, delete or keep (default archive)"},
-        {"keys_user", "sshd AuthorizedKeysCommandUser that may read published keys (default pam-vendor-keys)"},
-        {"authorized_keys_options", "options put before every key vendorctl authorized-keys prints"},
+        {"remove_home",
+         "what vendorctl remove does with the home: archive, delete or keep (default archive)"},
+        {"keys_user",
+         "sshd AuthorizedKeysCommandUser that may read published keys (default pam-vendor-keys)"},
+        {"authorized_keys_options",
+         "options put before every key vendorctl authorized-keys prints"},
     };
     return *keys;
 }
@@ -87,7 +92,8 @@ Status set_key(Config& c, const std::string& key, std::string_view v) {
     auto num = [&](unsigned& out, unsigned min, unsigned max) -> Status {
         std::uint64_t n;
         if (!parse_uint(v, max, n) || n < min)
-            return bad("must be a number from " + std::to_string(min) + " to " + std::to_string(max));
+            return bad("must be a number from " + std::to_string(min) + " to " +
+                       std::to_string(max));
         out = static_cast<unsigned>(n);
         return {};
     };
@@ -135,7 +141,8 @@ Status set_key(Config& c, const std::string& key, std::string_view v) {
         std::uint64_t n;
         // 1000 is the hard floor of the NSS module; 2^31-2 the top of the
         // range that every tool treats as an ordinary id.
-        if (!parse_uint(v, 2147483646, n) || n < 1000) return bad("must be an id from 1000 to 2147483646");
+        if (!parse_uint(v, 2147483646, n) || n < 1000)
+            return bad("must be an id from 1000 to 2147483646");
         out = static_cast<std::uint32_t>(n);
         return {};
     };
@@ -171,7 +178,8 @@ Status set_key(Config& c, const std::string& key, std::string_view v) {
         return {};
     }
     if (key == "remove_home") {
-        if (v != "archive" && v != "delete" && v != "keep") return bad("must be archive, delete or keep");
+        if (v != "archive" && v != "delete" && v != "keep")
+            return bad("must be archive, delete or keep");
         c.remove_home = std::string(v);
         return {};
     }
@@ -207,21 +215,25 @@ Result<Config> parse_config(std::string_view text, std::string path) {
         if (line.empty() || line[0] == '#') continue;
         auto where = c.path + ":" + std::to_string(lineno) + ": ";
         auto kv = split_line(line);
-        if (!kv.ok || kv.key.empty()) return make_error(Code::invalid, where + "expected 'key = value'");
+        if (!kv.ok || kv.key.empty())
+            return make_error(Code::invalid, where + "expected 'key = value'");
         if (seen.count(kv.key))
             return make_error(Code::invalid, where + "'" + escape(kv.key, 64) + "' given twice");
         seen[kv.key] = lineno;
-        if (kv.value.empty()) return make_error(Code::invalid, where + "'" + escape(kv.key, 64) + "' has no value");
+        if (kv.value.empty())
+            return make_error(Code::invalid, where + "'" + escape(kv.key, 64) + "' has no value");
         if (auto st = set_key(c, kv.key, kv.value); !st)
             return make_error(Code::invalid, where + st.error().detail);
     }
-    if (c.uid_max <= c.uid_min) return make_error(Code::invalid, c.path + ": uid_max must be above uid_min");
+    if (c.uid_max <= c.uid_min)
+        return make_error(Code::invalid, c.path + ": uid_max must be above uid_min");
     if (c.vendor_gid < c.uid_min || c.vendor_gid > c.uid_max)
         return make_error(Code::invalid, c.path + ": vendor_gid must lie in uid_min..uid_max");
     for (const auto& g : c.allowed_groups)
         for (const auto& p : c.privileged_groups)
             if (g == p)
-                return make_error(Code::invalid, c.path + ": allowed_groups names privileged group '" + g + "'");
+                return make_error(Code::invalid,
+                                  c.path + ": allowed_groups names privileged group '" + g + "'");
     return c;
 }
 
@@ -247,12 +259,16 @@ Config salvage_identity(std::string_view text) {
         if (line.empty() || line[0] == '#') continue;
         auto kv = split_line(line);
         if (!kv.ok) continue;
-        if (kv.key == "registry_dir" && set_key(probe, kv.key, kv.value)) c.registry_dir = probe.registry_dir;
-        if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value)) c.vendor_group = probe.vendor_group;
+        if (kv.key == "registry_dir" && set_key(probe, kv.key, kv.value))
+            c.registry_dir = probe.registry_dir;
+        if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value))
+            c.vendor_group = probe.vendor_group;
         // Where the denial is logged, and as which host: the administrator's
         // audit log, not the default path.
-        if (kv.key == "audit_log" && set_key(probe, kv.key, kv.value)) c.audit_log = probe.audit_log;
-        if (kv.key == "host_name" && set_key(probe, kv.key, kv.value)) c.host_name = probe.host_name;
+        if (kv.key == "audit_log" && set_key(probe, kv.key, kv.value))
+            c.audit_log = probe.audit_log;
+        if (kv.key == "host_name" && set_key(probe, kv.key, kv.value))
+            c.host_name = probe.host_name;
     }
     return c;
 }
@@ -261,7 +277,9 @@ std::string dump_config(const Config& c) {
     std::string groups;
     for (const auto& g : c.privileged_groups) groups += (groups.empty() ? "" : " ") + g;
     std::string out;
-    auto put = [&](const char* k, const std::string& v) { out += std::string(k) + " = " + v + "\n"; };
+    auto put = [&](const char* k, const std::string& v) {
+        out += std::string(k) + " = " + v + "\n";
+    };
     put("registry_dir", c.registry_dir);
     put("state_dir", c.state_dir);
     put("nss_dir", c.nss_dir);

@@ -22,8 +22,8 @@ struct Config {
     std::string host_name;  // empty: gethostname()
     std::string timezone;   // empty: /etc/localtime
     std::string vendor_group = "vendors";
-    std::vector<std::string> privileged_groups = {"root", "sudo",    "wheel", "adm",  "admin",
-                                                  "docker", "lxd", "libvirt", "disk", "shadow"};
+    std::vector<std::string> privileged_groups = {"root",   "sudo", "wheel",   "adm",  "admin",
+                                                  "docker", "lxd",  "libvirt", "disk", "shadow"};
     unsigned otp_digits = 8;
     std::int64_t otp_ttl = 600;
     unsigned totp_window = 1;

@@ -6,7 +6,8 @@ namespace vendor::core {
 
 Result<std::int64_t> parse_duration(std::string_view s) {
     auto bad = [&](const char* why) {
-        return make_error(Code::invalid, std::string("bad duration '") + escape(s, 32) + "': " + why);
+        return make_error(Code::invalid,
+                          std::string("bad duration '") + escape(s, 32) + "': " + why);
     };
     if (s.empty()) return bad("empty");
     if (s.size() > 32) return bad("too long");

@@ -42,7 +42,7 @@ bool lookup_group(std::string_view group, gid_t& gid) {
     std::string name(group);
     std::vector<char> buf(1024);
     for (int i = 0; i < 10; ++i) {
-        struct group gr{};
+        struct group gr {};
         struct group* res = nullptr;
         int rc = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res);
         if (rc == ERANGE) {
@@ -112,7 +112,7 @@ Identity identify(const Config& c, std::string_view user) {
     Identity id;
     if (valid_account_name(user)) {
         auto path = entry_path(c.registry_dir, user);
-        struct stat st{};
+        struct stat st {};
         if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
             id.kind = Identity::vendor_error;
             auto text = safe_read(path);
@@ -158,9 +158,11 @@ Result<TimeZone> load_zone(const Config& c) {
         if (n > 0) {
             std::string t(target, static_cast<std::size_t>(n));
             auto pos = t.find("zoneinfo/");
-            if (pos == std::string::npos) return make_error(Code::invalid, "/etc/localtime points outside zoneinfo");
+            if (pos == std::string::npos)
+                return make_error(Code::invalid, "/etc/localtime points outside zoneinfo");
             name = t.substr(pos + 9);
-            if (name.find("..") != std::string::npos) return make_error(Code::invalid, "bad /etc/localtime");
+            if (name.find("..") != std::string::npos)
+                return make_error(Code::invalid, "bad /etc/localtime");
         } else if (errno == EINVAL) {
             path = "/etc/localtime";
             name = "localtime";
@@ -175,7 +177,8 @@ Result<TimeZone> load_zone(const Config& c) {
     return TimeZone::from_tzif(*bytes, name);
 }
 
-Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view user, std::int64_t now) {
+Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view user,
+                std::int64_t now) {
     Gathered g;
     g.facts.now = now;
     g.facts.host = this_host(c);

@@ -48,12 +48,13 @@ Result<TimeZone> load_zone(const Config& c);
 struct Gathered {
     Facts facts;
     std::shared_ptr<TimeZone> zone;  // facts.tz points here (stable across moves)
-    std::optional<Reason> error;  // set when a fact could not be read: deny with it
+    std::optional<Reason> error;     // set when a fact could not be read: deny with it
     std::string detail;
 };
 // Everything decide() needs except the source and otp_done, which the
 // caller sets (PAM items or the command line).
-Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view user, std::int64_t now);
+Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view user,
+                std::int64_t now);
 
 // Operator name for grants and admin events: SUDO_USER when run through sudo
 // by root, else the login name of the real uid.

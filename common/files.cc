@@ -1,10 +1,10 @@
 #include "files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include <cerrno>
 #include <cstring>
@@ -77,7 +77,7 @@ Result<Fd> open_dir_checked(std::string_view abs_path) {
     for (auto comp : components(abs_path)) {
         if (comp == "." || comp == "..")
             return make_error(Code::insecure, "path has . or ..: " + escape(abs_path, 200));
-        struct stat st{};
+        struct stat st {};
         if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
         std::string name(comp);
         walked += "/" + name;
@@ -86,23 +86,26 @@ Result<Fd> open_dir_checked(std::string_view abs_path) {
             int e = errno;
             if (e == ENOENT) return sys_error(Code::not_found, "no such directory", walked, e);
             if (e == ENOTDIR || e == ELOOP)
-                return make_error(Code::insecure, "not a directory or a symlink: " + escape(walked, 200));
+                return make_error(Code::insecure,
+                                  "not a directory or a symlink: " + escape(walked, 200));
             return sys_error(Code::io, "cannot open", walked, e);
         }
         cur = std::move(next);
         if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
         if (!trusted_owner(st.st_uid))
-            return make_error(Code::insecure, "directory not owned by root: " + escape(walked, 200));
+            return make_error(Code::insecure,
+                              "directory not owned by root: " + escape(walked, 200));
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
             return make_error(Code::insecure,
                               "directory writable by group or others: " + escape(walked, 200));
     }
     // The directory that holds the file itself must not be writable by others
     // even when sticky: anyone could then add files to a registry or state dir.
-    struct stat st{};
+    struct stat st {};
     if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return make_error(Code::insecure, "directory writable by group or others: " + escape(abs_path, 200));
+        return make_error(Code::insecure,
+                          "directory writable by group or others: " + escape(abs_path, 200));
     return cur;
 }
 
@@ -114,11 +117,13 @@ Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, st
     std::string base = basename_of(abs_path);
     if (base.empty() || base == "." || base == "..")
         return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
-    Fd fd(::openat(dir->get(), base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    Fd fd(::openat(dir->get(), base.c_str(),
+                   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd) {
         int e = errno;
         if (e == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, e);
-        if (e == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
+        if (e == ELOOP)
+            return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
         return sys_error(Code::io, "cannot open", abs_path, e);
     }
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
@@ -127,9 +132,11 @@ Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, st
     if (!trusted_owner(st.st_uid))
         return make_error(Code::insecure, "file not owned by root: " + escape(abs_path, 200));
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return make_error(Code::insecure, "file writable by group or others: " + escape(abs_path, 200));
+        return make_error(Code::insecure,
+                          "file writable by group or others: " + escape(abs_path, 200));
     if (!opts.allow_group_read && (st.st_mode & (S_IRWXG | S_IRWXO)))
-        return make_error(Code::insecure, "secret file readable by group or others: " + escape(abs_path, 200));
+        return make_error(Code::insecure,
+                          "secret file readable by group or others: " + escape(abs_path, 200));
     if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
         return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
     return fd;
@@ -167,13 +174,14 @@ Status write_all(int fd, std::string_view data, std::string_view path) {
 }  // namespace
 
 Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts) {
-    struct stat st{};
+    struct stat st {};
     auto fd = open_checked_file(abs_path, opts, st);
     if (!fd) return std::move(fd).error();
     return read_all(fd->get(), abs_path, opts.max_size);
 }
 
-Result<std::string> safe_read_optional(std::string_view abs_path, bool& found, const SafeOpts& opts) {
+Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
+                                       const SafeOpts& opts) {
     auto r = safe_read(abs_path, opts);
     if (!r && r.error().code == Code::not_found) {
         // Only the file itself may be absent; a missing directory is too.
@@ -193,18 +201,21 @@ Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mod
     unsigned char rnd[8];
     randombytes_buf(rnd, sizeof rnd);
     std::string tmp = "." + base + ".tmp." + to_hex(rnd, sizeof rnd);
-    Fd fd(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777));
+    Fd fd(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   mode & 0777));
     if (!fd) return sys_error(Code::io, "cannot create temporary file for", abs_path, errno);
     auto fail = [&](Error e) -> Status {
         ::unlinkat(dir.get(), tmp.c_str(), 0);
         return e;
     };
-    if (fchmod(fd.get(), mode & 0777) != 0) return fail(sys_error(Code::io, "cannot chmod", abs_path, errno));
+    if (fchmod(fd.get(), mode & 0777) != 0)
+        return fail(sys_error(Code::io, "cannot chmod", abs_path, errno));
     if (auto st = write_all(fd.get(), data, abs_path); !st) return fail(st.error());
     if (fsync(fd.get()) != 0) return fail(sys_error(Code::io, "cannot fsync", abs_path, errno));
     if (::renameat(dir.get(), tmp.c_str(), dir.get(), base.c_str()) != 0)
         return fail(sys_error(Code::io, "cannot rename into", abs_path, errno));
-    if (fsync(dir.get()) != 0) return sys_error(Code::io, "cannot fsync directory of", abs_path, errno);
+    if (fsync(dir.get()) != 0)
+        return sys_error(Code::io, "cannot fsync directory of", abs_path, errno);
     return {};
 }
 
@@ -274,8 +285,10 @@ Result<FileLock> FileLock::acquire(std::string_view abs_path, int timeout_ms) {
     if (!fd) return sys_error(Code::io, "cannot open lock", abs_path, errno);
     for (int waited = 0;; waited += 5) {
         if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
-        if (errno != EWOULDBLOCK && errno != EINTR) return sys_error(Code::io, "cannot lock", abs_path, errno);
-        if (waited >= timeout_ms) return make_error(Code::busy, "lock busy: " + escape(abs_path, 200));
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return sys_error(Code::io, "cannot lock", abs_path, errno);
+        if (waited >= timeout_ms)
+            return make_error(Code::busy, "lock busy: " + escape(abs_path, 200));
         sleep_ms(5);
     }
     return FileLock(std::move(fd));
@@ -285,34 +298,42 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     auto dir = open_dir_checked(dirname_of(abs_path));
     if (!dir) return std::move(dir).error();
     std::string base = basename_of(abs_path);
-    Fd fd(::openat(dir->get(), base.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-                   mode & 0777));
+    Fd fd(::openat(dir->get(), base.c_str(),
+                   O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0777));
     if (!fd) {
-        if (errno == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
+        if (errno == ELOOP)
+            return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
         return sys_error(Code::io, "cannot open", abs_path, errno);
     }
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-        return make_error(Code::insecure, "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+        return make_error(Code::insecure,
+                          "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
     int reopen = 0;
     for (int waited = 0;; waited += 2) {
         if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
             // A prune may have replaced the file while we waited: append to
             // the file now at the path, never to an unlinked inode.
-            struct stat now_st{};
+            struct stat now_st {};
             if (fstatat(dir->get(), base.c_str(), &now_st, AT_SYMLINK_NOFOLLOW) == 0 &&
                 now_st.st_ino == st.st_ino && now_st.st_dev == st.st_dev)
                 break;
-            if (++reopen > 5) return make_error(Code::busy, "log keeps being replaced: " + escape(abs_path, 200));
+            if (++reopen > 5)
+                return make_error(Code::busy, "log keeps being replaced: " + escape(abs_path, 200));
             fd = Fd(::openat(dir->get(), base.c_str(),
-                             O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0777));
-            if (!fd || fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot reopen", abs_path, errno);
-            if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-                return make_error(Code::insecure, "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+                             O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                             mode & 0777));
+            if (!fd || fstat(fd.get(), &st) != 0)
+                return sys_error(Code::io, "cannot reopen", abs_path, errno);
+            if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) ||
+                (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return make_error(Code::insecure, "log file has a wrong type, owner or mode: " +
+                                                      escape(abs_path, 200));
             continue;
         }
-        if (errno != EWOULDBLOCK && errno != EINTR) return sys_error(Code::io, "cannot lock", abs_path, errno);
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return sys_error(Code::io, "cannot lock", abs_path, errno);
         if (waited >= 3000) return make_error(Code::busy, "log busy: " + escape(abs_path, 200));
         sleep_ms(2);
     }
@@ -322,7 +343,8 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     std::string tail(want, '\0');
     std::size_t got = 0;
     while (got < want) {
-        ssize_t n = ::pread(fd.get(), tail.data() + got, want - got, static_cast<off_t>(size - want + got));
+        ssize_t n =
+            ::pread(fd.get(), tail.data() + got, want - got, static_cast<off_t>(size - want + got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return sys_error(Code::io, "cannot read", abs_path, n < 0 ? errno : EIO);
         got += static_cast<std::size_t>(n);
@@ -341,13 +363,15 @@ Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn
         if (errno == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, errno);
         return sys_error(Code::io, "cannot open", abs_path, errno);
     }
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-        return make_error(Code::insecure, "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+        return make_error(Code::insecure,
+                          "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
     for (int waited = 0;; waited += 5) {
         if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
-        if (errno != EWOULDBLOCK && errno != EINTR) return sys_error(Code::io, "cannot lock", abs_path, errno);
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return sys_error(Code::io, "cannot lock", abs_path, errno);
         if (waited >= 10000) return make_error(Code::busy, "log busy: " + escape(abs_path, 200));
         sleep_ms(5);
     }
@@ -362,12 +386,14 @@ Result<std::string> read_input_file(std::string_view path, std::size_t max_size)
     std::string p(path);
     Fd fd(::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd) {
-        if (errno == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(path, 200));
+        if (errno == ELOOP)
+            return make_error(Code::insecure, "symlink refused: " + escape(path, 200));
         return sys_error(errno == ENOENT ? Code::not_found : Code::io, "cannot open", path, errno);
     }
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", path, errno);
-    if (!S_ISREG(st.st_mode)) return make_error(Code::invalid, "not a regular file: " + escape(path, 200));
+    if (!S_ISREG(st.st_mode))
+        return make_error(Code::invalid, "not a regular file: " + escape(path, 200));
     if (static_cast<std::uint64_t>(st.st_size) > max_size)
         return make_error(Code::too_large, "file too large: " + escape(path, 200));
     return read_all(fd.get(), path, max_size);

@@ -43,7 +43,7 @@ class Fd {
 
 struct SafeOpts {
     std::size_t max_size = kMaxFileSize;
-    bool allow_group_read = true;   // false: mode must not give group/other any access
+    bool allow_group_read = true;  // false: mode must not give group/other any access
 };
 
 // Open a directory path component by component (O_NOFOLLOW at every step),

@@ -15,7 +15,9 @@ namespace vendor::core {
 
 namespace {
 
-Error sys(const std::string& what, int err) { return make_error(Code::io, what + ": " + std::strerror(err)); }
+Error sys(const std::string& what, int err) {
+    return make_error(Code::io, what + ": " + std::strerror(err));
+}
 
 // Remove everything under dirfd (not dirfd itself), never following links.
 Status clear_dir(int dirfd, int depth) {
@@ -30,7 +32,7 @@ Status clear_dir(int dirfd, int depth) {
     Status result;
     while (dirent* e = readdir(d)) {
         if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-        struct stat st{};
+        struct stat st {};
         if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
             Fd sub(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -67,8 +69,10 @@ Status create_home(const std::string& home_base, const std::string& name, uid_t 
     if (!basefd) return sys("cannot open " + home_base, errno);
     if (::mkdirat(basefd.get(), name.c_str(), 0700) != 0) {
         if (errno == EEXIST)
-            return make_error(Code::exists, "home " + home_base + "/" + name +
-                                                " already exists; archive or remove it first (never reuse another's files)");
+            return make_error(
+                Code::exists,
+                "home " + home_base + "/" + name +
+                    " already exists; archive or remove it first (never reuse another's files)");
         return sys("cannot create home " + home_base + "/" + name, errno);
     }
     Fd home(::openat(basefd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -82,12 +86,13 @@ Status create_home(const std::string& home_base, const std::string& name, uid_t 
         if (d) {
             while (dirent* e = readdir(d)) {
                 if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-                struct stat st{};
-                if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-                    st.st_size > (1 << 20))
+                struct stat st {};
+                if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                    !S_ISREG(st.st_mode) || st.st_size > (1 << 20))
                     continue;  // top-level regular files only (.bashrc, .profile, ...)
                 Fd in(::openat(sfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-                Fd out(::openat(home.get(), e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+                Fd out(::openat(home.get(), e->d_name,
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
                 if (!in || !out) continue;
                 char buf[8192];
                 ssize_t n;
@@ -124,32 +129,37 @@ Status retire_home(const std::string& home_base, const std::string& name, const 
     }
     Fd basefd(::openat(base->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!basefd) return sys("cannot open " + home_base, errno);
-    struct stat st{};
+    struct stat st {};
     if (fstatat(basefd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) return {};
         return sys("cannot stat home", errno);
     }
-    if (!S_ISDIR(st.st_mode)) return make_error(Code::insecure, "home of " + name + " is not a directory");
+    if (!S_ISDIR(st.st_mode))
+        return make_error(Code::insecure, "home of " + name + " is not a directory");
     if (mode == "delete") {
-        Fd home(::openat(basefd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        Fd home(
+            ::openat(basefd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!home) return sys("cannot open home", errno);
         if (auto s = clear_dir(home.get(), 0); !s) return s;
-        if (::unlinkat(basefd.get(), name.c_str(), AT_REMOVEDIR) != 0) return sys("cannot remove home", errno);
+        if (::unlinkat(basefd.get(), name.c_str(), AT_REMOVEDIR) != 0)
+            return sys("cannot remove home", errno);
         where = "deleted " + home_base + "/" + name;
         return {};
     }
     // archive: root-only directory beside the homes; the archived tree keeps
     // its owner ids but nobody but root can reach it.
-    if (::mkdirat(basefd.get(), ".removed", 0700) != 0 && errno != EEXIST) return sys("cannot create .removed", errno);
-    struct stat ast{};
-    if (fstatat(basefd.get(), ".removed", &ast, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(ast.st_mode) || ast.st_uid != 0 ||
-        (ast.st_mode & 0077))
+    if (::mkdirat(basefd.get(), ".removed", 0700) != 0 && errno != EEXIST)
+        return sys("cannot create .removed", errno);
+    struct stat ast {};
+    if (fstatat(basefd.get(), ".removed", &ast, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(ast.st_mode) || ast.st_uid != 0 || (ast.st_mode & 0077))
         return make_error(Code::insecure, home_base + "/.removed must be a root-only directory");
     std::string stamp = format_rfc3339(now_s());
     for (auto& ch : stamp)
         if (ch == ':') ch = '-';
     std::string target = ".removed/" + name + "-" + stamp;
-    if (::renameat(basefd.get(), name.c_str(), basefd.get(), target.c_str()) != 0) return sys("cannot archive home", errno);
+    if (::renameat(basefd.get(), name.c_str(), basefd.get(), target.c_str()) != 0)
+        return sys("cannot archive home", errno);
     where = "archived to " + home_base + "/" + target;
     return {};
 }

@@ -26,7 +26,8 @@ Json Json::object() { return Json(json_object_new_object()); }
 Json Json::array() { return Json(json_object_new_array()); }
 
 Result<Json> Json::parse(std::string_view text, std::string_view what) {
-    if (text.size() > (1 << 20)) return make_error(Code::too_large, std::string(what) + ": too large");
+    if (text.size() > (1 << 20))
+        return make_error(Code::too_large, std::string(what) + ": too large");
     if (!text.empty() && std::memchr(text.data(), '\0', text.size()))
         return make_error(Code::invalid, std::string(what) + ": NUL byte");
     json_tokener* tok = json_tokener_new_ex(32);
@@ -39,15 +40,18 @@ Result<Json> Json::parse(std::string_view text, std::string_view what) {
     Json j(o);
     if (!o || err != json_tokener_success)
         return make_error(Code::invalid, std::string(what) + ": not valid JSON (" +
-                                             (o ? "trailing data" : json_tokener_error_desc(err)) + ")");
+                                             (o ? "trailing data" : json_tokener_error_desc(err)) +
+                                             ")");
     // Only whitespace may follow the document.
     if (trim(text.substr(consumed)).size() != 0)
-        return make_error(Code::invalid, std::string(what) + ": trailing data after the JSON document");
+        return make_error(Code::invalid,
+                          std::string(what) + ": trailing data after the JSON document");
     return j;
 }
 
 Json& Json::set(const char* key, std::string_view v) {
-    json_object_object_add(o_, key, json_object_new_string_len(v.data(), static_cast<int>(v.size())));
+    json_object_object_add(o_, key,
+                           json_object_new_string_len(v.data(), static_cast<int>(v.size())));
     return *this;
 }
 Json& Json::set(const char* key, std::int64_t v) {
@@ -75,11 +79,12 @@ Json& Json::push(Json&& v) {
 }
 
 std::string Json::dump() const {
-    return json_object_to_json_string_ext(o_, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_to_json_string_ext(o_,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 std::string Json::dump_pretty() const {
-    return json_object_to_json_string_ext(
-        o_, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_to_json_string_ext(o_, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 Status JsonReader::check_keys(std::initializer_list<const char*> allowed) const {
@@ -90,7 +95,8 @@ Status JsonReader::check_keys(std::initializer_list<const char*> allowed) const 
         bool ok = false;
         for (const char* a : allowed)
             if (std::strcmp(a, key) == 0) ok = true;
-        if (!ok) return make_error(Code::invalid, what_ + ": unknown field '" + escape(key, 64) + "'");
+        if (!ok)
+            return make_error(Code::invalid, what_ + ": unknown field '" + escape(key, 64) + "'");
     }
     return {};
 }
@@ -103,7 +109,8 @@ json_object* field(json_object* o, const char* key) {
 }
 }  // namespace
 
-Status JsonReader::str(const char* key, std::string& out, bool required, std::size_t max_len) const {
+Status JsonReader::str(const char* key, std::string& out, bool required,
+                       std::size_t max_len) const {
     json_object* v = field(o_, key);
     if (!v) {
         if (required) return make_error(Code::invalid, what_ + ": missing field '" + key + "'");
@@ -114,7 +121,8 @@ Status JsonReader::str(const char* key, std::string& out, bool required, std::si
     auto len = static_cast<std::size_t>(json_object_get_string_len(v));
     if (len > max_len) return make_error(Code::too_large, what_ + ": field '" + key + "' too long");
     const char* s = json_object_get_string(v);
-    if (std::memchr(s, '\0', len)) return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
+    if (std::memchr(s, '\0', len))
+        return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
     out.assign(s, len);
     return {};
 }
@@ -129,7 +137,8 @@ Status JsonReader::int64(const char* key, std::int64_t& out, bool required) cons
         return make_error(Code::invalid, what_ + ": field '" + key + "' must be an integer");
     errno = 0;
     std::int64_t n = json_object_get_int64(v);
-    if (errno == ERANGE) return make_error(Code::invalid, what_ + ": field '" + key + "' out of range");
+    if (errno == ERANGE)
+        return make_error(Code::invalid, what_ + ": field '" + key + "' out of range");
     out = n;
     return {};
 }
@@ -156,16 +165,20 @@ Status JsonReader::str_list(const char* key, std::vector<std::string>& out, bool
     if (!json_object_is_type(v, json_type_array))
         return make_error(Code::invalid, what_ + ": field '" + key + "' must be a list of strings");
     auto n = json_object_array_length(v);
-    if (n > max_items) return make_error(Code::too_large, what_ + ": too many items in '" + key + "'");
+    if (n > max_items)
+        return make_error(Code::too_large, what_ + ": too many items in '" + key + "'");
     out.clear();
     for (std::size_t i = 0; i < n; ++i) {
         json_object* e = json_object_array_get_idx(v, i);
         if (!e || !json_object_is_type(e, json_type_string))
-            return make_error(Code::invalid, what_ + ": field '" + key + "' must be a list of strings");
+            return make_error(Code::invalid,
+                              what_ + ": field '" + key + "' must be a list of strings");
         auto len = static_cast<std::size_t>(json_object_get_string_len(e));
-        if (len > max_len) return make_error(Code::too_large, what_ + ": item too long in '" + key + "'");
+        if (len > max_len)
+            return make_error(Code::too_large, what_ + ": item too long in '" + key + "'");
         const char* s = json_object_get_string(e);
-        if (std::memchr(s, '\0', len)) return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
+        if (std::memchr(s, '\0', len))
+            return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
         out.emplace_back(s, len);
     }
     return {};

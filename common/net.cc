@@ -37,8 +37,8 @@ int hexval(char c) noexcept {
 
 bool parse_v6(std::string_view s, std::uint8_t out[16]) noexcept {
     std::uint16_t words[8] = {};
-    int n = 0;         // words written
-    int gap = -1;      // index where "::" was
+    int n = 0;     // words written
+    int gap = -1;  // index where "::" was
     if (s.size() < 2 || s.size() > 45) return false;
     if (s.substr(0, 2) == "::") {
         gap = 0;
@@ -60,7 +60,8 @@ bool parse_v6(std::string_view s, std::uint8_t out[16]) noexcept {
         }
         std::size_t i = 0;
         unsigned v = 0;
-        while (i < s.size() && i < 5 && hexval(s[i]) >= 0) v = v * 16 + static_cast<unsigned>(hexval(s[i++]));
+        while (i < s.size() && i < 5 && hexval(s[i]) >= 0)
+            v = v * 16 + static_cast<unsigned>(hexval(s[i++]));
         if (i == 0 || i > 4 || n >= 8) return false;
         words[n++] = static_cast<std::uint16_t>(v);
         s.remove_prefix(i);
@@ -168,7 +169,8 @@ std::string Cidr::str() const {
 
 Result<Cidr> parse_cidr(std::string_view s) {
     auto bad = [&](const char* why) {
-        return make_error(Code::invalid, std::string("bad address block '") + escape(s, 64) + "': " + why);
+        return make_error(Code::invalid,
+                          std::string("bad address block '") + escape(s, 64) + "': " + why);
     };
     auto slash = s.find('/');
     auto addr = parse_ip(s.substr(0, slash));

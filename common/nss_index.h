@@ -69,18 +69,20 @@ class View {
         if (len < sizeof(Header)) return "too short";
         std::memcpy(&h_, b_, sizeof h_);
         if (std::memcmp(h_.magic, kMagic, sizeof kMagic) != 0) return "bad magic";
-        if (h_.version != kVersion || h_.header_size != sizeof(Header)) return "unsupported version";
+        if (h_.version != kVersion || h_.header_size != sizeof(Header))
+            return "unsupported version";
         if (h_.file_size != len || len > kMaxFile) return "size mismatch";
         if (h_.id_min < kIdFloor || h_.id_max < h_.id_min) return "bad id range";
         if (!range(h_.users_off, h_.n_users, sizeof(UserRec)) ||
             !range(h_.users_by_name_off, h_.n_users, 4) ||
             !range(h_.groups_off, h_.n_groups, sizeof(GroupRec)) ||
-            !range(h_.groups_by_name_off, h_.n_groups, 4) || !range(h_.pool_off, h_.pool_count, 4) ||
-            !range(h_.strings_off, h_.strings_size, 1))
+            !range(h_.groups_by_name_off, h_.n_groups, 4) ||
+            !range(h_.pool_off, h_.pool_count, 4) || !range(h_.strings_off, h_.strings_size, 1))
             return "section out of bounds";
         if (h_.strings_size == 0 || b_[h_.strings_off + h_.strings_size - 1] != '\0')
             return "strings not terminated";
-        if (fnv1a(b_ + sizeof(Header), len - sizeof(Header)) != h_.checksum) return "checksum mismatch";
+        if (fnv1a(b_ + sizeof(Header), len - sizeof(Header)) != h_.checksum)
+            return "checksum mismatch";
         for (std::uint32_t i = 0; i < h_.n_users; ++i) {
             UserRec u = user(i);
             if (u.uid < h_.id_min || u.uid > h_.id_max || u.gid < h_.id_min || u.gid > h_.id_max)
@@ -88,7 +90,8 @@ class View {
             if (i > 0 && user(i - 1).uid >= u.uid) return "users not sorted by uid";
             if (!name_ok(u.name) || !field_ok(u.gecos) || !path_ok(u.dir) || !path_ok(u.shell))
                 return "bad user string";
-            if (static_cast<std::uint64_t>(u.sup_off) + u.sup_count > h_.pool_count) return "bad gid list";
+            if (static_cast<std::uint64_t>(u.sup_off) + u.sup_count > h_.pool_count)
+                return "bad gid list";
             if (u.sup_count > 64) return "too many groups";
         }
         // Only now that every record's strings are checked: the name index
@@ -97,7 +100,8 @@ class View {
         for (std::uint32_t i = 0; i < h_.n_users; ++i) {
             std::uint32_t byname = u32(h_.users_by_name_off, i);
             if (byname >= h_.n_users) return "bad name index";
-            if (i > 0 && std::strcmp(str(user(u32(h_.users_by_name_off, i - 1)).name), str(user(byname).name)) >= 0)
+            if (i > 0 && std::strcmp(str(user(u32(h_.users_by_name_off, i - 1)).name),
+                                     str(user(byname).name)) >= 0)
                 return "names not sorted";
         }
         for (std::uint32_t i = 0; i < h_.n_groups; ++i) {
@@ -105,15 +109,16 @@ class View {
             if (g.gid < h_.id_min || g.gid > h_.id_max) return "group id out of range";
             if (i > 0 && group(i - 1).gid >= g.gid) return "groups not sorted by gid";
             if (!name_ok(g.name)) return "bad group name";
-            if (static_cast<std::uint64_t>(g.mem_off) + g.mem_count > h_.pool_count) return "bad member list";
+            if (static_cast<std::uint64_t>(g.mem_off) + g.mem_count > h_.pool_count)
+                return "bad member list";
             for (std::uint32_t k = 0; k < g.mem_count; ++k)
                 if (!name_ok(u32(h_.pool_off, g.mem_off + k))) return "bad member name";
         }
         for (std::uint32_t i = 0; i < h_.n_groups; ++i) {
             std::uint32_t byname = u32(h_.groups_by_name_off, i);
             if (byname >= h_.n_groups) return "bad group name index";
-            if (i > 0 &&
-                std::strcmp(str(group(u32(h_.groups_by_name_off, i - 1)).name), str(group(byname).name)) >= 0)
+            if (i > 0 && std::strcmp(str(group(u32(h_.groups_by_name_off, i - 1)).name),
+                                     str(group(byname).name)) >= 0)
                 return "group names not sorted";
         }
         return nullptr;
@@ -124,12 +129,14 @@ class View {
     std::uint32_t n_groups() const noexcept { return h_.n_groups; }
     UserRec user(std::uint32_t i) const noexcept {
         UserRec u;
-        std::memcpy(&u, b_ + h_.users_off + static_cast<std::size_t>(i) * sizeof(UserRec), sizeof u);
+        std::memcpy(&u, b_ + h_.users_off + static_cast<std::size_t>(i) * sizeof(UserRec),
+                    sizeof u);
         return u;
     }
     GroupRec group(std::uint32_t i) const noexcept {
         GroupRec g;
-        std::memcpy(&g, b_ + h_.groups_off + static_cast<std::size_t>(i) * sizeof(GroupRec), sizeof g);
+        std::memcpy(&g, b_ + h_.groups_off + static_cast<std::size_t>(i) * sizeof(GroupRec),
+                    sizeof g);
         return g;
     }
     const char* str(std::uint32_t off) const noexcept {
@@ -188,7 +195,8 @@ class View {
   private:
     bool range(std::uint32_t off, std::uint32_t count, std::size_t size) const noexcept {
         if (off % 4 != 0 && size != 1) return false;
-        std::uint64_t end = static_cast<std::uint64_t>(off) + static_cast<std::uint64_t>(count) * size;
+        std::uint64_t end =
+            static_cast<std::uint64_t>(off) + static_cast<std::uint64_t>(count) * size;
         return off >= sizeof(Header) && end <= len_;
     }
     std::uint32_t u32(std::uint32_t off, std::uint32_t i) const noexcept {
@@ -208,9 +216,13 @@ class View {
         }
         return true;
     }
-    bool name_ok(std::uint32_t off) const noexcept { return str_ok(off, 32) && str(off)[0] != '\0'; }
+    bool name_ok(std::uint32_t off) const noexcept {
+        return str_ok(off, 32) && str(off)[0] != '\0';
+    }
     bool field_ok(std::uint32_t off) const noexcept { return str_ok(off, 1024); }
-    bool path_ok(std::uint32_t off) const noexcept { return str_ok(off, 1024) && str(off)[0] == '/'; }
+    bool path_ok(std::uint32_t off) const noexcept {
+        return str_ok(off, 1024) && str(off)[0] == '/';
+    }
 
     const unsigned char* b_ = nullptr;
     std::size_t len_ = 0;

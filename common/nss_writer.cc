@@ -30,29 +30,36 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
                                     std::uint32_t id_min, std::uint32_t id_max) {
     using namespace vendor::nssidx;
     if (id_min < kIdFloor || id_max < id_min) return make_error(Code::invalid, "bad id range");
-    std::sort(users.begin(), users.end(), [](const NssUser& a, const NssUser& b) { return a.uid < b.uid; });
-    std::sort(groups.begin(), groups.end(), [](const NssGroup& a, const NssGroup& b) { return a.gid < b.gid; });
+    std::sort(users.begin(), users.end(),
+              [](const NssUser& a, const NssUser& b) { return a.uid < b.uid; });
+    std::sort(groups.begin(), groups.end(),
+              [](const NssGroup& a, const NssGroup& b) { return a.gid < b.gid; });
     std::map<std::string, int> names;
     for (std::size_t i = 0; i < users.size(); ++i) {
         const auto& u = users[i];
         if (u.uid < id_min || u.uid > id_max || u.gid < id_min || u.gid > id_max)
             return make_error(Code::invalid, "account " + u.name + ": id outside uid_min..uid_max");
-        if (i && users[i - 1].uid == u.uid) return make_error(Code::invalid, "uid " + std::to_string(u.uid) + " used twice");
+        if (i && users[i - 1].uid == u.uid)
+            return make_error(Code::invalid, "uid " + std::to_string(u.uid) + " used twice");
         if (!valid_account_name(u.name) || !field_ok(u.gecos, 1024) || !field_ok(u.dir, 1024) ||
-            !field_ok(u.shell, 1024) || u.dir.empty() || u.dir[0] != '/' || u.shell.empty() || u.shell[0] != '/')
+            !field_ok(u.shell, 1024) || u.dir.empty() || u.dir[0] != '/' || u.shell.empty() ||
+            u.shell[0] != '/')
             return make_error(Code::invalid, "account " + escape(u.name, 64) + ": bad field");
-        if (u.sup.size() > 64) return make_error(Code::invalid, "account " + u.name + ": too many groups");
+        if (u.sup.size() > 64)
+            return make_error(Code::invalid, "account " + u.name + ": too many groups");
         if (names[u.name]++) return make_error(Code::invalid, "account " + u.name + " twice");
     }
     std::map<std::string, int> gnames;
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const auto& g = groups[i];
-        if (g.gid < id_min || g.gid > id_max) return make_error(Code::invalid, "group " + g.name + ": gid out of range");
+        if (g.gid < id_min || g.gid > id_max)
+            return make_error(Code::invalid, "group " + g.name + ": gid out of range");
         if (i && groups[i - 1].gid == g.gid) return make_error(Code::invalid, "gid used twice");
         if (g.name.empty() || g.name.size() > 32 || !field_ok(g.name, 32) || gnames[g.name]++)
             return make_error(Code::invalid, "bad or repeated group name");
         for (const auto& m : g.members)
-            if (m.empty() || m.size() > 32 || !field_ok(m, 32)) return make_error(Code::invalid, "bad member name");
+            if (m.empty() || m.size() > 32 || !field_ok(m, 32))
+                return make_error(Code::invalid, "bad member name");
     }
     // Strings, deduplicated (every account shares one shell).
     std::string strings(1, '\0');
@@ -71,8 +78,14 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
     std::vector<std::uint32_t> pool;
     for (std::size_t i = 0; i < users.size(); ++i) {
         const auto& u = users[i];
-        urec[i] = UserRec{intern(u.name), u.uid, u.gid, intern(u.gecos), intern(u.dir), intern(u.shell),
-                          static_cast<std::uint32_t>(pool.size()), static_cast<std::uint32_t>(u.sup.size())};
+        urec[i] = UserRec{intern(u.name),
+                          u.uid,
+                          u.gid,
+                          intern(u.gecos),
+                          intern(u.dir),
+                          intern(u.shell),
+                          static_cast<std::uint32_t>(pool.size()),
+                          static_cast<std::uint32_t>(u.sup.size())};
         for (auto g : u.sup) pool.push_back(g);
     }
     std::vector<GroupRec> grec(groups.size());
@@ -85,10 +98,12 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
     std::vector<std::uint32_t> ubyname(users.size()), gbyname(groups.size());
     for (std::uint32_t i = 0; i < ubyname.size(); ++i) ubyname[i] = i;
     for (std::uint32_t i = 0; i < gbyname.size(); ++i) gbyname[i] = i;
-    std::sort(ubyname.begin(), ubyname.end(),
-              [&](std::uint32_t a, std::uint32_t b) { return std::strcmp(users[a].name.c_str(), users[b].name.c_str()) < 0; });
-    std::sort(gbyname.begin(), gbyname.end(),
-              [&](std::uint32_t a, std::uint32_t b) { return std::strcmp(groups[a].name.c_str(), groups[b].name.c_str()) < 0; });
+    std::sort(ubyname.begin(), ubyname.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return std::strcmp(users[a].name.c_str(), users[b].name.c_str()) < 0;
+    });
+    std::sort(gbyname.begin(), gbyname.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return std::strcmp(groups[a].name.c_str(), groups[b].name.c_str()) < 0;
+    });
 
     Header h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
@@ -113,13 +128,16 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
     h.pool_count = static_cast<std::uint32_t>(pool.size());
     h.strings_off = append(strings.data(), strings.size());
     h.strings_size = static_cast<std::uint32_t>(strings.size());
-    if (out.size() > kMaxFile) return make_error(Code::too_large, "NSS index would exceed its size cap");
+    if (out.size() > kMaxFile)
+        return make_error(Code::too_large, "NSS index would exceed its size cap");
     h.file_size = out.size();
-    h.checksum = fnv1a(reinterpret_cast<const unsigned char*>(out.data()) + sizeof(Header), out.size() - sizeof(Header));
+    h.checksum = fnv1a(reinterpret_cast<const unsigned char*>(out.data()) + sizeof(Header),
+                       out.size() - sizeof(Header));
     std::memcpy(out.data(), &h, sizeof h);
     // Self-check with the reader the module uses.
     View v;
-    if (const char* why = v.open(out.data(), out.size())) return make_error(Code::internal, std::string("index self-check: ") + why);
+    if (const char* why = v.open(out.data(), out.size()))
+        return make_error(Code::internal, std::string("index self-check: ") + why);
     return out;
 }
 
@@ -151,15 +169,18 @@ Result<std::size_t> compile_nss_index(const Config& c) {
             for (const auto& g : e->groups) {
                 // Re-check at every compile: a group that became privileged or
                 // left the allow-list is dropped from the account, not served.
-                bool allowed = std::find(c.allowed_groups.begin(), c.allowed_groups.end(), g) != c.allowed_groups.end();
-                bool priv = std::find(c.privileged_groups.begin(), c.privileged_groups.end(), g) != c.privileged_groups.end();
+                bool allowed = std::find(c.allowed_groups.begin(), c.allowed_groups.end(), g) !=
+                               c.allowed_groups.end();
+                bool priv = std::find(c.privileged_groups.begin(), c.privileged_groups.end(), g) !=
+                            c.privileged_groups.end();
                 if (!allowed || priv) continue;
                 auto it = gid_cache.find(g);
                 if (it == gid_cache.end()) {
                     std::vector<char> buf(4096);
-                    struct group gr{};
+                    struct group gr {};
                     struct group* res = nullptr;
-                    if (getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res) continue;
+                    if (getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res)
+                        continue;
                     it = gid_cache.emplace(g, res->gr_gid).first;
                 }
                 u.sup.push_back(it->second);
@@ -179,7 +200,8 @@ Result<std::size_t> compile_nss_index(const Config& c) {
     if (auto st = ensure_dir(c.nss_dir, 0755); !st) return st.error();
     ::chmod(c.state_dir.c_str(), 0711);
     ::chmod(c.nss_dir.c_str(), 0755);
-    if (auto st = atomic_write(c.nss_dir + "/" + nssidx::kFileName, *bytes, 0644); !st) return st.error();
+    if (auto st = atomic_write(c.nss_dir + "/" + nssidx::kFileName, *bytes, 0644); !st)
+        return st.error();
     return users.size();
 }
 

@@ -118,30 +118,36 @@ Verdict decide(const Entry& e, const Facts& f) {
     // 1. Source
     switch (f.source.kind) {
     case Source::unknown:
-        return deny(Reason::source_unknown, "source '" + escape(f.source.text, 80) + "' is not a literal address");
+        return deny(Reason::source_unknown,
+                    "source '" + escape(f.source.text, 80) + "' is not a literal address");
     case Source::local:
-        if (!e.allow_local) return deny(Reason::source_unknown, "no remote address (local login not allowed)");
+        if (!e.allow_local)
+            return deny(Reason::source_unknown, "no remote address (local login not allowed)");
         break;
     case Source::remote:
         if (!f.source.addr || !any_contains(e.from, *f.source.addr))
-            return deny(Reason::source_not_allowed, "source " + escape(f.source.text, 80) + " is not in 'from'");
+            return deny(Reason::source_not_allowed,
+                        "source " + escape(f.source.text, 80) + " is not in 'from'");
         break;
     }
     // 2. Host scope
     bool host_ok = false;
     for (const auto& h : e.hosts)
         if (host_glob_match(h, f.host)) host_ok = true;
-    if (!host_ok) return deny(Reason::host_not_allowed, "host " + escape(f.host, 80) + " is not in 'hosts'");
+    if (!host_ok)
+        return deny(Reason::host_not_allowed, "host " + escape(f.host, 80) + " is not in 'hosts'");
     // 2b. Pinned keys: what sshd accepted must be one of them, and PAM auth
     // (keyboard-interactive) alone is not enough for an account that has keys.
     for (const auto& k : f.publickeys)
         if (!key_pinned(e, k))
-            return deny(Reason::key_not_pinned, "public key " + escape(k.substr(0, k.find(' ')), 40) + " is not pinned");
+            return deny(Reason::key_not_pinned,
+                        "public key " + escape(k.substr(0, k.find(' ')), 40) + " is not pinned");
     if (f.publickeys.empty() && !e.keys.empty() && f.via_pam_auth)
         return deny(Reason::key_required, "this account logs in with a pinned key first");
     // 3. Access gates
     if (e.access & kAccessGrant) {
-        if (!f.grant || f.now < f.grant->not_before) return deny(Reason::not_activated, "no current activation");
+        if (!f.grant || f.now < f.grant->not_before)
+            return deny(Reason::not_activated, "no current activation");
         if (f.now >= f.grant->not_after)
             return deny(Reason::grant_expired,
                         "activation ended " + format_duration(f.now - f.grant->not_after) + " ago");
@@ -150,16 +156,18 @@ Verdict decide(const Entry& e, const Facts& f) {
         if (!e.hours || !f.tz) return deny(Reason::outside_hours, "no schedule");
         auto lt = to_local(*f.tz, f.now);
         if (!e.hours->contains(lt.weekday_mon0, lt.minute_of_day))
-            return deny(Reason::outside_hours, "outside '" + escape(e.hours->text, 80) + "' (" + f.tz->name() + ")");
+            return deny(Reason::outside_hours,
+                        "outside '" + escape(e.hours->text, 80) + "' (" + f.tz->name() + ")");
     }
     // 4. Privilege guard
     if (f.privileged)
-        return deny(Reason::privileged_group, "member of privileged group " + escape(f.privileged_group, 64));
+        return deny(Reason::privileged_group,
+                    "member of privileged group " + escape(f.privileged_group, 64));
     // 5. Lockout of the code factor, then the code itself
     if (e.access & kAccessOtp) {
         if (f.failures.locked_until > f.now)
-            return deny(Reason::locked_out,
-                        "code factor locked for " + format_duration(f.failures.locked_until - f.now));
+            return deny(Reason::locked_out, "code factor locked for " +
+                                                format_duration(f.failures.locked_until - f.now));
         if (!f.otp_done) return deny(Reason::otp_required, "a one-time code is required");
     }
     return Verdict{true, Reason::ok, ""};

@@ -15,8 +15,13 @@ Result<unsigned> parse_access(std::string_view s) {
     auto parts = split(s, '+');
     if (parts.empty()) return make_error(Code::invalid, "empty access set");
     for (const auto& p : parts) {
-        unsigned bit = p == "grant" ? kAccessGrant : p == "otp" ? kAccessOtp : p == "hours" ? kAccessHours : 0u;
-        if (!bit) return make_error(Code::invalid, "unknown access gate '" + escape(p, 32) + "' (grant, otp, hours)");
+        unsigned bit = p == "grant"   ? kAccessGrant
+                       : p == "otp"   ? kAccessOtp
+                       : p == "hours" ? kAccessHours
+                                      : 0u;
+        if (!bit)
+            return make_error(Code::invalid,
+                              "unknown access gate '" + escape(p, 32) + "' (grant, otp, hours)");
         if (a & bit) return make_error(Code::invalid, "access gate '" + p + "' given twice");
         a |= bit;
     }
@@ -41,7 +46,9 @@ bool valid_host_pattern(std::string_view p) noexcept {
 bool host_glob_match(std::string_view pat, std::string_view host) noexcept {
     // Iterative '*' matcher with one backtrack point: linear-ish, no recursion.
     std::size_t p = 0, h = 0, star = std::string_view::npos, mark = 0;
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    auto lower = [](char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
     while (h < host.size()) {
         if (p < pat.size() && (pat[p] == '?' || lower(pat[p]) == lower(host[h]))) {
             ++p;
@@ -85,7 +92,9 @@ bool read_string(const unsigned char*& p, const unsigned char* end, std::string_
 }  // namespace
 
 Result<PublicKey> parse_public_key(std::string_view line) {
-    auto bad = [&](const std::string& why) { return make_error(Code::invalid, "public key refused: " + why); };
+    auto bad = [&](const std::string& why) {
+        return make_error(Code::invalid, "public key refused: " + why);
+    };
     line = trim(line);
     if (line.size() > 16384) return bad("too long");
     auto sp = line.find(' ');
@@ -98,28 +107,36 @@ Result<PublicKey> parse_public_key(std::string_view line) {
     if (sp2 != std::string_view::npos) k.comment = std::string(trim(rest.substr(sp2 + 1)));
     for (unsigned char c : k.comment)
         if (c < 0x20 || c == 0x7f) return bad("control character in comment");
-    static const char* allowed[] = {"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                                    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
-                                    "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-rsa"};
+    static const char* allowed[] = {"ssh-ed25519",
+                                    "ecdsa-sha2-nistp256",
+                                    "ecdsa-sha2-nistp384",
+                                    "ecdsa-sha2-nistp521",
+                                    "sk-ssh-ed25519@openssh.com",
+                                    "sk-ecdsa-sha2-nistp256@openssh.com",
+                                    "ssh-rsa"};
     bool known = false;
     for (const char* a : allowed)
         if (k.type == a) known = true;
     if (!known)
-        return bad("algorithm '" + escape(k.type, 64) +
-                   "' is not allowed (ed25519, ecdsa-sha2-nistp256/384/521, sk-* or RSA >= 3072 bits)");
+        return bad(
+            "algorithm '" + escape(k.type, 64) +
+            "' is not allowed (ed25519, ecdsa-sha2-nistp256/384/521, sk-* or RSA >= 3072 bits)");
     std::string blob(k.blob_b64.size(), '\0');
     std::size_t blob_len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(blob.data()), blob.size(), k.blob_b64.data(),
-                          k.blob_b64.size(), nullptr, &blob_len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(blob.data()), blob.size(),
+                          k.blob_b64.data(), k.blob_b64.size(), nullptr, &blob_len, nullptr,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
         return bad("key data is not base64");
     blob.resize(blob_len);
     auto p = reinterpret_cast<const unsigned char*>(blob.data());
     auto end = p + blob.size();
     std::string_view inner_type;
-    if (!read_string(p, end, inner_type) || inner_type != k.type) return bad("key data does not match its type");
+    if (!read_string(p, end, inner_type) || inner_type != k.type)
+        return bad("key data does not match its type");
     if (k.type == "ssh-rsa") {
         std::string_view e, n;
-        if (!read_string(p, end, e) || !read_string(p, end, n) || p != end) return bad("malformed RSA key");
+        if (!read_string(p, end, e) || !read_string(p, end, n) || p != end)
+            return bad("malformed RSA key");
         std::size_t i = 0;
         while (i < n.size() && n[i] == '\0') ++i;
         if (i == n.size()) return bad("malformed RSA key");
@@ -130,21 +147,27 @@ Result<PublicKey> parse_public_key(std::string_view line) {
             top >>= 1;
         }
         k.bits = static_cast<unsigned>((n.size() - i - 1) * 8 + topbits);
-        if (k.bits < 3072) return bad("RSA key of " + std::to_string(k.bits) + " bits; at least 3072 are required");
+        if (k.bits < 3072)
+            return bad("RSA key of " + std::to_string(k.bits) +
+                       " bits; at least 3072 are required");
     } else if (k.type == "ssh-ed25519") {
         std::string_view pk;
-        if (!read_string(p, end, pk) || pk.size() != 32 || p != end) return bad("malformed ed25519 key");
+        if (!read_string(p, end, pk) || pk.size() != 32 || p != end)
+            return bad("malformed ed25519 key");
         k.bits = 256;
     } else if (k.type.rfind("ecdsa-", 0) == 0) {
         std::string_view curve, q;
-        if (!read_string(p, end, curve) || !read_string(p, end, q) || p != end) return bad("malformed ECDSA key");
-        if (k.type.substr(k.type.size() - 8) != curve) return bad("ECDSA curve does not match its type");
+        if (!read_string(p, end, curve) || !read_string(p, end, q) || p != end)
+            return bad("malformed ECDSA key");
+        if (k.type.substr(k.type.size() - 8) != curve)
+            return bad("ECDSA curve does not match its type");
         k.bits = curve == "nistp256" ? 256 : curve == "nistp384" ? 384 : 521;
     }
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(blob.data()), blob.size());
     char b64[64];
-    sodium_bin2base64(b64, sizeof b64, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    sodium_bin2base64(b64, sizeof b64, digest, sizeof digest,
+                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
     k.fingerprint = std::string("SHA256:") + b64;
     return k;
 }
@@ -154,8 +177,9 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
     auto doc = Json::parse(text, what);
     if (!doc) return std::move(doc).error();
     JsonReader r(doc->get(), what);
-    if (auto st = r.check_keys({"name", "vendor", "from", "local", "access", "hours", "keys", "hosts", "comment",
-                                "created", "created_by", "existing", "uid", "home", "shell", "groups"});
+    if (auto st = r.check_keys({"name", "vendor", "from", "local", "access", "hours", "keys",
+                                "hosts", "comment", "created", "created_by", "existing", "uid",
+                                "home", "shell", "groups"});
         !st)
         return st.error();
     Entry e;
@@ -163,25 +187,34 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
     std::string access = "grant", hours;
     Status st;
     if (!(st = r.str("name", e.name, true, 32)) || !(st = r.str("vendor", e.vendor, true, 256)) ||
-        !(st = r.str_list("from", from, true, 256, 64)) || !(st = r.boolean("local", e.allow_local, false)) ||
+        !(st = r.str_list("from", from, true, 256, 64)) ||
+        !(st = r.boolean("local", e.allow_local, false)) ||
         !(st = r.str("access", access, false, 32)) || !(st = r.str("hours", hours, false, 512)) ||
-        !(st = r.str_list("keys", e.keys, false, 64)) || !(st = r.str_list("hosts", e.hosts, false, 256, 253)) ||
-        !(st = r.str("comment", e.comment, false, 1024)) || !(st = r.str("created", e.created, false, 64)) ||
-        !(st = r.str("created_by", e.created_by, false, 64)) || !(st = r.boolean("existing", e.existing, false)) ||
-        !(st = r.str("home", e.home, false, 1024)) || !(st = r.str("shell", e.shell, false, 1024)) ||
+        !(st = r.str_list("keys", e.keys, false, 64)) ||
+        !(st = r.str_list("hosts", e.hosts, false, 256, 253)) ||
+        !(st = r.str("comment", e.comment, false, 1024)) ||
+        !(st = r.str("created", e.created, false, 64)) ||
+        !(st = r.str("created_by", e.created_by, false, 64)) ||
+        !(st = r.boolean("existing", e.existing, false)) ||
+        !(st = r.str("home", e.home, false, 1024)) ||
+        !(st = r.str("shell", e.shell, false, 1024)) ||
         !(st = r.str_list("groups", e.groups, false, 64, 64)))
         return st.error();
     std::int64_t uid = 0;
     if (!(st = r.int64("uid", uid, !e.existing))) return st.error();
     if (e.existing) {
         if (uid != 0 || !e.home.empty() || !e.shell.empty() || !e.groups.empty())
-            return make_error(Code::invalid, what + ": an existing account has no uid, home, shell or groups here");
+            return make_error(Code::invalid,
+                              what +
+                                  ": an existing account has no uid, home, shell or groups here");
     } else {
-        if (uid < 1000 || uid > 2147483646) return make_error(Code::invalid, what + ": uid out of range");
+        if (uid < 1000 || uid > 2147483646)
+            return make_error(Code::invalid, what + ": uid out of range");
         e.uid = static_cast<std::uint32_t>(uid);
         auto abs_ok = [](const std::string& p) {
-            if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos || p.find("/./") != std::string::npos ||
-                p.find(':') != std::string::npos || p.size() > 1024)
+            if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos ||
+                p.find("/./") != std::string::npos || p.find(':') != std::string::npos ||
+                p.size() > 1024)
                 return false;
             if (p.size() >= 2 && p.compare(p.size() - 2, 2, "/.") == 0) return false;
             if (p.size() >= 3 && p.compare(p.size() - 3, 3, "/..") == 0) return false;
@@ -192,13 +225,17 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
         if (!abs_ok(e.home) || !abs_ok(e.shell))
             return make_error(Code::invalid, what + ": 'home' and 'shell' must be absolute paths");
         for (const auto& g : e.groups)
-            if (g.empty() || g.size() > 32 || g.find(':') != std::string::npos || g.find(' ') != std::string::npos)
+            if (g.empty() || g.size() > 32 || g.find(':') != std::string::npos ||
+                g.find(' ') != std::string::npos)
                 return make_error(Code::invalid, what + ": bad group name");
     }
-    if (e.name != expected_name) return make_error(Code::invalid, what + ": 'name' does not match the file name");
-    if (!valid_account_name(e.name)) return make_error(Code::invalid, what + ": invalid account name");
+    if (e.name != expected_name)
+        return make_error(Code::invalid, what + ": 'name' does not match the file name");
+    if (!valid_account_name(e.name))
+        return make_error(Code::invalid, what + ": invalid account name");
     if (e.vendor.empty()) return make_error(Code::invalid, what + ": empty 'vendor'");
-    if (from.empty() && !e.allow_local) return make_error(Code::invalid, what + ": 'from' is empty");
+    if (from.empty() && !e.allow_local)
+        return make_error(Code::invalid, what + ": 'from' is empty");
     for (const auto& f : from) {
         auto c = parse_cidr(f);
         if (!c) return make_error(Code::invalid, what + ": " + c.error().detail);
@@ -213,18 +250,21 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
         e.hours = std::move(*s);
     }
     if ((e.access & kAccessHours) && !e.hours)
-        return make_error(Code::invalid, what + ": access includes 'hours' but no 'hours' schedule is set");
+        return make_error(Code::invalid,
+                          what + ": access includes 'hours' but no 'hours' schedule is set");
     // R3: an account that lives elsewhere (AD) needs a second factor whose
     // secret is not in AD: the structure-held code.
     if (e.existing && !(e.access & kAccessOtp))
-        return make_error(Code::invalid, what + ": an existing (e.g. AD) account must have 'otp' in its access");
+        return make_error(Code::invalid,
+                          what + ": an existing (e.g. AD) account must have 'otp' in its access");
     for (const auto& k : e.keys) {
         auto pk = parse_public_key(k);
         if (!pk) return make_error(Code::invalid, what + ": " + pk.error().detail);
     }
     if (e.hosts.empty()) return make_error(Code::invalid, what + ": 'hosts' is empty");
     for (const auto& h : e.hosts)
-        if (!valid_host_pattern(h)) return make_error(Code::invalid, what + ": bad host pattern '" + escape(h, 64) + "'");
+        if (!valid_host_pattern(h))
+            return make_error(Code::invalid, what + ": bad host pattern '" + escape(h, 64) + "'");
     return e;
 }
 

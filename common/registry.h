@@ -27,7 +27,7 @@ struct Entry {
     std::string name;
     std::string vendor;
     std::vector<Cidr> from;
-    bool allow_local = false;       // console / su with no remote host
+    bool allow_local = false;  // console / su with no remote host
     unsigned access = kAccessGrant;
     std::optional<Schedule> hours;  // required iff access has hours
     std::vector<std::string> keys;  // pinned OpenSSH public keys ("type base64 [comment]")
@@ -40,8 +40,8 @@ struct Entry {
     std::string home;                 // nss_vendor accounts only
     std::string shell;                // nss_vendor accounts only
     std::vector<std::string> groups;  // supplementary groups (config allowed_groups)
-    std::string created;     // RFC 3339
-    std::string created_by;  // operator
+    std::string created;              // RFC 3339
+    std::string created_by;           // operator
 };
 
 Result<Entry> parse_entry(std::string_view text, std::string_view expected_name);

@@ -10,16 +10,16 @@
 namespace vendor::core {
 
 enum class Code {
-    invalid,      // malformed input (parse error, bad value)
-    not_found,    // file or entry absent
-    insecure,     // wrong owner, mode, symlink, not a regular file
-    io,           // read/write/rename/fsync failure
-    too_large,    // hard cap exceeded
-    busy,         // lock not obtained within the bounded wait
-    exists,       // refused because something already exists
-    refused,      // policy refusal (e.g. above max_grant)
-    no_memory,    // allocation failure
-    internal,     // should not happen
+    invalid,    // malformed input (parse error, bad value)
+    not_found,  // file or entry absent
+    insecure,   // wrong owner, mode, symlink, not a regular file
+    io,         // read/write/rename/fsync failure
+    too_large,  // hard cap exceeded
+    busy,       // lock not obtained within the bounded wait
+    exists,     // refused because something already exists
+    refused,    // policy refusal (e.g. above max_grant)
+    no_memory,  // allocation failure
+    internal,   // should not happen
 };
 
 const char* code_name(Code c) noexcept;
@@ -35,8 +35,10 @@ inline Error make_error(Code c, std::string detail) { return Error{c, std::move(
 template <typename T>
 class [[nodiscard]] Result {
   public:
-    Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}       // NOLINT(google-explicit-constructor)
-    Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}   // NOLINT(google-explicit-constructor)
+    Result(T v)
+        : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT(google-explicit-constructor)
+    Result(Error e)
+        : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT(google-explicit-constructor)
     [[nodiscard]] bool ok() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return ok(); }
     T& value() & { return std::get<0>(v_); }

@@ -71,10 +71,12 @@ Result<Schedule> parse_schedule(std::string_view s) {
         for (std::size_t i = 1; i < words.size(); ++i) {
             const std::string& r = words[i];
             auto dash = r.find('-');
-            if (dash == std::string::npos) return bad("range '" + escape(r, 16) + "' is not HH:MM-HH:MM");
+            if (dash == std::string::npos)
+                return bad("range '" + escape(r, 16) + "' is not HH:MM-HH:MM");
             int from = parse_hhmm(std::string_view(r).substr(0, dash));
             int to = parse_hhmm(std::string_view(r).substr(dash + 1));
-            if (from < 0 || to < 0 || from == 1440) return bad("bad time in '" + escape(r, 16) + "'");
+            if (from < 0 || to < 0 || from == 1440)
+                return bad("bad time in '" + escape(r, 16) + "'");
             if (from == to) return bad("empty range '" + escape(r, 16) + "'");
             int len = to > from ? to - from : 1440 - from + to;  // past midnight
             for (int d = 0; d < 7; ++d) {
@@ -184,7 +186,9 @@ std::int64_t rule_local(const TimeZone::Posix::Rule& r, std::int64_t y) noexcept
 }  // namespace
 
 Result<TimeZone> TimeZone::from_posix(std::string_view rule, std::string name) {
-    auto bad = [&] { return make_error(Code::invalid, "bad POSIX TZ rule '" + escape(rule, 64) + "'"); };
+    auto bad = [&] {
+        return make_error(Code::invalid, "bad POSIX TZ rule '" + escape(rule, 64) + "'");
+    };
     TimeZone tz;
     tz.name_ = std::move(name);
     std::string_view s = rule;
@@ -215,7 +219,8 @@ Result<TimeZone> TimeZone::from_posix(std::string_view rule, std::string name) {
 
 Result<TimeZone> TimeZone::from_tzif(std::string_view bytes, std::string name) {
     auto bad = [&](const char* why) {
-        return make_error(Code::invalid, "bad zoneinfo file for '" + escape(name, 64) + "': " + why);
+        return make_error(Code::invalid,
+                          "bad zoneinfo file for '" + escape(name, 64) + "': " + why);
     };
     auto data = reinterpret_cast<const unsigned char*>(bytes.data());
     std::size_t size = bytes.size();
@@ -232,7 +237,8 @@ Result<TimeZone> TimeZone::from_tzif(std::string_view bytes, std::string name) {
     std::size_t at = 44;
     int tsize = 4;
     auto block_len = [&](int ts) {
-        return static_cast<std::size_t>(c[3] * ts + c[3] + c[4] * 6 + c[5] + c[2] * (ts + 4) + c[1] + c[0]);
+        return static_cast<std::size_t>(c[3] * ts + c[3] + c[4] * 6 + c[5] + c[2] * (ts + 4) +
+                                        c[1] + c[0]);
     };
     if (version >= '2') {
         at += block_len(4);

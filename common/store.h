@@ -60,12 +60,14 @@ class Store {
     virtual Result<Failures> failures(std::string_view account) = 0;
     virtual Status unlock(std::string_view account) = 0;
     // Replaces any outstanding code of the account.
-    virtual Result<IssuedCode> issue_code(std::string_view account, unsigned digits, std::int64_t ttl,
-                                          std::int64_t now) = 0;
+    virtual Result<IssuedCode> issue_code(std::string_view account, unsigned digits,
+                                          std::int64_t ttl, std::int64_t now) = 0;
     virtual Result<bool> has_code(std::string_view account, std::int64_t now) = 0;
     // Atomic across processes: two logins racing with one code, one wins.
-    virtual Result<CodeVerdict> consume(std::string_view account, std::string_view input, std::int64_t now) = 0;
-    virtual Result<TotpEnrollment> totp_enroll(std::string_view account, std::string_view issuer_host) = 0;
+    virtual Result<CodeVerdict> consume(std::string_view account, std::string_view input,
+                                        std::int64_t now) = 0;
+    virtual Result<TotpEnrollment> totp_enroll(std::string_view account,
+                                               std::string_view issuer_host) = 0;
     virtual Result<bool> totp_enrolled(std::string_view account) = 0;
     // Current TOTP code, for the helpdesk to read aloud.
     virtual Result<std::string> totp_code(std::string_view account, std::int64_t now) = 0;

@@ -57,7 +57,8 @@ void init_libs() {
 
 std::string hash_code(std::string_view code, const unsigned char salt[16]) {
     unsigned char out[32];
-    crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(code.data()), code.size(), salt, 16);
+    crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(code.data()),
+                       code.size(), salt, 16);
     return to_hex(out, sizeof out);
 }
 
@@ -82,14 +83,19 @@ class LocalStore final : public Store {
         JsonReader r(doc->get(), what);
         Grant g;
         Status st;
-        if (!(st = r.check_keys({"account", "not_before", "not_after", "operator", "ticket", "reason"})) ||
-            !(st = r.str("account", g.account, true, 32)) || !(st = r.int64("not_before", g.not_before, true)) ||
+        if (!(st = r.check_keys(
+                  {"account", "not_before", "not_after", "operator", "ticket", "reason"})) ||
+            !(st = r.str("account", g.account, true, 32)) ||
+            !(st = r.int64("not_before", g.not_before, true)) ||
             !(st = r.int64("not_after", g.not_after, true)) ||
             !(st = r.str("operator", g.operator_name, false, 64)) ||
-            !(st = r.str("ticket", g.ticket, false, 128)) || !(st = r.str("reason", g.reason, false, 512)))
+            !(st = r.str("ticket", g.ticket, false, 128)) ||
+            !(st = r.str("reason", g.reason, false, 512)))
             return st.error();
-        if (g.account != account) return make_error(Code::invalid, what + ": account does not match");
-        if (g.not_after < g.not_before) return make_error(Code::invalid, what + ": ends before it starts");
+        if (g.account != account)
+            return make_error(Code::invalid, what + ": account does not match");
+        if (g.not_after < g.not_before)
+            return make_error(Code::invalid, what + ": ends before it starts");
         return std::optional<Grant>(std::move(g));
     }
 
@@ -127,7 +133,8 @@ class LocalStore final : public Store {
         JsonReader r(doc->get(), what);
         std::int64_t count = 0;
         Status st;
-        if (!(st = r.check_keys({"count", "locked_until"})) || !(st = r.int64("count", count, true)) ||
+        if (!(st = r.check_keys({"count", "locked_until"})) ||
+            !(st = r.int64("count", count, true)) ||
             !(st = r.int64("locked_until", f.locked_until, true)))
             return st.error();
         if (count < 0 || count > 1000000) return make_error(Code::invalid, what + ": bad count");
@@ -146,19 +153,24 @@ class LocalStore final : public Store {
 
     Result<IssuedCode> issue_code(std::string_view account, unsigned digits, std::int64_t ttl,
                                   std::int64_t now) override {
-        if (digits < 8 || digits > 12) return make_error(Code::invalid, "code length must be 8 to 12 digits");
+        if (digits < 8 || digits > 12)
+            return make_error(Code::invalid, "code length must be 8 to 12 digits");
         if (auto st = dirs(); !st) return st.error();
         IssuedCode out;
-        for (unsigned i = 0; i < digits; ++i) out.code += static_cast<char>('0' + randombytes_uniform(10));
+        for (unsigned i = 0; i < digits; ++i)
+            out.code += static_cast<char>('0' + randombytes_uniform(10));
         out.expires = now + ttl;
         unsigned char salt[16];
         randombytes_buf(salt, sizeof salt);
         Json j = Json::object();
         j.set("salt", to_hex(salt, sizeof salt)).set("hash", hash_code(out.code, salt));
-        j.set("digits", static_cast<std::int64_t>(digits)).set("issued", now).set("expires", out.expires);
+        j.set("digits", static_cast<std::int64_t>(digits))
+            .set("issued", now)
+            .set("expires", out.expires);
         auto lock = FileLock::acquire(lock_path(account));
         if (!lock) return std::move(lock).error();
-        if (auto st = atomic_write(path("codes", account), j.dump() + "\n", 0600); !st) return st.error();
+        if (auto st = atomic_write(path("codes", account), j.dump() + "\n", 0600); !st)
+            return st.error();
         return out;
     }
 
@@ -168,7 +180,8 @@ class LocalStore final : public Store {
         return rec->present && rec->expires > now;
     }
 
-    Result<CodeVerdict> consume(std::string_view account, std::string_view input, std::int64_t now) override {
+    Result<CodeVerdict> consume(std::string_view account, std::string_view input,
+                                std::int64_t now) override {
         if (auto st = dirs(); !st) return st.error();
         auto lock = FileLock::acquire(lock_path(account));
         if (!lock) return std::move(lock).error();
@@ -193,7 +206,8 @@ class LocalStore final : public Store {
                     sodium_memcmp(h.data(), rec->hash.data(), h.size()) == 0) {
                     // Single use: the code is gone before the login goes on.
                     bool removed = false;
-                    if (auto st = remove_file(path("codes", account), &removed); !st) return st.error();
+                    if (auto st = remove_file(path("codes", account), &removed); !st)
+                        return st.error();
                     accepted = removed;
                     if (accepted) v.outcome = CodeOutcome::accepted_code;
                 }
@@ -224,19 +238,22 @@ class LocalStore final : public Store {
         }
         Json j = Json::object();
         j.set("count", static_cast<std::int64_t>(nf.count)).set("locked_until", nf.locked_until);
-        if (auto st = atomic_write(path("failures", account), j.dump() + "\n", 0600); !st) return st.error();
+        if (auto st = atomic_write(path("failures", account), j.dump() + "\n", 0600); !st)
+            return st.error();
         v.outcome = CodeOutcome::wrong;
         v.failures = v.just_locked ? c_.lockout_threshold : nf.count;
         return v;
     }
 
-    Result<TotpEnrollment> totp_enroll(std::string_view account, std::string_view issuer_host) override {
+    Result<TotpEnrollment> totp_enroll(std::string_view account,
+                                       std::string_view issuer_host) override {
         if (auto st = dirs(); !st) return st.error();
         unsigned char secret[20];
         randombytes_buf(secret, sizeof secret);
         char* b32 = nullptr;
         size_t b32len = 0;
-        if (oath_base32_encode(reinterpret_cast<const char*>(secret), sizeof secret, &b32, &b32len) != OATH_OK)
+        if (oath_base32_encode(reinterpret_cast<const char*>(secret), sizeof secret, &b32,
+                               &b32len) != OATH_OK)
             return make_error(Code::internal, "base32 encoding failed");
         TotpEnrollment e;
         e.secret_base32.assign(b32, b32len);
@@ -244,16 +261,19 @@ class LocalStore final : public Store {
         free(b32);
         unsigned digits = c_.otp_digits > 8 ? 8 : c_.otp_digits;
         Json j = Json::object();
-        j.set("secret", to_hex(secret, sizeof secret)).set("digits", static_cast<std::int64_t>(digits));
-        j.set("step", static_cast<std::int64_t>(kTotpStep)).set("last_step", static_cast<std::int64_t>(0));
+        j.set("secret", to_hex(secret, sizeof secret))
+            .set("digits", static_cast<std::int64_t>(digits));
+        j.set("step", static_cast<std::int64_t>(kTotpStep))
+            .set("last_step", static_cast<std::int64_t>(0));
         sodium_memzero(secret, sizeof secret);
         auto lock = FileLock::acquire(lock_path(account));
         if (!lock) return std::move(lock).error();
         Secret text{j.dump() + "\n"};
         if (auto st = atomic_write(path("totp", account), text.s, 0600); !st) return st.error();
-        e.uri = "otpauth://totp/pam_vendor:" + std::string(account) + "%40" + std::string(issuer_host) +
-                "?secret=" + e.secret_base32 + "&issuer=pam_vendor&algorithm=SHA1&digits=" +
-                std::to_string(digits) + "&period=" + std::to_string(kTotpStep);
+        e.uri = "otpauth://totp/pam_vendor:" + std::string(account) + "%40" +
+                std::string(issuer_host) + "?secret=" + e.secret_base32 +
+                "&issuer=pam_vendor&algorithm=SHA1&digits=" + std::to_string(digits) +
+                "&period=" + std::to_string(kTotpStep);
         return e;
     }
 
@@ -266,7 +286,9 @@ class LocalStore final : public Store {
     Result<std::string> totp_code(std::string_view account, std::int64_t now) override {
         auto t = read_totp(account);
         if (!t) return std::move(t).error();
-        if (!t->present) return make_error(Code::not_found, "no TOTP secret enrolled for " + escape(account, 64));
+        if (!t->present)
+            return make_error(Code::not_found,
+                              "no TOTP secret enrolled for " + escape(account, 64));
         return gen_totp(*t, now / kTotpStep);
     }
 
@@ -328,7 +350,8 @@ class LocalStore final : public Store {
             !(st = r.int64("digits", digits, true)) || !(st = r.int64("issued", issued, true)) ||
             !(st = r.int64("expires", rec.expires, true)))
             return st.error();
-        if (!from_hex(salt, rec.salt, sizeof rec.salt) || rec.hash.size() != 64 || digits < 6 || digits > 12)
+        if (!from_hex(salt, rec.salt, sizeof rec.salt) || rec.hash.size() != 64 || digits < 6 ||
+            digits > 12)
             return make_error(Code::invalid, what + ": malformed");
         rec.digits = static_cast<std::size_t>(digits);
         rec.present = true;
@@ -353,11 +376,13 @@ class LocalStore final : public Store {
         Status st;
         if (!(st = r.check_keys({"secret", "digits", "step", "last_step"})) ||
             !(st = r.str("secret", hex.s, true, 128)) || !(st = r.int64("digits", digits, true)) ||
-            !(st = r.int64("step", step, true)) || !(st = r.int64("last_step", rec.last_step, true)))
+            !(st = r.int64("step", step, true)) ||
+            !(st = r.int64("last_step", rec.last_step, true)))
             return st.error();
         rec.secret.s.assign(hex.s.size() / 2, '\0');
-        if (hex.s.size() < 32 || !from_hex(hex.s, reinterpret_cast<unsigned char*>(rec.secret.s.data()),
-                                           rec.secret.s.size()) ||
+        if (hex.s.size() < 32 ||
+            !from_hex(hex.s, reinterpret_cast<unsigned char*>(rec.secret.s.data()),
+                      rec.secret.s.size()) ||
             digits < 6 || digits > 8 || step != kTotpStep)
             return make_error(Code::invalid, what + ": malformed");
         rec.digits = static_cast<unsigned>(digits);
@@ -367,9 +392,11 @@ class LocalStore final : public Store {
 
     static Result<std::string> gen_totp(const TotpRecord& t, std::int64_t step) {
         char out[16] = {};
-        int rc = oath_totp_generate(t.secret.s.data(), t.secret.s.size(), static_cast<time_t>(step * kTotpStep),
-                                    kTotpStep, 0, t.digits, out);
-        if (rc != OATH_OK) return make_error(Code::internal, std::string("TOTP: ") + oath_strerror(rc));
+        int rc =
+            oath_totp_generate(t.secret.s.data(), t.secret.s.size(),
+                               static_cast<time_t>(step * kTotpStep), kTotpStep, 0, t.digits, out);
+        if (rc != OATH_OK)
+            return make_error(Code::internal, std::string("TOTP: ") + oath_strerror(rc));
         return std::string(out);
     }
 
@@ -385,13 +412,17 @@ class LocalStore final : public Store {
             auto expect = gen_totp(*t, step);
             if (!expect) return std::move(expect).error();
             Secret e{std::move(*expect)};
-            if (e.s.size() == code.size() && sodium_memcmp(e.s.data(), code.data(), code.size()) == 0) {
+            if (e.s.size() == code.size() &&
+                sodium_memcmp(e.s.data(), code.data(), code.size()) == 0) {
                 Json j = Json::object();
-                j.set("secret", to_hex(reinterpret_cast<const unsigned char*>(t->secret.s.data()), t->secret.s.size()));
-                j.set("digits", static_cast<std::int64_t>(t->digits)).set("step", static_cast<std::int64_t>(kTotpStep));
+                j.set("secret", to_hex(reinterpret_cast<const unsigned char*>(t->secret.s.data()),
+                                       t->secret.s.size()));
+                j.set("digits", static_cast<std::int64_t>(t->digits))
+                    .set("step", static_cast<std::int64_t>(kTotpStep));
                 j.set("last_step", step);
                 Secret text{j.dump() + "\n"};
-                if (auto st = atomic_write(path("totp", account), text.s, 0600); !st) return st.error();
+                if (auto st = atomic_write(path("totp", account), text.s, 0600); !st)
+                    return st.error();
                 return true;
             }
         }

@@ -66,7 +66,8 @@ struct Buf {
         return out;
     }
     char** ptrs(size_t count) {
-        size_t pad = (alignof(char*) - reinterpret_cast<uintptr_t>(p) % alignof(char*)) % alignof(char*);
+        size_t pad =
+            (alignof(char*) - reinterpret_cast<uintptr_t>(p) % alignof(char*)) % alignof(char*);
         size_t need = pad + count * sizeof(char*);
         if (need > left || count > (SIZE_MAX / sizeof(char*))) return nullptr;
         char** out = reinterpret_cast<char**>(p + pad);
@@ -76,7 +77,8 @@ struct Buf {
     }
 };
 
-nss_status fill_pw(const View& v, const UserRec& u, passwd* pw, char* buf, size_t len, int* errnop) {
+nss_status fill_pw(const View& v, const UserRec& u, passwd* pw, char* buf, size_t len,
+                   int* errnop) {
     Buf b{buf, len};
     char *name = b.str(v.str(u.name)), *pass = b.str("x"), *gecos = b.str(v.str(u.gecos)),
          *dir = b.str(v.str(u.dir)), *shell = b.str(v.str(u.shell));
@@ -94,7 +96,8 @@ nss_status fill_pw(const View& v, const UserRec& u, passwd* pw, char* buf, size_
     return NSS_STATUS_SUCCESS;
 }
 
-nss_status fill_gr(const View& v, const GroupRec& g, group* gr, char* buf, size_t len, int* errnop) {
+nss_status fill_gr(const View& v, const GroupRec& g, group* gr, char* buf, size_t len,
+                   int* errnop) {
     Buf b{buf, len};
     char** mem = b.ptrs(static_cast<size_t>(g.mem_count) + 1);
     char *name = mem ? b.str(v.str(g.name)) : nullptr, *pass = name ? b.str("x") : nullptr;
@@ -217,7 +220,8 @@ nss_status lookup(int* errnop, Find find, Fill fill) {
 
 }  // namespace
 
-NSS_EXPORT nss_status _nss_vendor_getpwnam_r(const char* name, passwd* pw, char* buf, size_t len, int* errnop) {
+NSS_EXPORT nss_status _nss_vendor_getpwnam_r(const char* name, passwd* pw, char* buf, size_t len,
+                                             int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
     if (!name_arg_ok(name)) {
@@ -229,7 +233,8 @@ NSS_EXPORT nss_status _nss_vendor_getpwnam_r(const char* name, passwd* pw, char*
         [&](const View& v, uint32_t i) { return fill_pw(v, v.user(i), pw, buf, len, errnop); });
 }
 
-NSS_EXPORT nss_status _nss_vendor_getpwuid_r(uid_t uid, passwd* pw, char* buf, size_t len, int* errnop) {
+NSS_EXPORT nss_status _nss_vendor_getpwuid_r(uid_t uid, passwd* pw, char* buf, size_t len,
+                                             int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
     return lookup(
@@ -248,11 +253,13 @@ NSS_EXPORT nss_status _nss_vendor_endpwent(void) {
 NSS_EXPORT nss_status _nss_vendor_getpwent_r(passwd* pw, char* buf, size_t len, int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
-    return cursor_next(g_pw, true, errnop,
-                       [&](const View& v, uint32_t i) { return fill_pw(v, v.user(i), pw, buf, len, errnop); });
+    return cursor_next(g_pw, true, errnop, [&](const View& v, uint32_t i) {
+        return fill_pw(v, v.user(i), pw, buf, len, errnop);
+    });
 }
 
-NSS_EXPORT nss_status _nss_vendor_getgrnam_r(const char* name, group* gr, char* buf, size_t len, int* errnop) {
+NSS_EXPORT nss_status _nss_vendor_getgrnam_r(const char* name, group* gr, char* buf, size_t len,
+                                             int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
     if (!name_arg_ok(name)) {
@@ -264,7 +271,8 @@ NSS_EXPORT nss_status _nss_vendor_getgrnam_r(const char* name, group* gr, char* 
         [&](const View& v, uint32_t i) { return fill_gr(v, v.group(i), gr, buf, len, errnop); });
 }
 
-NSS_EXPORT nss_status _nss_vendor_getgrgid_r(gid_t gid, group* gr, char* buf, size_t len, int* errnop) {
+NSS_EXPORT nss_status _nss_vendor_getgrgid_r(gid_t gid, group* gr, char* buf, size_t len,
+                                             int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
     return lookup(
@@ -283,11 +291,13 @@ NSS_EXPORT nss_status _nss_vendor_endgrent(void) {
 NSS_EXPORT nss_status _nss_vendor_getgrent_r(group* gr, char* buf, size_t len, int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
-    return cursor_next(g_gr, false, errnop,
-                       [&](const View& v, uint32_t i) { return fill_gr(v, v.group(i), gr, buf, len, errnop); });
+    return cursor_next(g_gr, false, errnop, [&](const View& v, uint32_t i) {
+        return fill_gr(v, v.group(i), gr, buf, len, errnop);
+    });
 }
 
-NSS_EXPORT nss_status _nss_vendor_getspnam_r(const char* name, spwd* sp, char* buf, size_t len, int* errnop) {
+NSS_EXPORT nss_status _nss_vendor_getspnam_r(const char* name, spwd* sp, char* buf, size_t len,
+                                             int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
     if (!name_arg_ok(name)) {
@@ -310,15 +320,17 @@ NSS_EXPORT nss_status _nss_vendor_endspent(void) {
 NSS_EXPORT nss_status _nss_vendor_getspent_r(spwd* sp, char* buf, size_t len, int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
-    return cursor_next(g_sp, true, errnop,
-                       [&](const View& v, uint32_t i) { return fill_sp(v, v.user(i), sp, buf, len, errnop); });
+    return cursor_next(g_sp, true, errnop, [&](const View& v, uint32_t i) {
+        return fill_sp(v, v.user(i), sp, buf, len, errnop);
+    });
 }
 
 // Supplementary groups of a vendor account, so glibc never scans the whole
 // group database for a vendor login. glibc's contract: append to *groups
 // from *start, growing it (up to limit when limit > 0).
-NSS_EXPORT nss_status _nss_vendor_initgroups_dyn(const char* user, gid_t skip, long int* start, long int* size,
-                                                 gid_t** groups, long int limit, int* errnop) {
+NSS_EXPORT nss_status _nss_vendor_initgroups_dyn(const char* user, gid_t skip, long int* start,
+                                                 long int* size, gid_t** groups, long int limit,
+                                                 int* errnop) {
     ErrnoGuard g(errnop);
     errnop = &g.err;
     if (!name_arg_ok(user)) {
@@ -348,7 +360,8 @@ NSS_EXPORT nss_status _nss_vendor_initgroups_dyn(const char* user, gid_t skip, l
             if (limit > 0 && *size >= limit) break;  // the caller asked for no more
             long grow = *size > 0 ? *size * 2 : 8;
             if (limit > 0 && grow > limit) grow = limit;
-            auto* ng = static_cast<gid_t*>(realloc(*groups, static_cast<size_t>(grow) * sizeof(gid_t)));
+            auto* ng =
+                static_cast<gid_t*>(realloc(*groups, static_cast<size_t>(grow) * sizeof(gid_t)));
             if (!ng) {
                 *errnop = ENOMEM;
                 st = NSS_STATUS_TRYAGAIN;

@@ -24,9 +24,10 @@ Mapping* g_current = nullptr;  // holds one reference while current
 // The ctime matters too: a chmod/chown of the mapped file changes nothing
 // else, and the module must stop believing a file others may now write.
 bool same_file(const Mapping* m, const struct stat& st) noexcept {
-    return m->dev == st.st_dev && m->ino == st.st_ino && m->len == static_cast<std::size_t>(st.st_size) &&
-           m->mtime_s == st.st_mtim.tv_sec && m->mtime_ns == st.st_mtim.tv_nsec &&
-           m->ctime_s == st.st_ctim.tv_sec && m->ctime_ns == st.st_ctim.tv_nsec;
+    return m->dev == st.st_dev && m->ino == st.st_ino &&
+           m->len == static_cast<std::size_t>(st.st_size) && m->mtime_s == st.st_mtim.tv_sec &&
+           m->mtime_ns == st.st_mtim.tv_nsec && m->ctime_s == st.st_ctim.tv_sec &&
+           m->ctime_ns == st.st_ctim.tv_nsec;
 }
 
 bool same_mapping(const Mapping* a, const Mapping* b) noexcept {
@@ -50,7 +51,8 @@ Mapping* load(Avail* why) noexcept {
     }
     struct stat st {};
     // Only a root-owned regular file nobody else can write is believed.
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+        (st.st_mode & (S_IWGRP | S_IWOTH)) ||
         st.st_size < static_cast<off_t>(sizeof(nssidx::Header)) ||
         static_cast<std::uint64_t>(st.st_size) > nssidx::kMaxFile) {
         close(fd);

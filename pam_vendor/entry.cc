@@ -11,7 +11,8 @@
 
 namespace {
 
-int guard(vendor::pam::Phase phase, pam_handle_t* pamh, int flags, int argc, const char** argv) noexcept {
+int guard(vendor::pam::Phase phase, pam_handle_t* pamh, int flags, int argc,
+          const char** argv) noexcept {
     try {
         return vendor::pam::run(phase, pamh, flags, argc, argv);
     } catch (const std::bad_alloc&) {
@@ -29,33 +30,33 @@ int guard(vendor::pam::Phase phase, pam_handle_t* pamh, int flags, int argc, con
 
 extern "C" {
 
-__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc,
-                                                                const char** argv) {
+__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags,
+                                                               int argc, const char** argv) {
     return guard(vendor::pam::Phase::auth, pamh, flags, argc, argv);
 }
 
 __attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t* pamh, int flags, int argc,
-                                                           const char** argv) {
+                                                          const char** argv) {
     return guard(vendor::pam::Phase::setcred, pamh, flags, argc, argv);
 }
 
 __attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc,
-                                                             const char** argv) {
+                                                            const char** argv) {
     return guard(vendor::pam::Phase::account, pamh, flags, argc, argv);
 }
 
-__attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t* pamh, int flags, int argc,
-                                                                const char** argv) {
+__attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t* pamh, int flags,
+                                                               int argc, const char** argv) {
     return guard(vendor::pam::Phase::open_session, pamh, flags, argc, argv);
 }
 
-__attribute__((visibility("default"))) int pam_sm_close_session(pam_handle_t* pamh, int flags, int argc,
-                                                                 const char** argv) {
+__attribute__((visibility("default"))) int pam_sm_close_session(pam_handle_t* pamh, int flags,
+                                                                int argc, const char** argv) {
     return guard(vendor::pam::Phase::close_session, pamh, flags, argc, argv);
 }
 
 __attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, int flags, int argc,
-                                                             const char** argv) {
+                                                            const char** argv) {
     return guard(vendor::pam::Phase::chauthtok, pamh, flags, argc, argv);
 }
 

@@ -108,7 +108,8 @@ struct Ctx {
         pam_syslog(pamh, prio, "%s", kv.c_str());
         auto w = audit_append(cfg, host, e);
         if (!w) {
-            pam_syslog(pamh, LOG_ERR, "cannot write audit log: %s", escape(w.error().detail, 300).c_str());
+            pam_syslog(pamh, LOG_ERR, "cannot write audit log: %s",
+                       escape(w.error().detail, 300).c_str());
             return false;
         }
         return true;
@@ -127,7 +128,8 @@ int deny_code(Phase p) {
     return PAM_PERM_DENIED;
 }
 
-int deny(const Ctx& c, const Identity* id, Reason r, const std::string& detail, const char* event = nullptr) {
+int deny(const Ctx& c, const Identity* id, Reason r, const std::string& detail,
+         const char* event = nullptr) {
     Event e = c.base(event ? event : c.phase_event(), id);
     e.result = "denied";
     e.reason = reason_name(r);
@@ -150,7 +152,8 @@ std::string new_session_id() {
 }
 
 // The gates for auth and account. Returns PAM_SUCCESS or a denial (logged).
-int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth, Verdict* out) {
+int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth,
+          Verdict* out) {
     const Entry& e = *id.entry;
     auto g = gather(c.cfg, store, e, c.user, now_s());
     if (g.error) return deny(c, &id, *g.error, g.detail);
@@ -197,7 +200,8 @@ int do_auth(Ctx& c, const Identity& id) {
         return deny(c, &id, Reason::locked_out, "code factor locked; code not checked");
     case CodeOutcome::wrong: {
         int r = deny(c, &id, Reason::otp_failed,
-                     "wrong or expired code (" + std::to_string(cv->failures) + " consecutive)", "otp_failed");
+                     "wrong or expired code (" + std::to_string(cv->failures) + " consecutive)",
+                     "otp_failed");
         if (cv->just_locked) {
             Event e = c.base("lockout", &id);
             e.result = "denied";
@@ -242,7 +246,8 @@ int do_account(Ctx& c, const Identity& id) {
     Verdict v;
     const void* ran = nullptr;
     bool via_auth = pam_get_data(c.pamh, kAuthRanData, &ran) == PAM_SUCCESS && ran;
-    if (int rc = check(c, id, *store, otp_done_in_handle(c), via_auth, &v); rc != PAM_SUCCESS) return rc;
+    if (int rc = check(c, id, *store, otp_done_in_handle(c), via_auth, &v); rc != PAM_SUCCESS)
+        return rc;
     if (!v.allow) return deny(c, &id, v.reason, v.detail);
     Event e = c.base("account", &id);
     e.result = "ok";
@@ -265,7 +270,8 @@ int do_open_session(Ctx& c, const Identity& id) {
         if (!g) return deny(c, &id, Reason::state_error, g.error().detail);
         std::int64_t now = start / 1000;
         if (!*g || (*g)->not_after <= now)
-            return deny(c, &id, (*g) ? Reason::grant_expired : Reason::not_activated, "no current activation");
+            return deny(c, &id, (*g) ? Reason::grant_expired : Reason::not_activated,
+                        "no current activation");
         std::string secs = std::to_string((*g)->not_after - now);
         char* v = strdup(secs.c_str());
         if (!v) return PAM_BUF_ERR;
@@ -374,9 +380,11 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
     Identity id = identify(c.cfg, c.user);
     // From an untrusted registry_dir only a fully valid, root-owned entry
     // counts: a forged directory must not turn root into a denied "vendor".
-    if (registry_untrusted && id.kind == Identity::vendor_error && id.error_reason == Reason::registry_error)
+    if (registry_untrusted && id.kind == Identity::vendor_error &&
+        id.error_reason == Reason::registry_error)
         id = Identity{};
-    if (id.kind == Identity::not_vendor && !config_problem.empty() && c.cfg.registry_dir != Config{}.registry_dir) {
+    if (id.kind == Identity::not_vendor && !config_problem.empty() &&
+        c.cfg.registry_dir != Config{}.registry_dir) {
         // Degraded mode: a vendor of the default registry is one too.
         Config defaults;
         id = identify(defaults, c.user);

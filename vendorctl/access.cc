@@ -19,7 +19,8 @@ Result<std::string> read_audit(const Ctl& c);
 namespace {
 
 // Prints a freshly issued code: grouped for reading aloud, or bare with --quiet.
-int print_code(Ctl& c, const std::string& name, const IssuedCode& code, std::int64_t ttl, bool quiet) {
+int print_code(Ctl& c, const std::string& name, const IssuedCode& code, std::int64_t ttl,
+               bool quiet) {
     if (quiet) {
         std::printf("%s\n", code.code.c_str());
     } else {
@@ -45,7 +46,8 @@ int cmd_activate(Ctl& c) {
     if (!d) return fail(d.error());
     if (*d <= 0) return fail("--for must be longer than 0s");
     if (*d > c.cfg.max_grant)
-        return fail("--for " + format_duration(*d) + " is longer than max_grant (" + format_duration(c.cfg.max_grant) + ")");
+        return fail("--for " + format_duration(*d) + " is longer than max_grant (" +
+                    format_duration(c.cfg.max_grant) + ")");
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
     if (!(e->access & kAccessGrant))
@@ -67,8 +69,8 @@ int cmd_activate(Ctl& c) {
     ev.duration_s = *d;
     ev.detail = reason;
     audit(c, ev);
-    std::printf("%s activated until %s (%s)\n", name.c_str(), local_time(c, g.not_after, true).c_str(),
-                format_duration(*d).c_str());
+    std::printf("%s activated until %s (%s)\n", name.c_str(),
+                local_time(c, g.not_after, true).c_str(), format_duration(*d).c_str());
     if (e->access & kAccessOtp) {
         std::int64_t ttl = c.cfg.otp_ttl;
         auto code = store->issue_code(name, c.cfg.otp_digits, ttl, now);
@@ -110,7 +112,8 @@ int cmd_otp(Ctl& c) {
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
     if (!(e->access & kAccessOtp))
-        return fail("account " + name + " has access '" + format_access(e->access) + "': it takes no code");
+        return fail("account " + name + " has access '" + format_access(e->access) +
+                    "': it takes no code");
     auto store = make_local_store(c.cfg);
     auto code = store->issue_code(name, c.cfg.otp_digits, ttl, now_s());
     if (!code) return fail(code.error());
@@ -124,7 +127,8 @@ int cmd_totp(Ctl& c) {
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
     if (!(e->access & kAccessOtp))
-        return fail("account " + name + " has access '" + format_access(e->access) + "': it takes no code");
+        return fail("account " + name + " has access '" + format_access(e->access) +
+                    "': it takes no code");
     auto store = make_local_store(c.cfg);
     if (sub == "enroll") {
         auto en = store->totp_enroll(name, c.host);
@@ -134,8 +138,9 @@ int cmd_totp(Ctl& c) {
         ev.account = name;
         ev.vendor = e->vendor;
         audit(c, ev);
-        std::printf("TOTP secret for %s (keep it with the helpdesk; never give it to the vendor):\n%s\n",
-                    name.c_str(), en->uri.c_str());
+        std::printf(
+            "TOTP secret for %s (keep it with the helpdesk; never give it to the vendor):\n%s\n",
+            name.c_str(), en->uri.c_str());
         return kExitOk;
     }
     if (sub == "code") {
@@ -194,7 +199,8 @@ int cmd_status(Ctl& c) {
     std::int64_t now = now_s();
     Json arr = Json::array();
     if (!c.json)
-        std::printf("%-16s %-18s %-12s %-30s %-24s %s\n", "NAME", "VENDOR", "ACCESS", "STATE", "FROM", "LAST LOGIN");
+        std::printf("%-16s %-18s %-12s %-30s %-24s %s\n", "NAME", "VENDOR", "ACCESS", "STATE",
+                    "FROM", "LAST LOGIN");
     int rc = kExitOk;
     for (const auto& n : names) {
         auto e = load_entry(c, n);
@@ -224,7 +230,9 @@ int cmd_status(Ctl& c) {
             auto z = load_zone(c.cfg);
             TimeZone tz = z ? std::move(*z) : TimeZone::utc();
             auto lt = to_local(tz, now);
-            state = e->hours && e->hours->contains(lt.weekday_mon0, lt.minute_of_day) ? "in hours" : "out of hours";
+            state = e->hours && e->hours->contains(lt.weekday_mon0, lt.minute_of_day)
+                        ? "in hours"
+                        : "out of hours";
         } else {
             state = "code on request";
         }
@@ -236,16 +244,21 @@ int cmd_status(Ctl& c) {
             ll = local_time(c, it->second.first, true) + " from " + escape(it->second.second, 40);
         if (c.json) {
             Json j = Json::object();
-            j.set("name", n).set("vendor", e->vendor).set("access", format_access(e->access)).set("state", state);
+            j.set("name", n)
+                .set("vendor", e->vendor)
+                .set("access", format_access(e->access))
+                .set("state", state);
             if (until) j.set("until", format_rfc3339(until));
             j.set("from", from);
             if (auto it = last.find(n); it != last.end()) {
-                j.set("last_login", format_rfc3339(it->second.first)).set("last_rhost", it->second.second);
+                j.set("last_login", format_rfc3339(it->second.first))
+                    .set("last_rhost", it->second.second);
             }
             arr.push(std::move(j));
         } else {
-            std::printf("%-16s %-18s %-12s %-30s %-24s %s\n", n.c_str(), escape(e->vendor, 18).c_str(),
-                        format_access(e->access).c_str(), state.c_str(), from.c_str(), ll.c_str());
+            std::printf("%-16s %-18s %-12s %-30s %-24s %s\n", n.c_str(),
+                        escape(e->vendor, 18).c_str(), format_access(e->access).c_str(),
+                        state.c_str(), from.c_str(), ll.c_str());
         }
     }
     if (c.json) std::printf("%s\n", arr.dump_pretty().c_str());
@@ -271,8 +284,9 @@ int cmd_explain(Ctl& c) {
             j.set("account", name).set("vendor_account", false).set("verdict", "ignore");
             std::printf("%s\n", j.dump_pretty().c_str());
         } else {
-            std::printf("%s is not a vendor account: pam_vendor returns PAM_IGNORE and logs nothing\n",
-                        escape(name, 64).c_str());
+            std::printf(
+                "%s is not a vendor account: pam_vendor returns PAM_IGNORE and logs nothing\n",
+                escape(name, 64).c_str());
         }
         return kExitOk;
     }
@@ -284,7 +298,8 @@ int cmd_explain(Ctl& c) {
         if (g.error) {
             v = Verdict{false, *g.error, g.detail};
         } else {
-            g.facts.source = from == "local" ? resolve_source(nullptr, nullptr) : resolve_source(nullptr, from.c_str());
+            g.facts.source = from == "local" ? resolve_source(nullptr, nullptr)
+                                             : resolve_source(nullptr, from.c_str());
             g.facts.otp_done = c.args.has("--with-code");
             v = decide(*id.entry, g.facts);
         }
@@ -292,12 +307,17 @@ int cmd_explain(Ctl& c) {
     bool code_would_do = v.reason == Reason::otp_required;
     if (c.json) {
         Json j = Json::object();
-        j.set("account", name).set("vendor_account", true).set("verdict", v.allow ? "allow" : "deny");
-        j.set("reason", reason_name(v.reason)).set("detail", v.detail).set("at", format_rfc3339(at));
+        j.set("account", name)
+            .set("vendor_account", true)
+            .set("verdict", v.allow ? "allow" : "deny");
+        j.set("reason", reason_name(v.reason))
+            .set("detail", v.detail)
+            .set("at", format_rfc3339(at));
         if (code_would_do) j.set("allow_with_code", true);
         std::printf("%s\n", j.dump_pretty().c_str());
     } else if (v.allow) {
-        std::printf("allow: %s from %s at %s\n", name.c_str(), escape(from, 64).c_str(), local_time(c, at, true).c_str());
+        std::printf("allow: %s from %s at %s\n", name.c_str(), escape(from, 64).c_str(),
+                    local_time(c, at, true).c_str());
     } else {
         std::printf("deny: %s (%s)\n", reason_name(v.reason), v.detail.c_str());
         if (code_would_do)

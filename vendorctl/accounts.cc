@@ -14,8 +14,8 @@
 #include "engine.h"
 #include "files.h"
 #include "home.h"
-#include "nss_writer.h"
 #include "json.h"
+#include "nss_writer.h"
 #include "util.h"
 
 namespace vendor::cli {
@@ -48,14 +48,15 @@ bool uid_resolves(uid_t uid) {
 
 bool group_exists(const std::string& name) {
     std::vector<char> buf(65536);
-    struct group gr{};
+    struct group gr {};
     struct group* res = nullptr;
     return getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) == 0 && res;
 }
 
 void run_quietly(const char* path, const char* arg1, const char* arg2) {
     if (access(path, X_OK) != 0) return;
-    char* argv[] = {const_cast<char*>(path), const_cast<char*>(arg1), const_cast<char*>(arg2), nullptr};
+    char* argv[] = {const_cast<char*>(path), const_cast<char*>(arg1), const_cast<char*>(arg2),
+                    nullptr};
     pid_t pid;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -98,13 +99,16 @@ int cmd_reindex(Ctl& c) {
 int cmd_add(Ctl& c) {
     std::string name = need_pos(c, 0, "account NAME");
     require_name(name);
-    if (c.args.pos.size() > 1) throw UsageError{"unexpected argument '" + escape(c.args.pos[1], 64) + "'"};
+    if (c.args.pos.size() > 1)
+        throw UsageError{"unexpected argument '" + escape(c.args.pos[1], 64) + "'"};
     if (!c.args.has("--vendor")) throw UsageError{"add needs --vendor ORG"};
-    if (!c.args.has("--from") && !c.args.has("--local")) throw UsageError{"add needs --from CIDR[,CIDR...]"};
+    if (!c.args.has("--from") && !c.args.has("--local"))
+        throw UsageError{"add needs --from CIDR[,CIDR...]"};
     Entry e;
     e.name = name;
     e.vendor = c.args.get("--vendor");
-    if (e.vendor.empty() || e.vendor.size() > 256) return fail("--vendor must be 1 to 256 characters");
+    if (e.vendor.empty() || e.vendor.size() > 256)
+        return fail("--vendor must be 1 to 256 characters");
     for (unsigned char ch : e.vendor)
         if (ch < 0x20 || ch == 0x7f) return fail("--vendor has a control character");
     for (const auto& list : c.args.all("--from")) {
@@ -126,7 +130,8 @@ int cmd_add(Ctl& c) {
         e.hours = std::move(*s);
         if (!c.args.has("--access")) e.access = kAccessHours;
     }
-    if ((e.access & kAccessHours) && !e.hours) return fail("access 'hours' needs --hours SPEC (e.g. 'Mon-Fri 08:00-18:00')");
+    if ((e.access & kAccessHours) && !e.hours)
+        return fail("access 'hours' needs --hours SPEC (e.g. 'Mon-Fri 08:00-18:00')");
     for (const auto& file : c.args.all("--key")) {
         auto text = read_input_file(file, 65536);
         if (!text) return fail(text.error());
@@ -135,7 +140,8 @@ int cmd_add(Ctl& c) {
             if (line.empty() || line[0] == '#') continue;
             auto k = parse_public_key(line);
             if (!k) return fail(escape(file, 200) + ": " + k.error().detail);
-            e.keys.push_back(k->type + " " + k->blob_b64 + (k->comment.empty() ? "" : " " + k->comment));
+            e.keys.push_back(k->type + " " + k->blob_b64 +
+                             (k->comment.empty() ? "" : " " + k->comment));
             ++n;
         }
         if (n == 0) return fail(escape(file, 200) + ": no public key in file");
@@ -153,14 +159,18 @@ int cmd_add(Ctl& c) {
     e.existing = c.args.has("--existing");
     if (e.existing) {
         if (c.args.has("--shell") || c.args.has("--groups"))
-            throw UsageError{"--shell and --groups are for accounts served by nss_vendor, not --existing"};
-        if (!user_resolves(name)) return fail("--existing: no account '" + name + "' resolves on this system");
+            throw UsageError{
+                "--shell and --groups are for accounts served by nss_vendor, not --existing"};
+        if (!user_resolves(name))
+            return fail("--existing: no account '" + name + "' resolves on this system");
         if (!(e.access & kAccessOtp))
-            return fail("--existing accounts (e.g. in AD) need a code whose secret is not in AD: use --access "
+            return fail("--existing accounts (e.g. in AD) need a code whose secret is not in AD: "
+                        "use --access "
                         "otp or grant+otp");
     } else {
         if (user_resolves(name))
-            return fail("'" + name + "' already resolves through another NSS source; use --existing to register "
+            return fail("'" + name +
+                        "' already resolves through another NSS source; use --existing to register "
                         "a policy for it");
         e.shell = c.args.has("--shell") ? c.args.get("--shell") : c.cfg.shell;
         if (e.shell.empty() || e.shell[0] != '/' || e.shell.find(':') != std::string::npos)
@@ -169,10 +179,14 @@ int cmd_add(Ctl& c) {
         for (const auto& g : split(c.args.get("--groups"), ',')) {
             bool allowed = std::find(c.cfg.allowed_groups.begin(), c.cfg.allowed_groups.end(), g) !=
                            c.cfg.allowed_groups.end();
-            bool priv = std::find(c.cfg.privileged_groups.begin(), c.cfg.privileged_groups.end(), g) !=
-                        c.cfg.privileged_groups.end();
-            if (priv) return fail("group '" + escape(g, 64) + "' is privileged: a vendor can never be in it");
-            if (!allowed) return fail("group '" + escape(g, 64) + "' is not in allowed_groups (pam_vendor.conf)");
+            bool priv = std::find(c.cfg.privileged_groups.begin(), c.cfg.privileged_groups.end(),
+                                  g) != c.cfg.privileged_groups.end();
+            if (priv)
+                return fail("group '" + escape(g, 64) +
+                            "' is privileged: a vendor can never be in it");
+            if (!allowed)
+                return fail("group '" + escape(g, 64) +
+                            "' is not in allowed_groups (pam_vendor.conf)");
             if (!group_exists(g)) return fail("group '" + escape(g, 64) + "' does not exist");
             e.groups.push_back(g);
         }
@@ -196,14 +210,17 @@ int cmd_add(Ctl& c) {
         Error err{Code::internal, ""};
         for (const auto& n : account_names(c, &err)) {
             auto other = load_entry(c, n);
-            if (!other) return fail(n + ": " + other.error().detail + " (fix the registry before adding)");
+            if (!other)
+                return fail(n + ": " + other.error().detail + " (fix the registry before adding)");
             if (!other->existing) used.push_back(other->uid);
         }
         std::sort(used.begin(), used.end());
         std::uint32_t uid = 0;
         for (std::uint64_t cand = c.cfg.uid_min; cand <= c.cfg.uid_max; ++cand) {
             auto u = static_cast<std::uint32_t>(cand);
-            if (u == c.cfg.vendor_gid || std::binary_search(used.begin(), used.end(), u) || uid_resolves(u)) continue;
+            if (u == c.cfg.vendor_gid || std::binary_search(used.begin(), used.end(), u) ||
+                uid_resolves(u))
+                continue;
             uid = u;
             break;
         }
@@ -211,23 +228,27 @@ int cmd_add(Ctl& c) {
         e.uid = uid;
         text = serialize_entry(e);
         if (auto back = parse_entry(text, name); !back) return fail(back.error());
-        if (auto st = create_home(c.cfg.home_base, name, uid, c.cfg.vendor_gid); !st) return fail(st.error());
+        if (auto st = create_home(c.cfg.home_base, name, uid, c.cfg.vendor_gid); !st)
+            return fail(st.error());
     }
-    if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st) return fail(st.error());
+    if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st)
+        return fail(st.error());
     if (!e.existing && !refresh_nss(c)) return kExitRefused;
     if (!publish(c, name)) return kExitRefused;
     Event ev;
     ev.event = "account_added";
     ev.account = name;
     ev.vendor = e.vendor;
-    ev.detail = "access=" + format_access(e.access) + " from=" + std::to_string(e.from.size()) + " block(s)";
+    ev.detail = "access=" + format_access(e.access) + " from=" + std::to_string(e.from.size()) +
+                " block(s)";
     audit(c, ev);
-    std::printf("added vendor account %s (%s), access %s", name.c_str(), escape(e.vendor, 80).c_str(),
-                format_access(e.access).c_str());
+    std::printf("added vendor account %s (%s), access %s", name.c_str(),
+                escape(e.vendor, 80).c_str(), format_access(e.access).c_str());
     if (e.existing) std::printf(", existing account (not served by nss_vendor)\n");
     else std::printf(", uid %u, home %s\n", e.uid, e.home.c_str());
     if (e.access & kAccessGrant)
-        std::printf("disabled until the helpdesk runs: vendorctl activate %s --for DURATION\n", name.c_str());
+        std::printf("disabled until the helpdesk runs: vendorctl activate %s --for DURATION\n",
+                    name.c_str());
     return kExitOk;
 }
 
@@ -247,7 +268,8 @@ int cmd_remove(Ctl& c) {
         if (c.args.has("--keep-home")) mode = "keep";
         if (c.args.has("--delete-home")) mode = "delete";
         if (c.args.has("--archive-home")) mode = "archive";
-        if (auto st = retire_home(c.cfg.home_base, name, mode, home_note); !st) return fail(st.error());
+        if (auto st = retire_home(c.cfg.home_base, name, mode, home_note); !st)
+            return fail(st.error());
     }
     (void)publish(c, name);  // the entry is gone: removes the public view
     if (!c.args.has("--keep-state")) {
@@ -281,7 +303,9 @@ Json entry_json(const Entry& e) {
     Json keys = Json::array();
     for (const auto& k : e.keys) {
         auto pk = parse_public_key(k);
-        keys.push(pk ? pk->type + " " + pk->fingerprint + (pk->comment.empty() ? "" : " " + pk->comment) : k);
+        keys.push(pk ? pk->type + " " + pk->fingerprint +
+                           (pk->comment.empty() ? "" : " " + pk->comment)
+                     : k);
     }
     j.set("keys", std::move(keys));
     if (!e.comment.empty()) j.set("comment", e.comment);
@@ -337,8 +361,7 @@ int cmd_list(Ctl& c) {
             rc = kExitRefused;
             continue;
         }
-        if (c.json)
-            arr.push(entry_json(*e));
+        if (c.json) arr.push(entry_json(*e));
         else
             std::printf("%-20s %-24s %-16s %s\n", n.c_str(), escape(e->vendor, 24).c_str(),
                         format_access(e->access).c_str(), join_from(*e).c_str());
@@ -368,15 +391,15 @@ int cmd_show(Ctl& c) {
         std::printf("%s\n", j.dump_pretty().c_str());
         return kExitOk;
     }
-    std::printf("account:   %s\nvendor:    %s\naccess:    %s\n", e->name.c_str(), escape(e->vendor, 200).c_str(),
-                format_access(e->access).c_str());
+    std::printf("account:   %s\nvendor:    %s\naccess:    %s\n", e->name.c_str(),
+                escape(e->vendor, 200).c_str(), format_access(e->access).c_str());
     std::printf("from:      %s\n", join_from(*e).c_str());
     if (e->existing) std::printf("account:   existing (resolved by another NSS source)\n");
     else {
         std::string groups;
         for (const auto& gr : e->groups) groups += (groups.empty() ? "" : ",") + gr;
-        std::printf("uid:       %u (group %s)\nhome:      %s\nshell:     %s\n", e->uid, c.cfg.vendor_group.c_str(),
-                    e->home.c_str(), e->shell.c_str());
+        std::printf("uid:       %u (group %s)\nhome:      %s\nshell:     %s\n", e->uid,
+                    c.cfg.vendor_group.c_str(), e->home.c_str(), e->shell.c_str());
         if (!groups.empty()) std::printf("groups:    %s\n", groups.c_str());
     }
     if (e->hours) std::printf("hours:     %s\n", escape(e->hours->text, 200).c_str());
@@ -385,19 +408,23 @@ int cmd_show(Ctl& c) {
     std::printf("hosts:     %s\n", hosts.c_str());
     for (const auto& k : e->keys) {
         auto pk = parse_public_key(k);
-        if (pk) std::printf("key:       %s %s %s\n", pk->type.c_str(), pk->fingerprint.c_str(), escape(pk->comment, 80).c_str());
+        if (pk)
+            std::printf("key:       %s %s %s\n", pk->type.c_str(), pk->fingerprint.c_str(),
+                        escape(pk->comment, 80).c_str());
     }
     if (!e->comment.empty()) std::printf("comment:   %s\n", escape(e->comment, 200).c_str());
     if (!e->created.empty())
         std::printf("created:   %s by %s\n", e->created.c_str(), escape(e->created_by, 64).c_str());
     if (!g) std::printf("grant:     unreadable: %s\n", g.error().detail.c_str());
     else if (*g && (*g)->not_after > now)
-        std::printf("grant:     active until %s (by %s%s%s)\n", local_time(c, (*g)->not_after, true).c_str(),
-                    escape((*g)->operator_name, 64).c_str(), (*g)->ticket.empty() ? "" : ", ticket ",
-                    escape((*g)->ticket, 64).c_str());
+        std::printf("grant:     active until %s (by %s%s%s)\n",
+                    local_time(c, (*g)->not_after, true).c_str(),
+                    escape((*g)->operator_name, 64).c_str(),
+                    (*g)->ticket.empty() ? "" : ", ticket ", escape((*g)->ticket, 64).c_str());
     else std::printf("grant:     none\n");
     if (f && f->locked_until > now)
-        std::printf("lockout:   code factor locked until %s\n", local_time(c, f->locked_until, true).c_str());
+        std::printf("lockout:   code factor locked until %s\n",
+                    local_time(c, f->locked_until, true).c_str());
     if (t && *t) std::printf("totp:      enrolled\n");
     return kExitOk;
 }

@@ -32,7 +32,8 @@ bool audit_ok(Ctl& c, Event e) {
     syslog(LOG_AUTHPRIV | LOG_INFO, "%s", audit_kv(e).c_str());
     auto w = audit_append(c.cfg, c.host, e);
     if (!w) {
-        std::fprintf(stderr, "vendorctl: warning: cannot write audit log: %s\n", w.error().detail.c_str());
+        std::fprintf(stderr, "vendorctl: warning: cannot write audit log: %s\n",
+                     w.error().detail.c_str());
         return false;
     }
     return true;
@@ -46,16 +47,17 @@ std::string local_time(const Ctl& c, std::int64_t t, bool with_date) {
     auto lt = to_local(tz, t);
     char buf[64];
     if (with_date)
-        std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02d:%02d", static_cast<long long>(lt.year), lt.month,
-                      lt.day, lt.minute_of_day / 60, lt.minute_of_day % 60);
-    else
-        std::snprintf(buf, sizeof buf, "%02d:%02d", lt.minute_of_day / 60, lt.minute_of_day % 60);
+        std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02d:%02d",
+                      static_cast<long long>(lt.year), lt.month, lt.day, lt.minute_of_day / 60,
+                      lt.minute_of_day % 60);
+    else std::snprintf(buf, sizeof buf, "%02d:%02d", lt.minute_of_day / 60, lt.minute_of_day % 60);
     return buf;
 }
 
 void require_name(const std::string& name) {
     if (!valid_account_name(name))
-        throw UsageError{"invalid account name '" + escape(name, 64) + "' (^[a-z_][a-z0-9_-]{0,31}$)"};
+        throw UsageError{"invalid account name '" + escape(name, 64) +
+                         "' (^[a-z_][a-z0-9_-]{0,31}$)"};
 }
 
 std::string need_pos(const Ctl& c, std::size_t i, const char* what) {

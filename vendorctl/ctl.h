@@ -44,10 +44,10 @@ struct UsageError {
     std::string msg;
 };
 
-int fail(const std::string& msg);           // "vendorctl: msg" on stderr, returns 1
+int fail(const std::string& msg);  // "vendorctl: msg" on stderr, returns 1
 int fail(const core::Error& e);
-void audit(Ctl& c, core::Event e);          // admin event: audit log + syslog; warns on failure
-bool audit_ok(Ctl& c, core::Event e);       // same, returns false on failure
+void audit(Ctl& c, core::Event e);     // admin event: audit log + syslog; warns on failure
+bool audit_ok(Ctl& c, core::Event e);  // same, returns false on failure
 std::string local_time(const Ctl& c, std::int64_t t, bool with_date);
 core::Result<core::Entry> load_entry(const Ctl& c, const std::string& name);
 void require_name(const std::string& name);  // throws UsageError

@@ -1,7 +1,7 @@
 // key add|remove|list, authorized-keys, check-sshd
 #include <spawn.h>
-#include <syslog.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,8 +74,8 @@ int cmd_key(Ctl& c) {
                 j.set("fingerprint", pk->fingerprint).set("comment", pk->comment);
                 arr.push(std::move(j));
             } else {
-                std::printf("%u %s %s (%s)\n", pk->bits, pk->fingerprint.c_str(), escape(pk->comment, 80).c_str(),
-                            pk->type.c_str());
+                std::printf("%u %s %s (%s)\n", pk->bits, pk->fingerprint.c_str(),
+                            escape(pk->comment, 80).c_str(), pk->type.c_str());
             }
         }
         if (c.json) std::printf("%s\n", arr.dump_pretty().c_str());
@@ -104,8 +104,10 @@ int cmd_key(Ctl& c) {
                 continue;
             }
             if (e->keys.size() >= 64) return fail("at most 64 keys per account");
-            e->keys.push_back(pk->type + " " + pk->blob_b64 + (pk->comment.empty() ? "" : " " + pk->comment));
-            std::printf("pinned %s %s (%u bits)\n", pk->type.c_str(), pk->fingerprint.c_str(), pk->bits);
+            e->keys.push_back(pk->type + " " + pk->blob_b64 +
+                              (pk->comment.empty() ? "" : " " + pk->comment));
+            std::printf("pinned %s %s (%u bits)\n", pk->type.c_str(), pk->fingerprint.c_str(),
+                        pk->bits);
             ev.key = pk->fingerprint;
             ++added;
         }
@@ -120,7 +122,8 @@ int cmd_key(Ctl& c) {
             if (pk && pk->fingerprint == fp) continue;
             kept.push_back(k);
         }
-        if (kept.size() == e->keys.size()) return fail("no pinned key " + escape(fp, 80) + " on " + name);
+        if (kept.size() == e->keys.size())
+            return fail("no pinned key " + escape(fp, 80) + " on " + name);
         e->keys = kept;
         if (auto st = write_entry(c, *e); !st) return fail(st.error());
         ev.event = "key_removed";
@@ -145,9 +148,10 @@ int cmd_authorized_keys(Ctl& c) {
     auto v = read_authkeys(c.cfg, name);
     if (!v) {
         if (v.error().code != Code::not_found) {
-            std::fprintf(stderr, "vendorctl: authorized-keys %s: %s\n", name.c_str(), v.error().detail.c_str());
-            syslog(LOG_AUTHPRIV | LOG_ERR, "event=keys_withheld account=%s result=denied reason=state_error",
-                   name.c_str());
+            std::fprintf(stderr, "vendorctl: authorized-keys %s: %s\n", name.c_str(),
+                         v.error().detail.c_str());
+            syslog(LOG_AUTHPRIV | LOG_ERR,
+                   "event=keys_withheld account=%s result=denied reason=state_error", name.c_str());
         }
         return kExitOk;
     }
@@ -159,8 +163,8 @@ int cmd_authorized_keys(Ctl& c) {
     std::string why;
     auto lines = authorized_keys_lines(c.cfg, *v, now_s(), tz, &why);
     if (lines.empty()) {
-        syslog(LOG_AUTHPRIV | LOG_NOTICE, "event=keys_withheld account=%s result=denied reason=%s", name.c_str(),
-               why.empty() ? "no_key" : why.c_str());
+        syslog(LOG_AUTHPRIV | LOG_NOTICE, "event=keys_withheld account=%s result=denied reason=%s",
+               name.c_str(), why.empty() ? "no_key" : why.c_str());
     }
     for (const auto& line : lines) std::printf("%s\n", line.c_str());
     return kExitOk;
@@ -169,7 +173,8 @@ int cmd_authorized_keys(Ctl& c) {
 namespace {
 
 // `sshd -T` output: lowercase keyword, space, value.
-bool sshd_dump(const std::vector<std::string>& extra, std::map<std::string, std::string>& out, std::string& err) {
+bool sshd_dump(const std::vector<std::string>& extra, std::map<std::string, std::string>& out,
+               std::string& err) {
     int pipefd[2];
     if (pipe(pipefd) != 0) {
         err = "pipe failed";
@@ -196,7 +201,8 @@ bool sshd_dump(const std::vector<std::string>& extra, std::map<std::string, std:
     std::string text;
     char buf[4096];
     ssize_t n;
-    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+    while ((n = read(pipefd[0], buf, sizeof buf)) > 0)
+        text.append(buf, static_cast<std::size_t>(n));
     close(pipefd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -207,8 +213,9 @@ bool sshd_dump(const std::vector<std::string>& extra, std::map<std::string, std:
     for (const auto& line : split(text, '\n')) {
         auto sp = line.find(' ');
         if (sp == std::string::npos) continue;
-        out[line.substr(0, sp)] += (out.count(line.substr(0, sp)) && !out[line.substr(0, sp)].empty() ? " " : "") +
-                                   line.substr(sp + 1);
+        out[line.substr(0, sp)] +=
+            (out.count(line.substr(0, sp)) && !out[line.substr(0, sp)].empty() ? " " : "") +
+            line.substr(sp + 1);
     }
     return true;
 }
@@ -236,24 +243,27 @@ int cmd_check_sshd(Ctl& c) {
     }
     bool have_vendor = false;
     if (!user.empty()) {
-        have_vendor = sshd_dump({"-C", "user=" + user + ",host=vendor.invalid,addr=192.0.2.1,laddr=192.0.2.2,lport=22"},
-                                vendor, err);
+        have_vendor = sshd_dump(
+            {"-C", "user=" + user + ",host=vendor.invalid,addr=192.0.2.1,laddr=192.0.2.2,lport=22"},
+            vendor, err);
     }
     struct Check {
         std::string what, expect, got;
         bool ok;
     };
     std::vector<Check> checks;
-    auto want = [&](const std::map<std::string, std::string>& m, const std::string& key, const std::string& val,
-                    const std::string& what) {
+    auto want = [&](const std::map<std::string, std::string>& m, const std::string& key,
+                    const std::string& val, const std::string& what) {
         auto it = m.find(key);
         std::string got = it == m.end() ? "(unset)" : it->second;
         checks.push_back({what, key + " " + val, got, got == val});
     };
     want(global, "usepam", "yes", "sshd hands authentication and account checks to PAM");
     const auto& m = have_vendor ? vendor : global;
-    std::string who = have_vendor ? " (for " + user + ")" : " (global; add a vendor account to check Match blocks)";
-    want(m, "kbdinteractiveauthentication", "yes", "one-time codes are asked through keyboard-interactive" + who);
+    std::string who = have_vendor ? " (for " + user + ")"
+                                  : " (global; add a vendor account to check Match blocks)";
+    want(m, "kbdinteractiveauthentication", "yes",
+         "one-time codes are asked through keyboard-interactive" + who);
     want(m, "passwordauthentication", "no", "no password logins for vendors" + who);
     want(m, "authorizedkeysfile", "none", "keys come only from vendorctl, not ~/.ssh" + who);
     {
@@ -261,8 +271,10 @@ int cmd_check_sshd(Ctl& c) {
         // command given the user name.
         auto it = m.find("authorizedkeyscommand");
         std::string got = it == m.end() ? "(unset)" : it->second;
-        bool ok = got.find("vendorctl") != std::string::npos && got.find("authorized-keys %u") != std::string::npos;
-        checks.push_back({"pinned keys through vendorctl" + who, "authorizedkeyscommand /usr/sbin/vendorctl authorized-keys %u", got, ok});
+        bool ok = got.find("vendorctl") != std::string::npos &&
+                  got.find("authorized-keys %u") != std::string::npos;
+        checks.push_back({"pinned keys through vendorctl" + who,
+                          "authorizedkeyscommand /usr/sbin/vendorctl authorized-keys %u", got, ok});
     }
     want(m, "authorizedkeyscommanduser", c.cfg.keys_user, "the command runs unprivileged" + who);
     {
@@ -272,7 +284,8 @@ int cmd_check_sshd(Ctl& c) {
         std::string got = it == m.end() ? "(unset)" : it->second;
         bool ok = got == "publickey,keyboard-interactive" || got == "publickey";
         checks.push_back({"a pinned key first (then the code for otp accounts)" + who,
-                          "authenticationmethods publickey,keyboard-interactive (or publickey)", got, ok});
+                          "authenticationmethods publickey,keyboard-interactive (or publickey)",
+                          got, ok});
     }
     want(m, "allowagentforwarding", "no", "no agent forwarding for vendors" + who);
     want(m, "x11forwarding", "no", "no X11 forwarding for vendors" + who);
@@ -285,12 +298,14 @@ int cmd_check_sshd(Ctl& c) {
             j.set("check", ch.what).set("expect", ch.expect).set("got", ch.got).set("ok", ch.ok);
             arr.push(std::move(j));
         } else {
-            std::printf("%-4s %-60s %s%s\n", ch.ok ? "ok" : "MISS", ch.what.c_str(), ch.ok ? "" : "want: ",
-                        ch.ok ? "" : (ch.expect + " (now: " + ch.got + ")").c_str());
+            std::printf(
+                "%-4s %-60s %s%s\n", ch.ok ? "ok" : "MISS", ch.what.c_str(),
+                ch.ok ? "" : "want: ", ch.ok ? "" : (ch.expect + " (now: " + ch.got + ")").c_str());
         }
     }
     if (c.json) std::printf("%s\n", arr.dump_pretty().c_str());
-    else if (bad) std::printf("%d setting(s) missing; see pam_vendor(8), SSHD CONFIGURATION\n", bad);
+    else if (bad)
+        std::printf("%d setting(s) missing; see pam_vendor(8), SSHD CONFIGURATION\n", bad);
     return bad ? kExitRefused : kExitOk;
 }
 

@@ -25,39 +25,68 @@ namespace {
 struct Command {
     const char* name;
     int (*fn)(Ctl&);
-    bool read_only;                 // takes --json
-    std::set<std::string> opts;     // options taking a value
-    std::set<std::string> flags;    // options without value
+    bool read_only;               // takes --json
+    std::set<std::string> opts;   // options taking a value
+    std::set<std::string> flags;  // options without value
     const char* usage;
 };
 
 const std::vector<Command>& commands() {
     static const std::vector<Command>* cmds = new std::vector<Command>{
-        {"add", cmd_add, false,
-         {"--vendor", "--from", "--access", "--hours", "--key", "--hosts", "--comment", "--shell", "--groups"},
+        {"add",
+         cmd_add,
+         false,
+         {"--vendor", "--from", "--access", "--hours", "--key", "--hosts", "--comment", "--shell",
+          "--groups"},
          {"--local", "--existing"},
-         "add NAME --vendor ORG --from CIDR[,CIDR...] [--access grant|otp|hours[+...]] [--hours SPEC]\n"
+         "add NAME --vendor ORG --from CIDR[,CIDR...] [--access grant|otp|hours[+...]] [--hours "
+         "SPEC]\n"
          "      [--key FILE]... [--hosts PATTERN,...] [--comment TEXT] [--local]\n"
          "      [--shell PATH] [--groups GROUP,...] | [--existing]"},
-        {"remove", cmd_remove, false, {}, {"--keep-state", "--keep-home", "--delete-home", "--archive-home"},
+        {"remove",
+         cmd_remove,
+         false,
+         {},
+         {"--keep-state", "--keep-home", "--delete-home", "--archive-home"},
          "remove NAME [--keep-state] [--keep-home|--delete-home|--archive-home]"},
         {"reindex", cmd_reindex, false, {}, {}, "reindex"},
-        {"key", cmd_key, true, {}, {}, "key add NAME FILE | key remove NAME FINGERPRINT | key list NAME"},
-        {"authorized-keys", cmd_authorized_keys, false, {}, {},
+        {"key",
+         cmd_key,
+         true,
+         {},
+         {},
+         "key add NAME FILE | key remove NAME FINGERPRINT | key list NAME"},
+        {"authorized-keys",
+         cmd_authorized_keys,
+         false,
+         {},
+         {},
          "authorized-keys USER   (sshd AuthorizedKeysCommand; runs as keys_user)"},
         {"check-sshd", cmd_check_sshd, true, {}, {}, "check-sshd"},
         {"list", cmd_list, true, {}, {}, "list"},
         {"show", cmd_show, true, {}, {}, "show NAME"},
-        {"activate", cmd_activate, false, {"--for", "--ticket", "--reason"}, {},
+        {"activate",
+         cmd_activate,
+         false,
+         {"--for", "--ticket", "--reason"},
+         {},
          "activate NAME --for DURATION [--ticket ID] [--reason TEXT]"},
         {"deactivate", cmd_deactivate, false, {}, {}, "deactivate NAME"},
         {"otp", cmd_otp, false, {"--ttl"}, {"--quiet"}, "otp NAME [--ttl DURATION] [--quiet]"},
         {"totp", cmd_totp, false, {}, {"--quiet"}, "totp enroll NAME | totp code NAME [--quiet]"},
         {"unlock", cmd_unlock, false, {}, {}, "unlock NAME"},
         {"status", cmd_status, true, {}, {}, "status"},
-        {"explain", cmd_explain, true, {"--from", "--at"}, {"--with-code"},
+        {"explain",
+         cmd_explain,
+         true,
+         {"--from", "--at"},
+         {"--with-code"},
          "explain NAME --from IP|local [--at TIME] [--with-code]"},
-        {"log", cmd_log, true, {"--since", "--account"}, {"--verify"},
+        {"log",
+         cmd_log,
+         true,
+         {"--since", "--account"},
+         {"--verify"},
          "log [--since DURATION] [--account NAME] [--verify]"},
         {"prune", cmd_prune, false, {}, {"--force", "--dry-run"}, "prune [--force] [--dry-run]"},
         {"config", cmd_config, false, {}, {"--check"}, "config [--check]"},
@@ -116,7 +145,8 @@ int real_main(int argc, char** argv) {
     if (!cmd) throw UsageError{"unknown command '" + escape(rest[0], 64) + "'"};
     Ctl c;
     c.json = json;
-    if (json && !cmd->read_only) throw UsageError{std::string("--json is for read commands, not ") + cmd->name};
+    if (json && !cmd->read_only)
+        throw UsageError{std::string("--json is for read commands, not ") + cmd->name};
     for (std::size_t i = 1; i < rest.size(); ++i) {
         std::string w = rest[i];
         if (w.rfind("--", 0) == 0 && w.size() > 2) {
@@ -136,7 +166,8 @@ int real_main(int argc, char** argv) {
             } else if (cmd->flags.count(w) && !inline_val) {
                 c.args.opt.emplace(w, "");
             } else {
-                throw UsageError{std::string("unknown option '") + escape(w, 64) + "' for " + cmd->name};
+                throw UsageError{std::string("unknown option '") + escape(w, 64) + "' for " +
+                                 cmd->name};
             }
         } else {
             c.args.pos.push_back(w);
@@ -146,7 +177,8 @@ int real_main(int argc, char** argv) {
     // refuse before touching it. authorized-keys runs as sshd's unprivileged
     // AuthorizedKeysCommandUser and reads only the published public view.
     bool unprivileged_ok = std::string(cmd->name) == "authorized-keys";
-    if (geteuid() != 0 && !unprivileged_ok) return fail("must be run as root (try: sudo vendorctl ...)");
+    if (geteuid() != 0 && !unprivileged_ok)
+        return fail("must be run as root (try: sudo vendorctl ...)");
     umask(077);
     if (sodium_init() < 0) return fail("libsodium failed to initialise");
     auto cfg = load_config(config_path, explicit_config);
