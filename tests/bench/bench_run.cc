@@ -228,7 +228,7 @@ double psi_some_total(const char* what) {
 template <typename F>
 std::pair<double, double> round_bootstrap(const std::vector<double>& a,
                                           const std::vector<double>& b, F f) {
-    std::mt19937 rng(20240601);
+    std::mt19937 rng(20240601);  // NOLINT(cert-msc32-c,cert-msc51-cpp): reproducible intervals
     std::uniform_int_distribution<std::size_t> pick(0, a.size() - 1);
     std::vector<double> out, ra(a.size()), rb(b.size());
     for (int i = 0; i < 1000; ++i) {
@@ -362,8 +362,7 @@ std::string mount_of(const fs::path& p) {
         std::istringstream ls(line);
         std::string id, parent, dev, root, point, opts, f;
         ls >> id >> parent >> dev >> root >> point >> opts;
-        while (ls >> f && f != "-") {
-        }
+        while (ls >> f && f != "-") {}
         std::string type, source, super;
         ls >> type >> source >> super;
         std::string ps = p.string();
@@ -554,10 +553,8 @@ void Bench::sanity() {
         Reaped r = spawn_wait(argv, out, err);
         if (!exited_ok(r)) {
             fflush(stdout);
-            if (s.vendor)
-                explain_vendor_failure(err, s.user);
-            else
-                fprintf(stderr, "%s", read_text(err).c_str());
+            if (s.vendor) explain_vendor_failure(err, s.user);
+            else fprintf(stderr, "%s", read_text(err).c_str());
             throw BenchError("the " + s.key + " stack does not succeed; nothing measured");
         }
         after(s);
@@ -597,10 +594,8 @@ void Bench::measure() {
             Reaped r = spawn_wait(argv, {}, err);
             if (!exited_ok(r)) {
                 fflush(stdout);
-                if (s.vendor)
-                    explain_vendor_failure(err, s.user);
-                else
-                    fprintf(stderr, "%s", read_text(err).c_str());
+                if (s.vendor) explain_vendor_failure(err, s.user);
+                else fprintf(stderr, "%s", read_text(err).c_str());
                 throw BenchError("the " + s.key + " stack failed in round " +
                                  std::to_string(round));
             }
@@ -782,7 +777,7 @@ void Bench::profile() {
                                            paren - line.find_first_not_of(' ', sp));
                     }
                     if (name.empty() || name == "execve") continue;
-                    cur[name].first += atof(line.c_str() + lt + 1) * 1e3;
+                    cur[name].first += strtod(line.c_str() + lt + 1, nullptr) * 1e3;
                     cur[name].second += 1;
                 }
                 if (run == 0) {
@@ -1030,6 +1025,15 @@ int Bench::run() {
     return rc;
 }
 
+// A non-negative count from the command line; anything else is a usage error.
+int count(const std::string& s) {
+    char* end = nullptr;
+    errno = 0;
+    long v = strtol(s.c_str(), &end, 10);
+    if (errno || end == s.c_str() || *end || v < 0 || v > 1000000) usage();
+    return static_cast<int>(v);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1040,28 +1044,17 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) usage();
             return argv[++i];
         };
-        if (a == "--driver")
-            o.driver = val();
-        else if (a == "--module")
-            o.module = val();
-        else if (a == "--vendorctl")
-            o.vendorctl = val();
-        else if (a == "--runs")
-            o.runs = std::atoi(val().c_str());
-        else if (a == "--warmup")
-            o.warmup = std::atoi(val().c_str());
-        else if (a == "--tmpdir")
-            o.tmpdir = val();
-        else if (a == "--peer-user")
-            o.peer_user = val();
-        else if (a == "--no-profile")
-            o.profile = false;
-        else if (a == "--keep")
-            o.keep = true;
-        else if (a == "--strict")
-            o.strict = true;
-        else
-            usage();
+        if (a == "--driver") o.driver = val();
+        else if (a == "--module") o.module = val();
+        else if (a == "--vendorctl") o.vendorctl = val();
+        else if (a == "--runs") o.runs = count(val());
+        else if (a == "--warmup") o.warmup = count(val());
+        else if (a == "--tmpdir") o.tmpdir = val();
+        else if (a == "--peer-user") o.peer_user = val();
+        else if (a == "--no-profile") o.profile = false;
+        else if (a == "--keep") o.keep = true;
+        else if (a == "--strict") o.strict = true;
+        else usage();
     }
     if (o.driver.empty() || o.runs < 1 || o.warmup < 0) usage();
     for (std::string* p : {&o.driver, &o.module, &o.vendorctl, &o.tmpdir}) {
@@ -1075,7 +1068,7 @@ int main(int argc, char** argv) {
     try {
         Bench b(o);
         return b.run();
-    } catch (const BenchError& e) {
+    } catch (const std::exception& e) {
         fflush(stdout);
         fprintf(stderr, "bench: %s\n", e.what());
         return 1;
