@@ -98,12 +98,25 @@ Result<std::string> privileged_group_of(const Config& c, std::string_view user) 
     gid_t primary;
     if (!lookup_user(user, uid, primary)) return std::string();  // not a system user at all
     if (uid == 0) return std::string("uid 0");
-    auto mine = groups_of(user, primary);
-    for (const auto& name : c.privileged_groups) {
-        gid_t g;
-        if (!lookup_group(name, g)) continue;
-        for (gid_t m : mine)
-            if (m == g) return name;
+    // By the user's own few gids (one NSS lookup each), not by the ten
+    // configured names: most of those do not exist on a given system, and
+    // every miss walks every NSS source (files, systemd userdb, sssd...).
+    for (gid_t g : groups_of(user, primary)) {
+        std::vector<char> buf(4096);
+        for (int i = 0; i < 8; ++i) {
+            struct group gr {};
+            struct group* res = nullptr;
+            int rc = getgrgid_r(g, &gr, buf.data(), buf.size(), &res);
+            if (rc == ERANGE) {
+                buf.resize(buf.size() * 4);
+                continue;
+            }
+            if (rc == 0 && res) {
+                for (const auto& name : c.privileged_groups)
+                    if (name == res->gr_name) return name;
+            }
+            break;
+        }
     }
     return std::string();
 }

@@ -256,7 +256,7 @@ Status ensure_dir(std::string_view abs_path, mode_t mode) {
     return {};
 }
 
-Result<std::vector<std::string>> list_dir(std::string_view abs_path) {
+Result<std::vector<std::string>> list_dir(std::string_view abs_path, bool include_hidden) {
     auto pdir = open_dir_checked(abs_path);
     if (!pdir) return std::move(pdir).error();
     int fd = ::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -268,7 +268,8 @@ Result<std::vector<std::string>> list_dir(std::string_view abs_path) {
     }
     std::vector<std::string> out;
     while (dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.') continue;
+        if (e->d_name[0] == '.' && (!include_hidden || !std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")))
+            continue;
         if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
         out.emplace_back(e->d_name);
         if (out.size() > 100000) break;
@@ -339,15 +340,24 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     }
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     auto size = static_cast<std::size_t>(st.st_size);
-    std::size_t want = size < tail_max ? size : tail_max;
-    std::string tail(want, '\0');
-    std::size_t got = 0;
-    while (got < want) {
-        ssize_t n =
-            ::pread(fd.get(), tail.data() + got, want - got, static_cast<off_t>(size - want + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return sys_error(Code::io, "cannot read", abs_path, n < 0 ? errno : EIO);
-        got += static_cast<std::size_t>(n);
+    // Read a small tail first: it almost always holds the whole last line.
+    // Only when it does not (a line longer than that) read up to tail_max.
+    std::string tail;
+    for (std::size_t window : {std::size_t{4096}, tail_max}) {
+        if (window > tail_max) window = tail_max;
+        std::size_t want = size < window ? size : window;
+        tail.assign(want, '\0');
+        std::size_t got = 0;
+        while (got < want) {
+            ssize_t n = ::pread(fd.get(), tail.data() + got, want - got,
+                                static_cast<off_t>(size - want + got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return sys_error(Code::io, "cannot read", abs_path, n < 0 ? errno : EIO);
+            got += static_cast<std::size_t>(n);
+        }
+        std::string_view body(tail);
+        if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+        if (want == size || body.find('\n') != std::string_view::npos) break;
     }
     auto line = fn.make_line(tail);
     if (!line) return std::move(line).error();

@@ -65,7 +65,7 @@ Status remove_file(std::string_view abs_path, bool* removed = nullptr);
 // one must pass the ownership checks.
 Status ensure_dir(std::string_view abs_path, mode_t mode);
 // Names of regular entries in a checked directory (no dot files).
-Result<std::vector<std::string>> list_dir(std::string_view abs_path);
+Result<std::vector<std::string>> list_dir(std::string_view abs_path, bool include_hidden = false);
 
 // Append one line to a log file with O_APPEND (created with `mode`), the file
 // held under an exclusive flock for the duration of `fn`, which receives the

@@ -1,6 +1,8 @@
 #include <liboath/oath.h>
 #include <sodium.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -171,6 +173,7 @@ class LocalStore final : public Store {
         if (!lock) return std::move(lock).error();
         if (auto st = atomic_write(path("codes", account), j.dump() + "\n", 0600); !st)
             return st.error();
+        if (auto st = clear_used_codes(account); !st) return st.error();
         return out;
     }
 
@@ -205,9 +208,12 @@ class LocalStore final : public Store {
                 if (h.size() == rec->hash.size() &&
                     sodium_memcmp(h.data(), rec->hash.data(), h.size()) == 0) {
                     // Single use: the code is gone before the login goes on.
+                    // It is renamed aside rather than unlinked: freeing the
+                    // blocks of a synced file costs a millisecond or more on
+                    // a discard-mounted disk, in the login path. issue_code
+                    // and forget clear the used ones.
                     bool removed = false;
-                    if (auto st = remove_file(path("codes", account), &removed); !st)
-                        return st.error();
+                    if (auto st = retire_code(account, &removed); !st) return st.error();
                     accepted = removed;
                     if (accepted) v.outcome = CodeOutcome::accepted_code;
                 }
@@ -293,6 +299,7 @@ class LocalStore final : public Store {
     }
 
     Status forget(std::string_view account) override {
+        if (auto st = clear_used_codes(account); !st) return st;
         for (const char* kind : {"grants", "codes", "failures", "totp"}) {
             if (auto st = remove_file(path(kind, account)); !st) return st;
         }
@@ -317,15 +324,50 @@ class LocalStore final : public Store {
     std::string path(const char* kind, std::string_view account) const {
         return c_.state_dir + "/" + kind + "/" + std::string(account) + ".json";
     }
+    Status retire_code(std::string_view account, bool* moved) {
+        *moved = false;
+        auto dir = open_dir_checked(c_.state_dir + "/codes");
+        if (!dir) return std::move(dir).error();
+        unsigned char r[8];
+        randombytes_buf(r, sizeof r);
+        std::string from = std::string(account) + ".json";
+        std::string to = ".used." + std::string(account) + "." + to_hex(r, sizeof r);
+        if (::renameat(dir->get(), from.c_str(), dir->get(), to.c_str()) != 0) {
+            if (errno == ENOENT) return {};
+            return make_error(Code::io, "cannot retire code of " + escape(account, 64));
+        }
+        *moved = true;
+        return {};
+    }
+
+    // Remove the codes consumed earlier (outside the login path).
+    Status clear_used_codes(std::string_view account) {
+        auto names = list_dir(c_.state_dir + "/codes", true);
+        if (!names) return names.error().code == Code::not_found ? Status{} : Status(names.error());
+        std::string prefix = ".used." + std::string(account) + ".";
+        for (const auto& n : *names) {
+            if (n.rfind(prefix, 0) != 0 || n.size() != prefix.size() + 16) continue;
+            if (auto st = remove_file(c_.state_dir + "/codes/" + n); !st) return st;
+        }
+        return {};
+    }
+
     std::string lock_path(std::string_view account) const {
         return c_.state_dir + "/locks/" + std::string(account) + ".lock";
     }
 
     Status dirs() {
         if (dirs_ok_) return {};
+        // The directories are made together; when the last one is there (and
+        // passes the ownership checks) the others are too. The login path
+        // then costs one checked open instead of five mkdir walks.
+        if (open_dir_checked(c_.state_dir + "/locks")) {
+            dirs_ok_ = true;
+            return {};
+        }
         for (const char* kind : {"grants", "codes", "failures", "totp", "locks"}) {
             if (auto st = ensure_dir(c_.state_dir + "/" + kind, 0700); !st) return st;
-        }
+        }  // "locks" last: see above
         dirs_ok_ = true;
         return {};
     }

@@ -153,7 +153,7 @@ std::string new_session_id() {
 
 // The gates for auth and account. Returns PAM_SUCCESS or a denial (logged).
 int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth,
-          Verdict* out) {
+          Verdict* out, Gathered* keep = nullptr) {
     const Entry& e = *id.entry;
     auto g = gather(c.cfg, store, e, c.user, now_s());
     if (g.error) return deny(c, &id, *g.error, g.detail);
@@ -162,6 +162,7 @@ int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_
     g.facts.publickeys = c.auth_info().publickeys;
     g.facts.via_pam_auth = via_pam_auth;
     *out = decide(e, g.facts);
+    if (keep) *keep = std::move(g);
     return PAM_SUCCESS;
 }
 
@@ -172,7 +173,8 @@ int do_auth(Ctx& c, const Identity& id) {
         return deny(c, &id, Reason::internal_error, "pam_set_data failed");
     auto store = make_local_store(c.cfg);
     Verdict v;
-    if (int rc = check(c, id, *store, false, true, &v); rc != PAM_SUCCESS) return rc;
+    Gathered facts;
+    if (int rc = check(c, id, *store, false, true, &v, &facts); rc != PAM_SUCCESS) return rc;
     if (!v.allow && v.reason != Reason::otp_required) return deny(c, &id, v.reason, v.detail);
     if (v.allow) {
         // All gates open and no code gate: this account authenticates with its
@@ -215,9 +217,13 @@ int do_auth(Ctx& c, const Identity& id) {
     case CodeOutcome::accepted_code:
     case CodeOutcome::accepted_totp: break;
     }
-    // Re-decide with the code accepted: the gates may not have moved, but
+    // Re-decide with the code accepted (and the failure count it reset):
     // the verdict logged is the one the policy gives, not an assumption.
-    if (int r2 = check(c, id, *store, true, true, &v); r2 != PAM_SUCCESS) return r2;
+    // The facts gathered before the prompt are reused, with the clock moved.
+    facts.facts.otp_done = true;
+    facts.facts.failures = Failures{};
+    facts.facts.now = now_s();
+    v = decide(*id.entry, facts.facts);
     if (!v.allow) return deny(c, &id, v.reason, v.detail);
     // Mark this handle: the account phase of the same PAM transaction
     // accepts the code gate only through this data, which no user can set.
