@@ -85,6 +85,13 @@ sbx_setup_fs "$NSS_SO" || die "sandbox setup"
 sbx_add_system_user "$SBX_KEYS_USER" || die "useradd $SBX_KEYS_USER"
 # The default config path, so that every command below is what you would type.
 sbx_write_vendor_conf /etc/security/pam_vendor.conf
+# sshd runs AuthorizedKeysCommand only from a root-owned, non-writable path;
+# a build tree under /tmp (sticky, world-writable) is not one: use a copy in
+# the sandbox's private /run.
+if ! sbx_path_safe_for_sshd "$VENDORCTL" >/dev/null; then
+    install -D -m 0755 "$VENDORCTL" "$R/libexec/vendorctl"
+    VENDORCTL=$R/libexec/vendorctl
+fi
 ln -s "$VENDORCTL" "$R/bin/vendorctl"
 export PATH=$R/bin:$PATH
 sbx_path_safe_for_sshd "$VENDORCTL" >/dev/null || die "sshd would refuse AuthorizedKeysCommand $VENDORCTL (owner/modes)"

@@ -255,7 +255,13 @@ EOF
     sbx_write_pam_service "$MODULE" "conf=$CONF" "$R/bin/pamdump" e2e-probe || { fail "pam.d service"; return; }
 
     # sshd runs AuthorizedKeysCommand only from a root-owned, non-writable path.
+    # A build tree under /tmp (sticky, world-writable) is not such a path:
+    # then sshd gets a copy in the sandbox's private, root-owned /run.
     local why
+    if ! sbx_path_safe_for_sshd "$VENDORCTL" >/dev/null; then
+        install -D -m 0755 "$VENDORCTL" "$R/libexec/vendorctl" || { fail "copy vendorctl"; return; }
+        VENDORCTL=$R/libexec/vendorctl
+    fi
     if ! why=$(sbx_path_safe_for_sshd "$VENDORCTL"); then
         fail "AuthorizedKeysCommand path unusable by sshd: $why"
         return
