@@ -217,7 +217,7 @@ Result<TimeZone> TimeZone::from_posix(std::string_view rule, std::string name) {
     return tz;
 }
 
-Result<TimeZone> TimeZone::from_tzif(std::string_view bytes, std::string name) {
+Result<TimeZone> TimeZone::from_tzif(std::string_view bytes, const std::string& name) {
     auto bad = [&](const char* why) {
         return make_error(Code::invalid,
                           "bad zoneinfo file for '" + escape(name, 64) + "': " + why);

@@ -38,7 +38,7 @@ class TimeZone {
   public:
     static TimeZone utc();
     // Parse TZif bytes (v1 data is skipped when a v2+ block exists).
-    static Result<TimeZone> from_tzif(std::string_view bytes, std::string name);
+    static Result<TimeZone> from_tzif(std::string_view bytes, const std::string& name);
     // POSIX TZ string such as "CET-1CEST,M3.5.0,M10.5.0/3".
     static Result<TimeZone> from_posix(std::string_view rule, std::string name);
     // UTC offset in seconds at a UTC instant.

@@ -154,7 +154,7 @@ int real_main(int argc, char** argv) {
             bool inline_val = false;
             if (auto eq = w.find('='); eq != std::string::npos) {
                 val = w.substr(eq + 1);
-                w = w.substr(0, eq);
+                w.resize(eq);
                 inline_val = true;
             }
             if (cmd->opts.count(w)) {

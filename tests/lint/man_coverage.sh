@@ -55,7 +55,10 @@ done
 
 # --- vendorctl commands and options ------------------------------------------
 table=$(block vendorctl/main.cc 'commands\(\) \{' 'return \*cmds;')
-cmds=$(sed -n 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)", *cmd_.*/\1/p' <<<"$table")
+# One entry per command: {"name", cmd_fn, ...} on one line, or {"name", alone
+# on its line when clang-format wraps the entry.
+cmds=$(sed -n -e 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)", *cmd_.*/\1/p' \
+              -e 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)",[[:space:]]*$/\1/p' <<<"$table")
 [ -n "$cmds" ] || missing "no command found in commands() (has vendorctl/main.cc changed shape?)"
 ctl_tags=$(tp_tags man/vendorctl.8)
 ncmds=0
