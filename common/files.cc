@@ -268,7 +268,8 @@ Result<std::vector<std::string>> list_dir(std::string_view abs_path, bool includ
     }
     std::vector<std::string> out;
     while (dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.' && (!include_hidden || !std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")))
+        if (e->d_name[0] == '.' &&
+            (!include_hidden || !std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")))
             continue;
         if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
         out.emplace_back(e->d_name);

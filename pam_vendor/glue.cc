@@ -152,8 +152,8 @@ std::string new_session_id() {
 }
 
 // The gates for auth and account. Returns PAM_SUCCESS or a denial (logged).
-int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth,
-          Verdict* out, Gathered* keep = nullptr) {
+int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth, Verdict* out,
+          Gathered* keep = nullptr) {
     const Entry& e = *id.entry;
     auto g = gather(c.cfg, store, e, c.user, now_s());
     if (g.error) return deny(c, &id, *g.error, g.detail);
