@@ -53,6 +53,17 @@ void sleep_ms(int ms) {
     nanosleep(&ts, nullptr);
 }
 
+// Exclusive flock with a bounded wait (never block a login forever).
+Status lock_bounded(int fd, std::string_view path, int timeout_ms) {
+    for (int waited = 0;; waited += 5) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return {};
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return sys_error(Code::io, "cannot lock", path, errno);
+        if (waited >= timeout_ms) return make_error(Code::busy, "lock busy: " + escape(path, 200));
+        sleep_ms(5);
+    }
+}
+
 }  // namespace
 
 std::string dirname_of(std::string_view path) {
@@ -285,14 +296,7 @@ Result<FileLock> FileLock::acquire(std::string_view abs_path, int timeout_ms) {
     std::string base = basename_of(abs_path);
     Fd fd(::openat(dir->get(), base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return sys_error(Code::io, "cannot open lock", abs_path, errno);
-    for (int waited = 0;; waited += 5) {
-        if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return sys_error(Code::io, "cannot lock", abs_path, errno);
-        if (waited >= timeout_ms)
-            return make_error(Code::busy, "lock busy: " + escape(abs_path, 200));
-        sleep_ms(5);
-    }
+    if (auto st = lock_bounded(fd.get(), abs_path, timeout_ms); !st) return st.error();
     return FileLock(std::move(fd));
 }
 
@@ -379,13 +383,7 @@ Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn
     if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
         return make_error(Code::insecure,
                           "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
-    for (int waited = 0;; waited += 5) {
-        if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return sys_error(Code::io, "cannot lock", abs_path, errno);
-        if (waited >= 10000) return make_error(Code::busy, "log busy: " + escape(abs_path, 200));
-        sleep_ms(5);
-    }
+    if (auto locked = lock_bounded(fd.get(), abs_path, 10000); !locked) return locked;
     auto content = read_all(fd.get(), abs_path, max_size);
     if (!content) return std::move(content).error();
     auto out = fn.rewrite(*content);
