@@ -146,53 +146,50 @@ class View {
 
     // O(log n) lookups; -1 when absent.
     long find_user_by_name(const char* name) const noexcept {
-        std::uint32_t lo = 0, hi = h_.n_users;
-        while (lo < hi) {
-            std::uint32_t mid = lo + (hi - lo) / 2;
-            std::uint32_t idx = u32(h_.users_by_name_off, mid);
-            int c = std::strcmp(str(user(idx).name), name);
-            if (c == 0) return idx;
-            if (c < 0) lo = mid + 1;
-            else hi = mid;
-        }
-        return -1;
+        return search(h_.n_users, [&](std::uint32_t mid, std::uint32_t& idx) {
+            idx = u32(h_.users_by_name_off, mid);
+            return std::strcmp(str(user(idx).name), name);
+        });
     }
     long find_user_by_uid(std::uint32_t uid) const noexcept {
-        std::uint32_t lo = 0, hi = h_.n_users;
-        while (lo < hi) {
-            std::uint32_t mid = lo + (hi - lo) / 2;
-            std::uint32_t v = user(mid).uid;
-            if (v == uid) return mid;
-            if (v < uid) lo = mid + 1;
-            else hi = mid;
-        }
-        return -1;
+        return search(h_.n_users, [&](std::uint32_t mid, std::uint32_t& idx) {
+            idx = mid;
+            return cmp_id(user(mid).uid, uid);
+        });
     }
     long find_group_by_name(const char* name) const noexcept {
-        std::uint32_t lo = 0, hi = h_.n_groups;
-        while (lo < hi) {
-            std::uint32_t mid = lo + (hi - lo) / 2;
-            std::uint32_t idx = u32(h_.groups_by_name_off, mid);
-            int c = std::strcmp(str(group(idx).name), name);
-            if (c == 0) return idx;
-            if (c < 0) lo = mid + 1;
-            else hi = mid;
-        }
-        return -1;
+        return search(h_.n_groups, [&](std::uint32_t mid, std::uint32_t& idx) {
+            idx = u32(h_.groups_by_name_off, mid);
+            return std::strcmp(str(group(idx).name), name);
+        });
     }
     long find_group_by_gid(std::uint32_t gid) const noexcept {
-        std::uint32_t lo = 0, hi = h_.n_groups;
-        while (lo < hi) {
-            std::uint32_t mid = lo + (hi - lo) / 2;
-            std::uint32_t v = group(mid).gid;
-            if (v == gid) return mid;
-            if (v < gid) lo = mid + 1;
-            else hi = mid;
-        }
-        return -1;
+        return search(h_.n_groups, [&](std::uint32_t mid, std::uint32_t& idx) {
+            idx = mid;
+            return cmp_id(group(mid).gid, gid);
+        });
     }
 
   private:
+    static int cmp_id(std::uint32_t a, std::uint32_t b) noexcept {
+        return a < b ? -1 : a > b ? 1 : 0;
+    }
+    // Binary search over n sorted positions; probe(mid, idx) compares the
+    // record at position mid with the key (<0, 0, >0) and names the record
+    // index to return when it matches. -1 when absent.
+    template <typename Probe>
+    static long search(std::uint32_t n, Probe probe) noexcept {
+        std::uint32_t lo = 0, hi = n;
+        while (lo < hi) {
+            std::uint32_t mid = lo + (hi - lo) / 2;
+            std::uint32_t idx = 0;
+            int c = probe(mid, idx);
+            if (c == 0) return idx;
+            if (c < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        return -1;
+    }
     bool range(std::uint32_t off, std::uint32_t count, std::size_t size) const noexcept {
         if (off % 4 != 0 && size != 1) return false;
         std::uint64_t end =
