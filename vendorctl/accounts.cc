@@ -71,15 +71,19 @@ void run_quietly(const char* path, const char* arg1, const char* arg2) {
 
 }  // namespace
 
+// A running nscd would keep serving the old answers for its TTL.
+static void tell_nscd() {
+    run_quietly("/usr/sbin/nscd", "-i", "passwd");
+    run_quietly("/usr/sbin/nscd", "-i", "group");
+}
+
 bool refresh_nss(Ctl& c) {
     auto n = compile_nss_index(c.cfg);
     if (!n) {
         std::fprintf(stderr, "vendorctl: NSS index not updated: %s\n", n.error().detail.c_str());
         return false;
     }
-    // A running nscd would keep serving the old answers for its TTL.
-    run_quietly("/usr/sbin/nscd", "-i", "passwd");
-    run_quietly("/usr/sbin/nscd", "-i", "group");
+    tell_nscd();
     return true;
 }
 
@@ -90,8 +94,7 @@ int cmd_reindex(Ctl& c) {
     bool ok = true;
     for (const auto& name : account_names(c, &err)) ok = publish(c, name) && ok;
     if (!ok) return kExitRefused;
-    run_quietly("/usr/sbin/nscd", "-i", "passwd");
-    run_quietly("/usr/sbin/nscd", "-i", "group");
+    tell_nscd();
     std::printf("NSS index: %zu account(s) in %s/index\n", *n, c.cfg.nss_dir.c_str());
     return kExitOk;
 }
