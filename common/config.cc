@@ -263,6 +263,10 @@ Config salvage_identity(std::string_view text) {
             c.registry_dir = probe.registry_dir;
         if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value))
             c.vendor_group = probe.vendor_group;
+        if (kv.key == "vendor_gid" && set_key(probe, kv.key, kv.value))
+            c.vendor_gid = probe.vendor_gid;
+        if (kv.key == "uid_min" && set_key(probe, kv.key, kv.value)) c.uid_min = probe.uid_min;
+        if (kv.key == "uid_max" && set_key(probe, kv.key, kv.value)) c.uid_max = probe.uid_max;
         // Where the denial is logged, and as which host: the administrator's
         // audit log, not the default path.
         if (kv.key == "audit_log" && set_key(probe, kv.key, kv.value))

@@ -60,7 +60,8 @@ Result<Config> parse_config(std::string_view text, std::string path);
 // yields the built-in defaults; an absent explicitly named file is an error.
 Result<Config> load_config(const std::string& path, bool explicit_path);
 // Best effort for a broken file: only the keys that say who is a vendor
-// (registry_dir, vendor_group), so that vendors are still denied rather than
+// (registry_dir, vendor_group, vendor_gid, uid_min, uid_max), so that
+// vendors are still denied rather than
 // waved through when the administrator's config has a typo, and where that
 // denial is logged (audit_log, host_name).
 Config salvage_identity(std::string_view text);

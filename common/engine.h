@@ -21,25 +21,68 @@
 
 namespace vendor::core {
 
-// Who the user is to pam_vendor.
+// Who the user is to pam_vendor (pam_vendor(8), WHO IS A VENDOR), decided on
+// the canonical identity: the name as NSS returns it (pw_name) and the uid,
+// never on the spelling the client typed.
 struct Identity {
     enum Kind {
         not_vendor,    // PAM_IGNORE, no log
         vendor,        // has a readable, valid entry
-        vendor_error,  // is (or may be) a vendor but the entry is missing/broken/insecure
+        vendor_error,  // is (or may be) a vendor but cannot be let through: deny
     } kind = not_vendor;
     std::optional<Entry> entry;
     Reason error_reason = Reason::internal_error;
     std::string detail;
 };
 
-// Cheap test first: fstatat of registry_dir/NAME.json without following
-// links; then the vendor group through NSS. Only an existing registry file
-// or a group membership makes a vendor.
+// The NSS facts identification needs. Every lookup distinguishes "absent"
+// (std::nullopt) from "could not be answered" (an error): an error is never
+// read as "not a vendor" or "not privileged".
+struct PwInfo {
+    std::string name;  // canonical (pw_name)
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+Result<std::optional<PwInfo>> lookup_user(std::string_view name);
+Result<std::optional<gid_t>> lookup_group(std::string_view group);
+// The user's groups (primary first); getgrouplist has no error return, so a
+// list that cannot be completed is an error.
+Result<std::vector<gid_t>> groups_of(const std::string& user, gid_t primary);
+
+// The registry's uid index (registry_dir/.uids, written by vendorctl):
+// uid -> account name of every entry whose uid is known. Missing or
+// damaged, it is rebuilt in memory from the entries; unreadable is an error.
+Result<std::vector<std::pair<std::uint32_t, std::string>>> registered_uids(const Config& c);
+std::string uid_index_text(const std::vector<std::pair<std::uint32_t, std::string>>& uids);
+Result<std::vector<std::pair<std::uint32_t, std::string>>> parse_uid_index(std::string_view text);
+
+// 1. the typed name's registry entry; 2. the canonical identity through
+// NSS; 3. canonical name, uid index, entry uid, vendor id range, vendor
+// group (by gid too, so a missing NSS index does not hide a member).
 Identity identify(const Config& c, std::string_view user);
 
-bool user_in_group(std::string_view user, std::string_view group);
-// First privileged group (config list) the user belongs to, "" if none.
+// The module's view when its configuration cannot be used: every source
+// that may name vendors (the built-in defaults, what can be salvaged from
+// the file, every configuration vendorctl saw valid: CONF.known) is asked;
+// any that says "vendor" makes a denial with config_error.
+struct Identification {
+    Config cfg;                  // what the phase runs with (log path, host name)
+    std::string config_problem;  // "" when the configuration is usable
+    Identity id;
+};
+Identification identify_user(const std::string& conf_path, bool explicit_conf,
+                             std::string_view user);
+
+// CONF.known: the identity settings (registry_dir, vendor_group, vendor_gid,
+// id range, audit_log, host_name) of every valid configuration vendorctl
+// loaded from CONF. Root-only; never read while CONF itself is usable.
+std::string known_path(const std::string& conf_path);
+Result<std::vector<Config>> read_known(const std::string& conf_path);
+// Adds `c` to CONF.known when it is not there yet (vendorctl, root).
+Status remember_config(const std::string& conf_path, const Config& c);
+
+// First privileged group (config list) the user belongs to, "" if none; a
+// system account (uid < 1000) and uid 0 count as privileged.
 Result<std::string> privileged_group_of(const Config& c, std::string_view user);
 
 std::string this_host(const Config& c);

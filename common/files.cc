@@ -322,9 +322,11 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
             // A prune may have replaced the file while we waited: append to
             // the file now at the path, never to an unlinked inode.
             struct stat now_st {};
-            if (fstatat(dir->get(), base.c_str(), &now_st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                now_st.st_ino == st.st_ino && now_st.st_dev == st.st_dev)
-                break;
+            if (fstatat(dir->get(), base.c_str(), &now_st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (now_st.st_ino == st.st_ino && now_st.st_dev == st.st_dev) break;
+            } else if (errno != ENOENT) {
+                return sys_error(Code::io, "cannot stat", abs_path, errno);
+            }
             if (++reopen > 5)
                 return make_error(Code::busy, "log keeps being replaced: " + escape(abs_path, 200));
             fd = Fd(::openat(dir->get(), base.c_str(),

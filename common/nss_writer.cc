@@ -1,6 +1,7 @@
 #include "nss_writer.h"
 
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "engine.h"
 #include "files.h"
 #include "nss_index.h"
 #include "registry.h"
@@ -141,8 +143,61 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
     return out;
 }
 
-Result<std::size_t> compile_nss_index(const Config& c) {
+namespace {
+
+// Lines of a files database (/etc/passwd, /etc/group) naming `name` or `id`
+// in their first and third fields: a restored backup served by "files".
+bool files_db_has(const char* path, const std::string& name, std::uint32_t id) {
+    auto text = read_input_file(path, std::size_t{64} << 20);
+    if (!text) return false;
+    for (const auto& line : split(*text, '\n')) {
+        auto f = split(line, ':');
+        if (f.size() < 3) continue;
+        if (f[0] == name || f[2] == std::to_string(id)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string identity_problem(const Config& c, const Entry& e) {
+    if (e.name == "root") return "root can never be a vendor account";
+    auto pw = lookup_user(e.name);
+    if (!pw) return "cannot resolve " + e.name + ": " + pw.error().detail;
+    if (!e.existing) {
+        if (*pw && (*pw)->uid != e.uid)
+            return "name " + e.name + " is already served by another NSS source (uid " +
+                   std::to_string((*pw)->uid) + ")";
+        std::vector<char> buf(16384);
+        passwd pwd{};
+        passwd* res = nullptr;
+        int rc = getpwuid_r(e.uid, &pwd, buf.data(), buf.size(), &res);
+        if (rc != 0)
+            return "cannot resolve uid " + std::to_string(e.uid) + ": " + std::strerror(rc);
+        if (res && e.name != res->pw_name)
+            return "uid " + std::to_string(e.uid) + " is already account '" +
+                   escape(res->pw_name, 64) + "' of another NSS source";
+        if (files_db_has("/etc/passwd", e.name, e.uid))
+            return "/etc/passwd also has name " + e.name + " or uid " + std::to_string(e.uid);
+        return "";
+    }
+    if (!*pw) return "existing account " + e.name + " does not resolve on this system";
+    if ((*pw)->name != e.name)
+        return e.name + " resolves as '" + escape((*pw)->name, 64) + "' (a case variant or alias)";
+    if ((*pw)->uid < 1000)
+        return e.name + " is a system account (uid " + std::to_string((*pw)->uid) + ")";
+    if (e.uid_recorded && (*pw)->uid != e.uid)
+        return e.name + " was registered with uid " + std::to_string(e.uid) + ", resolves to " +
+               std::to_string((*pw)->uid);
+    auto priv = privileged_group_of(c, e.name);
+    if (!priv) return "cannot check the groups of " + e.name + ": " + priv.error().detail;
+    if (!priv->empty()) return e.name + " is in privileged group " + *priv;
+    return "";
+}
+
+Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>* problems) {
     std::vector<NssUser> users;
+    std::vector<std::pair<std::uint32_t, std::string>> uids;
     auto files = list_dir(c.registry_dir);
     if (!files && files.error().code != Code::not_found) return std::move(files).error();
     std::map<std::string, std::uint32_t> gid_cache;
@@ -155,6 +210,13 @@ Result<std::size_t> compile_nss_index(const Config& c) {
             if (!text) return std::move(text).error();
             auto e = parse_entry(*text, name);
             if (!e) return std::move(e).error();
+            if (e->uid_recorded) uids.emplace_back(e->uid, e->name);
+            if (problems) {
+                if (auto p = identity_problem(c, *e); !p.empty()) {
+                    problems->push_back(e->name + ": " + p);
+                    if (!e->existing) continue;  // never served over someone else
+                }
+            }
             if (e->existing) continue;
             NssUser u;
             u.name = e->name;
@@ -202,6 +264,11 @@ Result<std::size_t> compile_nss_index(const Config& c) {
     ::chmod(c.nss_dir.c_str(), 0755);
     if (auto st = atomic_write(c.nss_dir + "/" + nssidx::kFileName, *bytes, 0644); !st)
         return st.error();
+    if (files) {
+        std::sort(uids.begin(), uids.end());
+        if (auto st = atomic_write(c.registry_dir + "/.uids", uid_index_text(uids), 0600); !st)
+            return st.error();
+    }
     return users.size();
 }
 

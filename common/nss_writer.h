@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config.h"
+#include "registry.h"
 #include "result.h"
 
 namespace vendor::core {
@@ -28,8 +29,18 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
                                     std::uint32_t id_min, std::uint32_t id_max);
 
 // Reads every registry entry, resolves supplementary groups (getgrnam_r),
-// builds and atomically installs nss_dir/index (0644, directory 0755).
-// Returns the number of accounts served.
-Result<std::size_t> compile_nss_index(const Config& c);
+// builds and atomically installs nss_dir/index (0644, directory 0755) and
+// the registry's uid index (registry_dir/.uids, 0600). An account whose name
+// or uid another NSS source already serves (a restored /etc/passwd, a reused
+// name) is left out of the NSS index and described in `problems`: it must
+// not take over someone else's files. Returns the number of accounts served.
+Result<std::size_t> compile_nss_index(const Config& c,
+                                      std::vector<std::string>* problems = nullptr);
+
+// Problems with an entry's identity on this system: for an nss_vendor
+// account, its name or uid served by another source; for an existing
+// account, root, a system uid (< 1000), a name that resolves under another
+// spelling, a uid other than the recorded one. "" when none.
+std::string identity_problem(const Config& c, const Entry& e);
 
 }  // namespace vendor::core

@@ -23,6 +23,8 @@ const char* reason_name(Reason r) noexcept {
     case Reason::no_auth_factor: return "no_auth_factor";
     case Reason::key_not_pinned: return "key_not_pinned";
     case Reason::key_required: return "key_required";
+    case Reason::name_not_canonical: return "name_not_canonical";
+    case Reason::uid_mismatch: return "uid_mismatch";
     case Reason::config_error: return "config_error";
     case Reason::registry_error: return "registry_error";
     case Reason::no_entry: return "no_entry";

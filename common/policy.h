@@ -28,9 +28,11 @@ enum class Reason {
     locked_out,
     otp_required,
     otp_failed,
-    key_not_pinned,  // sshd accepted a public key that is not pinned in the entry
-    key_required,    // PAM auth without a prior public key, for an account with pinned keys
-    no_auth_factor,  // auth asked of an account with no code gate: keys only
+    key_not_pinned,      // sshd accepted a public key that is not pinned in the entry
+    key_required,        // PAM auth without a prior public key, for an account with pinned keys
+    no_auth_factor,      // auth asked of an account with no code gate: keys only
+    name_not_canonical,  // the typed name is an alias or case variant of a vendor account
+    uid_mismatch,        // entry, uid index and NSS disagree on the account's uid
     // errors: the vendor is denied because something could not be trusted
     config_error,
     registry_error,

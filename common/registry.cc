@@ -200,14 +200,22 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
         !(st = r.str("shell", e.shell, false, 1024)) ||
         !(st = r.str_list("groups", e.groups, false, 64, 64)))
         return st.error();
-    std::int64_t uid = 0;
+    std::int64_t uid = -1;
     if (!(st = r.int64("uid", uid, !e.existing))) return st.error();
     if (e.existing) {
-        if (uid != 0 || !e.home.empty() || !e.shell.empty() || !e.groups.empty())
+        if (!e.home.empty() || !e.shell.empty() || !e.groups.empty())
             return make_error(Code::invalid,
-                              what +
-                                  ": an existing account has no uid, home, shell or groups here");
+                              what + ": an existing account has no home, shell or groups here");
+        // The uid it resolved to when registered (absent in entries written
+        // before pam_vendor recorded it; vendorctl reindex adds it).
+        if (uid != -1) {
+            if (uid < 0 || uid > 4294967294LL)
+                return make_error(Code::invalid, what + ": uid out of range");
+            e.uid = static_cast<std::uint32_t>(uid);
+            e.uid_recorded = true;
+        }
     } else {
+        e.uid_recorded = true;
         if (uid < 1000 || uid > 2147483646)
             return make_error(Code::invalid, what + ": uid out of range");
         e.uid = static_cast<std::uint32_t>(uid);
@@ -286,6 +294,7 @@ std::string serialize_entry(const Entry& e) {
     if (!e.comment.empty()) j.set("comment", e.comment);
     if (e.existing) {
         j.set("existing", true);
+        if (e.uid_recorded) j.set("uid", static_cast<std::int64_t>(e.uid));
     } else {
         j.set("uid", static_cast<std::int64_t>(e.uid)).set("home", e.home).set("shell", e.shell);
         Json groups = Json::array();

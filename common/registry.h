@@ -36,7 +36,10 @@ struct Entry {
     // Account served by nss_vendor (existing == false) or registered over an
     // account that resolves elsewhere, e.g. AD through sssd (existing == true).
     bool existing = false;
-    std::uint32_t uid = 0;            // nss_vendor accounts only
+    // nss_vendor accounts: their uid. Existing accounts: the uid vendorctl
+    // resolved at add (and reindex); login checks that it still resolves so.
+    std::uint32_t uid = 0;
+    bool uid_recorded = false;
     std::string home;                 // nss_vendor accounts only
     std::string shell;                // nss_vendor accounts only
     std::vector<std::string> groups;  // supplementary groups (config allowed_groups)

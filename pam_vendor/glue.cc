@@ -353,48 +353,15 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
     if (!user || !*user) return PAM_USER_UNKNOWN;
 
     Ctx c{pamh, phase, std::string(user, strnlen(user, 4096)), Config{}, {}, {}};
-    // The config says where the registry is. When it is broken we still find
-    // out whether this user is a vendor (salvaged registry_dir/vendor_group):
-    // vendors are denied, everyone else is left alone.
-    std::string config_problem;
-    bool registry_untrusted = false;
-    auto loaded = load_config(args.conf, args.explicit_conf);
-    if (loaded) {
-        c.cfg = std::move(*loaded);
-    } else {
-        config_problem = loaded.error().detail;
-        auto raw = safe_read(args.conf);
-        if (raw) {
-            c.cfg = salvage_identity(*raw);  // trusted file, bad content
-        } else if (raw.error().code == Code::insecure) {
-            // A file anyone may have written: take from it only where the
-            // registry is. Entries there are still read with every safe-open
-            // check, so a forged directory yields no vendor; the vendor
-            // group, audit log and host name stay at their defaults, so the
-            // file cannot make administrators "vendors" or redirect root's
-            // writes.
-            auto untrusted = read_input_file(args.conf, kMaxFileSize);
-            if (untrusted) {
-                c.cfg.registry_dir = salvage_identity(*untrusted).registry_dir;
-                registry_untrusted = true;
-            }
-        }
-    }
+    // Who is a vendor, on the canonical identity; with a configuration that
+    // cannot be used, every source that may name vendors is asked (engine.h,
+    // identify_user): vendors are denied, everyone else is left alone.
+    Identification who = identify_user(args.conf, args.explicit_conf, c.user);
+    c.cfg = std::move(who.cfg);
+    Identity id = std::move(who.id);
+    std::string config_problem = std::move(who.config_problem);
     if (!args.bad.empty() && config_problem.empty())
         config_problem = "unknown module argument '" + args.bad + "'";
-
-    Identity id = identify(c.cfg, c.user);
-    // From an untrusted registry_dir only a fully valid, root-owned entry
-    // counts: a forged directory must not turn root into a denied "vendor".
-    if (registry_untrusted && id.kind == Identity::vendor_error &&
-        id.error_reason == Reason::registry_error)
-        id = Identity{};
-    if (id.kind == Identity::not_vendor && !config_problem.empty() &&
-        c.cfg.registry_dir != Config{}.registry_dir) {
-        // Degraded mode: a vendor of the default registry is one too.
-        Config defaults;
-        id = identify(defaults, c.user);
-    }
     if (id.kind == Identity::not_vendor) return PAM_IGNORE;
 
     c.host = this_host(c.cfg);

@@ -78,7 +78,10 @@ static void tell_nscd() {
 }
 
 bool refresh_nss(Ctl& c) {
-    auto n = compile_nss_index(c.cfg);
+    std::vector<std::string> problems;
+    auto n = compile_nss_index(c.cfg, &problems);
+    for (const auto& p : problems)
+        std::fprintf(stderr, "vendorctl: warning: %s (run vendorctl reindex)\n", p.c_str());
     if (!n) {
         std::fprintf(stderr, "vendorctl: NSS index not updated: %s\n", n.error().detail.c_str());
         return false;
@@ -88,15 +91,42 @@ bool refresh_nss(Ctl& c) {
 }
 
 int cmd_reindex(Ctl& c) {
-    auto n = compile_nss_index(c.cfg);
-    if (!n) return fail(n.error());
     Error err{Code::internal, ""};
+    auto names = account_names(c, &err);
+    if (!err.detail.empty()) return fail(err);
+    {
+        // Entries of existing accounts written before the uid was recorded
+        // get it now, so that login can tell an alias of the uid.
+        auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
+        if (!lock) return fail(lock.error());
+        for (const auto& name : names) {
+            auto e = load_entry(c, name);
+            if (!e || !e->existing || e->uid_recorded) continue;
+            auto pw = lookup_user(name);
+            if (!pw || !*pw || (*pw)->name != name) continue;  // reported below
+            e->uid = (*pw)->uid;
+            e->uid_recorded = true;
+            std::string text = serialize_entry(*e);
+            if (auto back = parse_entry(text, name); !back) return fail(back.error());
+            if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st)
+                return fail(st.error());
+            std::printf("%s: recorded uid %u\n", name.c_str(), e->uid);
+        }
+    }
+    std::vector<std::string> problems;
+    auto n = compile_nss_index(c.cfg, &problems);
+    if (!n) return fail(n.error());
     bool ok = true;
-    for (const auto& name : account_names(c, &err)) ok = publish(c, name) && ok;
-    if (!ok) return kExitRefused;
+    for (const auto& name : names) ok = publish(c, name) && ok;
     tell_nscd();
     std::printf("NSS index: %zu account(s) in %s/index\n", *n, c.cfg.nss_dir.c_str());
-    return kExitOk;
+    for (const auto& p : problems) std::fprintf(stderr, "vendorctl: refused: %s\n", p.c_str());
+    if (!problems.empty())
+        std::fprintf(stderr,
+                     "vendorctl: %zu account(s) refused: an nss_vendor account left out of "
+                     "the index does not resolve; fix or remove it\n",
+                     problems.size());
+    return ok && problems.empty() ? kExitOk : kExitRefused;
 }
 
 int cmd_add(Ctl& c) {
@@ -164,12 +194,24 @@ int cmd_add(Ctl& c) {
         if (c.args.has("--shell") || c.args.has("--groups"))
             throw UsageError{
                 "--shell and --groups are for accounts served by nss_vendor, not --existing"};
-        if (!user_resolves(name))
-            return fail("--existing: no account '" + name + "' resolves on this system");
         if (!(e.access & kAccessOtp))
             return fail("--existing accounts (e.g. in AD) need a code whose secret is not in AD: "
                         "use --access "
                         "otp or grant+otp");
+        auto pw = lookup_user(name);
+        if (!pw) return fail(pw.error());
+        if (!*pw) return fail("--existing: no account '" + name + "' resolves on this system");
+        // Never root, a system account or an administrator: that would lock
+        // them out of su, the console and sshd (pam_vendor(8)).
+        e.uid = (*pw)->uid;
+        e.uid_recorded = true;
+        if (auto p = identity_problem(c.cfg, e); !p.empty()) return fail("--existing: " + p);
+        auto uids = registered_uids(c.cfg);
+        if (!uids) return fail(uids.error());
+        for (const auto& [uid, owner] : *uids)
+            if (uid == e.uid)
+                return fail("--existing: uid " + std::to_string(uid) +
+                            " is already registered as vendor account '" + owner + "'");
     } else {
         if (user_resolves(name))
             return fail("'" + name +
@@ -197,7 +239,10 @@ int cmd_add(Ctl& c) {
     e.created = format_rfc3339(now_s());
     e.created_by = operator_name();
     // The serialized form must read back: the module uses the same parser.
-    if (!e.existing) e.uid = c.cfg.uid_min;  // placeholder until allocated under the lock
+    if (!e.existing) {
+        e.uid = c.cfg.uid_min;  // placeholder until allocated under the lock
+        e.uid_recorded = true;
+    }
     std::string text = serialize_entry(e);
     if (auto back = parse_entry(text, name); !back) return fail(back.error());
     if (auto st = ensure_dir(c.cfg.registry_dir, 0700); !st) return fail(st.error());
@@ -236,7 +281,7 @@ int cmd_add(Ctl& c) {
     }
     if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st)
         return fail(st.error());
-    if (!e.existing && !refresh_nss(c)) return kExitRefused;
+    if (!refresh_nss(c)) return kExitRefused;  // also the registry's uid index
     if (!publish(c, name)) return kExitRefused;
     Event ev;
     ev.event = "account_added";
@@ -264,9 +309,8 @@ int cmd_remove(Ctl& c) {
     if (!lock) return fail(lock.error());
     if (auto st = remove_file(entry_path(c.cfg.registry_dir, name)); !st) return fail(st.error());
     std::string home_note;
+    if (!refresh_nss(c)) return kExitRefused;  // the account stops resolving first
     if (e && !e->existing) {
-        // The account stops resolving first, then its home goes.
-        if (!refresh_nss(c)) return kExitRefused;
         std::string mode = c.cfg.remove_home;
         if (c.args.has("--keep-home")) mode = "keep";
         if (c.args.has("--delete-home")) mode = "delete";

@@ -184,6 +184,10 @@ int real_main(int argc, char** argv) {
     auto cfg = load_config(config_path, explicit_config);
     if (!cfg) return fail(cfg.error());
     c.cfg = std::move(*cfg);
+    // What this configuration says about who is a vendor, kept beside it
+    // for the module to use if the file ever becomes unusable (engine.h,
+    // identify_user). Best effort: it only widens a fallback.
+    if (geteuid() == 0 && !c.cfg.path.empty()) (void)remember_config(config_path, c.cfg);
     c.host = this_host(c.cfg);
     openlog("vendorctl", LOG_PID, LOG_AUTHPRIV);
     return cmd->fn(c);

@@ -1,10 +1,13 @@
 // The PAM-stack test harness; see harness.h.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -212,6 +215,11 @@ void build_tree(const Env& e, const std::string& probe) {
     put_file(s + kSvcBadArg, service_text(e.module, probe, e.cfg, " debug"), 0644);
     put_file(s + kSvcBroken, service_text(e.module, probe, e.root + "/broken.conf", ""), 0644);
     put_file(s + kSvcNoAudit, service_text(e.module, probe, e.root + "/noaudit.conf", ""), 0644);
+    // One service per way a configuration file can become unusable
+    // (test_broken_config_*): each names its own file, made by the test.
+    for (const char* k : {"symlink", "bom", "fifo", "dir", "big", "insecure", "missing", "eio"})
+        put_file(s + "pvt_cfg_" + k,
+                 service_text(e.module, probe, e.root + "/cfg_" + k + ".conf", ""), 0644);
     // libpam reads "other" beside every service; ours denies everything.
     put_file(s + "other",
              "auth required " + probe + "\naccount required " + probe + "\npassword required " +
@@ -278,7 +286,7 @@ bool sys(const std::vector<std::string>& argv) {
 
 void remove_users() {
     // Only our own, unlikely names; also what a killed earlier run left.
-    for (const char* u : {kPrivUser, kMemberUser})
+    for (const char* u : {kExtAlias, kPrivUser, kMemberUser, kExtUser, kExtUser2, kPrivUser2})
         if (user_exists(u)) (void)sys({"userdel", u});
     if (group_exists(kVendorGroup)) (void)sys({"groupdel", kVendorGroup});
 }
@@ -295,6 +303,42 @@ void create_users(Env& e) {
         sys({"useradd", "--system", "--no-create-home", "--no-user-group", "--shell",
              "/usr/sbin/nologin", "--groups", kVendorGroup, kMemberUser}))
         e.have_member_user = true;
+    // Ordinary accounts (uid >= 1000, as an AD account is), one alias of the
+    // first's uid, one in a privileged group.
+    bool ok = sys({"useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin",
+                   kExtUser}) &&
+              sys({"useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin",
+                   kExtUser2});
+    if (ok) {
+        struct passwd* pw = getpwnam(kExtUser);
+        ok = pw && sys({"useradd", "--no-create-home", "--no-user-group", "--non-unique", "--uid",
+                        std::to_string(pw->pw_uid), "--shell", "/usr/sbin/nologin", kExtAlias});
+    }
+    if (ok && priv)
+        ok = sys({"useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin",
+                  "--groups", priv, kPrivUser2});
+    e.have_ext_users = ok && priv;
+}
+
+// The rest of the test runs in its own mount namespace, where
+// /etc/nsswitch.conf is a copy whose passwd line also asks the
+// case-insensitive test source (libnss_pvtci.so.2, found through
+// LD_LIBRARY_PATH). Nothing outside the namespace sees it.
+bool private_nsswitch(const Env& e) {
+    if (unshare(CLONE_NEWNS) != 0) return false;
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+    std::string text = read_file("/etc/nsswitch.conf"), out;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        auto nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        if (line.rfind("passwd:", 0) == 0) line += " pvtci";
+        out += line + "\n";
+    }
+    std::string copy = e.root + "/nsswitch.conf";
+    put_file(copy, out, 0644);
+    return mount(copy.c_str(), "/etc/nsswitch.conf", nullptr, MS_BIND, nullptr) == 0;
 }
 
 // ---- supervisor ---------------------------------------------------------------
@@ -335,7 +379,7 @@ std::string abs_path(const char* p) {
 }
 
 int supervise(int argc, char** argv) {
-    std::string module, vendorctl_path, probe, map, data;
+    std::string module, vendorctl_path, probe, map, data, fault, nss_dir;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k == "--module") module = abs_path(argv[i + 1]);
@@ -343,6 +387,8 @@ int supervise(int argc, char** argv) {
         else if (k == "--probe") probe = abs_path(argv[i + 1]);
         else if (k == "--map") map = abs_path(argv[i + 1]);
         else if (k == "--data") data = abs_path(argv[i + 1]);
+        else if (k == "--fault") fault = abs_path(argv[i + 1]);
+        else if (k == "--nss-dir") nss_dir = abs_path(argv[i + 1]);
     }
     if (module.empty() || vendorctl_path.empty() || probe.empty() || map.empty() || data.empty()) {
         std::fprintf(stderr,
@@ -366,6 +412,7 @@ int supervise(int argc, char** argv) {
     e.is_root = geteuid() == 0;
     build_tree(e, probe);
     if (e.is_root) create_users(e);
+    if (e.have_ext_users && (nss_dir.empty() || !private_nsswitch(e))) e.have_ext_users = false;
 
     // The test process under pam_wrapper. The sanitizer runtime must come
     // first in the initial library list (ASan aborts otherwise: "ASan runtime
@@ -380,7 +427,8 @@ int supervise(int argc, char** argv) {
     std::vector<std::string> envv = clean_environ();
     std::string asan = asan_runtime();
     envv.push_back("LD_PRELOAD=" + (asan.empty() ? std::string() : asan + " ") +
-                   "libpam_wrapper.so");
+                   (fault.empty() ? std::string() : fault + " ") + "libpam_wrapper.so");
+    if (!nss_dir.empty()) envv.push_back("LD_LIBRARY_PATH=" + nss_dir);
     envv.push_back("PAM_WRAPPER=1");
     envv.push_back("PAM_WRAPPER_SERVICE_DIR=" + e.root + "/services");
     if (!asan.empty()) {
@@ -395,6 +443,8 @@ int supervise(int argc, char** argv) {
     envv.push_back("PVT_DATA=" + data);
     envv.push_back(std::string("PVT_PRIV=") + (e.have_priv_user ? e.priv_group : ""));
     envv.push_back(std::string("PVT_MEMBER=") + (e.have_member_user ? "1" : ""));
+    envv.push_back(std::string("PVT_EXT=") + (e.have_ext_users ? "1" : ""));
+    envv.push_back(std::string("PVT_FAULT=") + (fault.empty() ? "" : "1"));
 
     std::vector<char*> av, ev;
     for (int i = 0; i < argc; ++i) av.push_back(argv[i]);
@@ -462,6 +512,10 @@ int main_with(int argc, char** argv, int (*run_all)()) {
     g_env.have_priv_user = !g_env.priv_group.empty();
     const char* member = std::getenv("PVT_MEMBER");
     g_env.have_member_user = member && *member;
+    const char* ext = std::getenv("PVT_EXT");
+    g_env.have_ext_users = ext && *ext;
+    const char* fault = std::getenv("PVT_FAULT");
+    g_env.have_fault = fault && *fault;
     return run_all();
 }
 
@@ -480,6 +534,39 @@ CmdResult vendorctl(const std::vector<std::string>& args) {
 }
 
 std::string entry_path(const std::string& name) { return g_env.registry + "/" + name + ".json"; }
+
+CmdResult vendorctl_with(const std::string& conf, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {g_env.vendorctl, "--config", conf};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, clean_environ());
+}
+
+void write_existing_entry(const std::string& name, const std::string& access, long uid) {
+    std::string text = "{\"name\":\"" + name +
+                       "\",\"vendor\":\"ACME Medical\",\"from\":[\"192.0.2.0/24\"],\"access\":\"" +
+                       access + "\",\"existing\":true" +
+                       (uid >= 0 ? ",\"uid\":" + std::to_string(uid) : std::string()) + "}\n";
+    write_file(entry_path(name), text, 0600);
+}
+
+namespace {
+template <typename F>
+F fault_fn(const char* name) {
+    return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+}  // namespace
+
+void fault_arm(const char* fn, long skip, long count, int err) {
+    if (auto f = fault_fn<int (*)(const char*, long, long, int)>("pvt_fault_arm"))
+        if (f(fn, skip, count, err) != 0) fail_msg("fault library: unknown function %s", fn);
+}
+void fault_disarm() {
+    if (auto f = fault_fn<void (*)()>("pvt_fault_disarm")) f();
+}
+long fault_hits() {
+    auto f = fault_fn<long (*)()>("pvt_fault_hits");
+    return f ? f() : 0;
+}
 
 void add_account(const std::string& name, const Spec& s) {
     std::vector<std::string> a = {"add", name, "--vendor", s.vendor};

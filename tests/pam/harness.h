@@ -58,6 +58,13 @@ inline constexpr const char* kSvcNoAudit = "pvt_noaudit";  // audit log in a 077
 // Throwaway system users made by the supervisor when it runs as root.
 inline constexpr const char* kPrivUser = "pvt_priv1";       // member of a privileged group
 inline constexpr const char* kMemberUser = "pvt_vmember1";  // member of kVendorGroup, no entry
+// Ordinary accounts (uid >= 1000) that --existing may register, as an AD
+// account would be: kExtAlias is a second passwd name for kExtUser's uid;
+// kPrivUser2 is an ordinary account in a privileged group.
+inline constexpr const char* kExtUser = "pvt_ext1";
+inline constexpr const char* kExtAlias = "pvt_ext1b";
+inline constexpr const char* kExtUser2 = "pvt_ext2";
+inline constexpr const char* kPrivUser2 = "pvt_priv2";
 
 struct Env {
     std::string root;  // private directory, mode 0700
@@ -67,6 +74,11 @@ struct Env {
     bool is_root = false;
     bool have_priv_user = false, have_member_user = false;
     std::string priv_group;  // the privileged group kPrivUser is in
+    // kExtUser, kExtAlias, kExtUser2, kPrivUser2 exist, and the test runs in a
+    // private mount namespace whose nsswitch.conf adds the case-insensitive
+    // test source (tests/pam/nss_pvtci.c) after "files" for passwd.
+    bool have_ext_users = false;
+    bool have_fault = false;  // tests/support/fault.c is preloaded
 };
 const Env& env();
 
@@ -225,6 +237,17 @@ void expect_account_ok(const char* service, const std::string& user, const Sourc
     } while (0)
 
 void write_file(const std::string& path, std::string_view data, mode_t mode);
+// A registry entry written by hand, as an operator editing the file would:
+// an existing account with the given access (no uid recorded unless > 0).
+void write_existing_entry(const std::string& name, const std::string& access, long uid = -1);
+// vendorctl --config CONF ARGS (another configuration than the test's).
+CmdResult vendorctl_with(const std::string& conf, const std::vector<std::string>& args);
+
+// The fault library (tests/support/fault.c): fail `fn` after `skip` calls,
+// `count` times (-1: sticky) with `err`. No-ops when it is not preloaded.
+void fault_arm(const char* fn, long skip, long count, int err);
+void fault_disarm();
+long fault_hits();
 std::string read_file(const std::string& path);
 bool contains(std::string_view hay, std::string_view needle);
 std::int64_t now();

@@ -8,6 +8,7 @@
 // returned PAM_IGNORE. Every test uses its own account names: no test depends
 // on the state another one leaves.
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -398,12 +399,20 @@ void test_privileged_group(void**) {
         skip();  // needs root to create a throwaway member of adm/sudo
         return;
     }
-    // A system account registered with --existing (it resolves already),
-    // which then needs the code gate.
-    Spec s;
-    s.existing = true;
-    s.access = "grant+otp";
-    add_active(kPrivUser, s);
+    // vendorctl refuses to register a system account or an administrator:
+    // that would lock it out of su, the console and sshd.
+    for (const char* u : {kPrivUser, kPrivUser2}) {
+        if (u == std::string(kPrivUser2) && !env().have_ext_users) continue;
+        auto r = vendorctl({"add", u, "--vendor", "ACME", "--from", "192.0.2.0/24", "--access",
+                            "grant+otp", "--existing"});
+        assert_int_equal(r.status, 1);
+        if (!contains(r.err, "privileged group") && !contains(r.err, "system account"))
+            fail_msg("add --existing %s: %s", u, r.err.c_str());
+    }
+    // An entry that reaches the registry anyway (edited by hand) never lets
+    // the account through: the guard denies it with the gates open.
+    write_existing_entry(kPrivUser, "grant+otp");
+    activate(kPrivUser);
     (void)issue_code(kPrivUser);
     expect_denied_both(kSvc, kPrivUser, Source(), "privileged_group");
     std::size_t m = audit_mark();
@@ -416,18 +425,206 @@ void test_privileged_group(void**) {
 
 int teardown_root_entry(void**) {
     ::unlink(entry_path("root").c_str());
+    ::unlink(entry_path(kPrivUser).c_str());
     return 0;
 }
 
 void test_privileged_uid0(void**) {
     NEED_ROOT();
-    // A registry entry for root itself (a misuse) is refused by the guard.
+    // vendorctl never registers root...
+    auto r = vendorctl({"add", "root", "--vendor", "ACME", "--from", "192.0.2.0/24", "--access",
+                        "grant+otp", "--existing"});
+    assert_int_equal(r.status, 1);
+    if (!contains(r.err, "root")) fail_msg("add root: %s", r.err.c_str());
+    // ...and a hand-written entry for root (a misuse) is refused by the
+    // guard, gates open or not (pam_vendor(8) says how root recovers).
+    write_existing_entry("root", "grant+otp");
+    activate("root");
+    (void)issue_code("root");
+    expect_denied_both(kSvc, "root", Source(), "privileged_group");
+}
+
+// ---- canonical identity (aliases, case variants) ----------------------------------
+
+int teardown_ext(void**) {
+    for (const char* n : {kExtUser, kExtUser2, "pvt_corrupt"}) (void)vendorctl({"remove", n});
+    ::unlink(entry_path("pvt_corrupt").c_str());
+    return 0;
+}
+
+void test_alias_of_existing_account(void**) {
+    if (!env().have_ext_users) {
+        skip();  // needs root and a private mount namespace
+        return;
+    }
     Spec s;
     s.existing = true;
     s.access = "grant+otp";
-    add_active("root", s);
-    (void)issue_code("root");
-    expect_denied_both(kSvc, "root", Source(), "privileged_group");
+    add_active(kExtUser, s);
+    (void)issue_code(kExtUser);
+    // A directory that resolves any case, name@domain and DOMAIN\name to the
+    // account registered as pvt_ext1 (tests/pam/nss_pvtci.c): each spelling
+    // is denied, never left to the directory's password.
+    for (const char* typed : {"PVT_EXT1", "Pvt_Ext1", "pvt_ext1@corp.example", "CORP\\pvt_ext1"})
+        expect_denied_both(kSvc, typed, Source(), "name_not_canonical");
+    // A second passwd name for the same uid.
+    expect_denied_both(kSvc, kExtAlias, Source(), "uid_mismatch");
+    // Also without the uid index (rebuilt from the entries).
+    ::unlink((env().registry + "/.uids").c_str());
+    expect_denied_both(kSvc, kExtAlias, Source(), "uid_mismatch");
+    // explain says the same.
+    auto r = vendorctl({"explain", "PVT_EXT1", "--from", kGoodIp});
+    assert_int_equal(r.status, 1);
+    if (!contains(r.out, "name_not_canonical")) fail_msg("explain: %s", r.out.c_str());
+    // vendorctl never registers an alias.
+    auto a = vendorctl({"add", kExtAlias, "--vendor", "ACME", "--from", "192.0.2.0/24", "--access",
+                        "otp", "--existing"});
+    assert_int_equal(a.status, 1);
+}
+
+// ---- a configuration that cannot be used -----------------------------------------
+
+void test_broken_config_denies_vendors(void**) {
+    if (!env().have_ext_users) {
+        skip();
+        return;
+    }
+    Spec s;
+    s.existing = true;
+    s.access = "grant+otp";
+    add_active(kExtUser2, s);
+    (void)issue_code(kExtUser2);
+    // A corrupt entry (for the "insecure file + corrupt entry" case).
+    write_file(entry_path("pvt_corrupt"), "{ not json", 0600);
+    std::string good = read_file(env().cfg);
+    for (const char* k : {"symlink", "bom", "fifo", "dir", "big", "insecure", "missing"}) {
+        std::string conf = env().root + "/cfg_" + k + ".conf";
+        write_file(conf, good, 0644);
+        // vendorctl saw this configuration valid: CONF.known remembers it.
+        auto r = vendorctl_with(conf, {"list"});
+        if (r.status != 0 && r.status != 1) fail_msg("vendorctl list: %s", r.err.c_str());
+        std::string kind = k;
+        ::unlink(conf.c_str());
+        if (kind == "symlink") {
+            std::string real = env().root + "/cfg_real.conf";
+            write_file(real, good, 0644);
+            assert_int_equal(::symlink(real.c_str(), conf.c_str()), 0);
+        } else if (kind == "bom") {
+            write_file(conf, "\xEF\xBB\xBF" + good, 0644);
+        } else if (kind == "fifo") {
+            assert_int_equal(::mkfifo(conf.c_str(), 0644), 0);
+        } else if (kind == "dir") {
+            assert_int_equal(::mkdir(conf.c_str(), 0755), 0);
+        } else if (kind == "big") {
+            write_file(conf, good + std::string(2 << 20, '#') + "\n", 0644);
+        } else if (kind == "insecure") {
+            write_file(conf, good, 0666);
+        }
+        std::string svc = std::string("pvt_cfg_") + k;
+        std::fprintf(stderr, "# broken configuration: %s\n", k);
+        const char* users[] = {kExtUser2, "pvt_corrupt"};
+        for (const char* u : users) {
+            if (kind != "insecure" && u == std::string("pvt_corrupt")) continue;
+            expect_denied_both(svc.c_str(), u, Source(), "config_error");
+        }
+        for (const char* u : {"root", "nobody"}) {
+            std::size_t m = audit_mark();
+            Pam p(svc.c_str(), u);
+            assert_rc(p.auth(), kIgnored);
+            assert_rc(p.acct(), kIgnored);
+            expect_no_events(m);
+        }
+        if (kind == "dir") ::rmdir(conf.c_str());
+        else ::unlink(conf.c_str());
+    }
+}
+
+// ---- the registry must not take over someone else's identity -----------------------
+
+void test_reindex_refuses_collisions(void**) {
+    if (!env().have_ext_users) {
+        skip();
+        return;
+    }
+    // A hand-restored entry serving a name /etc/passwd already has.
+    struct passwd* pw = getpwnam(kExtUser2);
+    assert_non_null(pw);
+    write_file(entry_path(kExtUser2),
+               std::string("{\"name\":\"") + kExtUser2 +
+                   "\",\"vendor\":\"ACME\",\"from\":[\"192.0.2.0/24\"],\"uid\":2000300777,"
+                   "\"home\":\"/nonexistent\",\"shell\":\"/bin/sh\"}\n",
+               0600);
+    auto r = vendorctl({"reindex"});
+    assert_int_equal(r.status, 1);
+    if (!contains(r.err, kExtUser2) || !contains(r.err, "another NSS source"))
+        fail_msg("reindex: %s", r.err.c_str());
+    // The module denies it: its uid is not the one that resolves.
+    expect_denied_both(kSvc, kExtUser2, Source(), "uid_mismatch");
+    ::unlink(entry_path(kExtUser2).c_str());
+    assert_int_equal(vendorctl({"reindex"}).status, 0);
+}
+
+// ---- lookup errors are errors (tests/support/fault.c) -----------------------------
+
+int teardown_fault(void**) {
+    fault_disarm();
+    ::unlink(entry_path(kPrivUser2).c_str());
+    (void)vendorctl({"remove", "pvt_fault1"});
+    return 0;
+}
+
+void test_lookup_faults_never_free_a_vendor(void**) {
+    if (!env().have_fault || !env().have_ext_users || !env().have_member_user) {
+        skip();
+        return;
+    }
+    // A registry vendor whose account phase allows (nss account, active
+    // grant); a privileged vendor with its gates open (hand-written entry);
+    // a vendor-group member without an entry.
+    add_active("pvt_fault1");
+    struct passwd* pw = getpwnam(kPrivUser2);
+    assert_non_null(pw);
+    write_file(entry_path(kPrivUser2),
+               std::string("{\"name\":\"") + kPrivUser2 +
+                   "\",\"vendor\":\"ACME\",\"from\":[\"192.0.2.0/24\"],\"uid\":" +
+                   std::to_string(pw->pw_uid) +
+                   ",\"home\":\"/nonexistent\",\"shell\":\"/bin/sh\"}\n",
+               0600);
+    write_grant(kPrivUser2, now() - 60, now() + 3600);
+    const char* users[] = {"pvt_fault1", kPrivUser2, kMemberUser};
+    const char* fns[] = {"getpwnam_r",   "getpwuid_r", "getgrnam_r", "getgrgid_r",
+                         "getgrouplist", "fstatat",    "openat"};
+    enum Phase { auth, acct, open_s };
+    long runs = 0, faulted = 0;
+    for (const char* u : users) {
+        for (const char* fn : fns) {
+            for (long count : {1L, -1L}) {
+                for (int ph = auth; ph <= open_s; ++ph) {
+                    for (long skip = 0; skip < 64; ++skip) {
+                        int rc;
+                        long hits;
+                        {
+                            Pam p(kSvc, u);
+                            p.conv.answers = {"00000000"};
+                            fault_arm(fn, skip, count, EIO);
+                            rc = ph == auth ? p.auth() : ph == acct ? p.acct() : p.open();
+                            hits = fault_hits();
+                            fault_disarm();
+                        }
+                        ++runs;
+                        if (hits == 0) break;  // past the last call of fn
+                        ++faulted;
+                        if (rc == PAM_SUCCESS || rc == kIgnored)
+                            fail_msg("%s: %s %s fault at call %ld, phase %d: %s", u, fn,
+                                     count == 1 ? "one-shot" : "sticky", skip + 1, ph, rc_name(rc));
+                    }
+                }
+            }
+        }
+    }
+    std::printf("# %ld transactions, %ld with a fault injected: 0 PAM_SUCCESS, 0 PAM_IGNORE\n",
+                runs, faulted);
+    assert_true(faulted > 50);
 }
 
 // ---- lockout, codes --------------------------------------------------------------------
@@ -1124,8 +1321,12 @@ int run_all() {
         cmocka_unit_test(test_deactivate),
         cmocka_unit_test(test_outside_hours),
         cmocka_unit_test(test_inside_hours),
-        cmocka_unit_test(test_privileged_group),
+        cmocka_unit_test_teardown(test_privileged_group, teardown_root_entry),
         cmocka_unit_test_teardown(test_privileged_uid0, teardown_root_entry),
+        cmocka_unit_test_teardown(test_alias_of_existing_account, teardown_ext),
+        cmocka_unit_test_teardown(test_broken_config_denies_vendors, teardown_ext),
+        cmocka_unit_test_teardown(test_reindex_refuses_collisions, teardown_ext),
+        cmocka_unit_test_teardown(test_lookup_faults_never_free_a_vendor, teardown_fault),
         cmocka_unit_test(test_lockout),
         cmocka_unit_test(test_otp_required),
         cmocka_unit_test(test_no_auth_factor),

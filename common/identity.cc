@@ -1,0 +1,480 @@
+// Who is a vendor: the most attacked line of the module. pam_vendor(8),
+// WHO IS A VENDOR, is the contract; the rules below are its implementation.
+//
+// - The decision is made on the canonical identity: the typed name is
+//   resolved through NSS and the account's own name (pw_name) and uid are
+//   what count. sshd hands PAM the name as the client typed it, and a
+//   case-insensitive or alias-serving source (sssd's AD provider,
+//   name@domain, DOMAIN\name, a second passwd line for one uid) resolves
+//   "ACME" to the account registered as "acme". A vendor account logs in
+//   only under its registered name; an alias is denied.
+// - Every lookup error is an error. "Could not be answered" is never read
+//   as "absent": a failing NSS source or file system denies (state_error),
+//   it does not make a vendor an ordinary user.
+// - Root (uid 0) is a vendor only through an explicit registry entry: no
+//   group, id range or broken file can turn it into a denied "vendor".
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine.h"
+#include "files.h"
+#include "json.h"
+#include "util.h"
+
+namespace vendor::core {
+
+namespace {
+
+Error lookup_error(const char* fn, std::string_view what, int rc) {
+    return make_error(Code::io,
+                      std::string(fn) + "(" + escape(what, 64) + ") failed: " + std::strerror(rc));
+}
+
+// Grow the buffer on ERANGE, up to 4 MiB (an AD group can be large).
+template <typename Fn>
+int with_buffer(std::vector<char>& buf, Fn fn) {
+    int rc = ERANGE;
+    while (true) {
+        rc = fn(buf.data(), buf.size());
+        if (rc != ERANGE || buf.size() >= (std::size_t{4} << 20)) return rc;
+        buf.resize(buf.size() * 4);
+    }
+}
+
+// Is there a registry entry file for `name`? Absent is false; any other
+// failure than "no such file" (a component that is not a directory means
+// the same) is an error.
+Result<bool> registry_has(const Config& c, std::string_view name) {
+    if (!valid_account_name(name)) return false;
+    auto path = entry_path(c.registry_dir, name);
+    struct stat st {};
+    if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+    int e = errno;
+    if (e == ENOENT || e == ENOTDIR) return false;
+    return make_error(Code::io, "cannot look up registry entry " + escape(path, 200) + ": " +
+                                    std::strerror(e));
+}
+
+Result<Entry> load_registered(const Config& c, std::string_view name) {
+    auto text = safe_read(entry_path(c.registry_dir, name));
+    if (!text) return std::move(text).error();
+    return parse_entry(*text, name);
+}
+
+}  // namespace
+
+Result<std::optional<PwInfo>> lookup_user(std::string_view name) {
+    std::string n(name);
+    std::vector<char> buf(4096);
+    passwd pw{};
+    passwd* res = nullptr;
+    int rc = with_buffer(
+        buf, [&](char* b, std::size_t len) { return getpwnam_r(n.c_str(), &pw, b, len, &res); });
+    // POSIX: 0 with no result is "no such user"; anything else is an error.
+    if (rc != 0) return lookup_error("getpwnam_r", name, rc);
+    if (!res) return std::optional<PwInfo>();
+    if (!res->pw_name) return make_error(Code::invalid, "getpwnam_r: entry without a name");
+    return std::optional<PwInfo>(PwInfo{res->pw_name, res->pw_uid, res->pw_gid});
+}
+
+Result<std::optional<gid_t>> lookup_group(std::string_view group) {
+    std::string n(group);
+    std::vector<char> buf(4096);
+    struct group gr {};
+    struct group* res = nullptr;
+    int rc = with_buffer(
+        buf, [&](char* b, std::size_t len) { return getgrnam_r(n.c_str(), &gr, b, len, &res); });
+    if (rc != 0) return lookup_error("getgrnam_r", group, rc);
+    if (!res) return std::optional<gid_t>();
+    return std::optional<gid_t>(res->gr_gid);
+}
+
+Result<std::vector<gid_t>> groups_of(const std::string& user, gid_t primary) {
+    int n = 64;
+    std::vector<gid_t> g(static_cast<std::size_t>(n));
+    for (int i = 0; i < 8; ++i) {
+        int cnt = n;
+        if (getgrouplist(user.c_str(), primary, g.data(), &cnt) >= 0) {
+            if (cnt < 0 || cnt > n) return lookup_error("getgrouplist", user, EINVAL);
+            g.resize(static_cast<std::size_t>(cnt));
+            return g;
+        }
+        // -1 is "buffer too small" only when the count asks for more; a
+        // count that does not is a lookup that failed inside.
+        if (cnt <= n) return lookup_error("getgrouplist", user, errno ? errno : EIO);
+        n = cnt;
+        g.resize(static_cast<std::size_t>(n));
+    }
+    return lookup_error("getgrouplist", user, ERANGE);
+}
+
+std::string uid_index_text(const std::vector<std::pair<std::uint32_t, std::string>>& uids) {
+    std::string out =
+        "# pam_vendor uid index, written by vendorctl; do not edit (vendorctl reindex)\n";
+    for (const auto& [uid, name] : uids) out += std::to_string(uid) + " " + name + "\n";
+    return out;
+}
+
+Result<std::vector<std::pair<std::uint32_t, std::string>>> parse_uid_index(std::string_view text) {
+    std::vector<std::pair<std::uint32_t, std::string>> out;
+    int lineno = 0;
+    while (!text.empty()) {
+        ++lineno;
+        auto nl = text.find('\n');
+        if (nl == std::string_view::npos)
+            return make_error(Code::invalid, "uid index: unterminated last line");
+        auto line = text.substr(0, nl);
+        text.remove_prefix(nl + 1);
+        if (line.empty() || line[0] == '#') continue;
+        auto sp = line.find(' ');
+        std::uint64_t uid = 0;
+        if (sp == std::string_view::npos || !parse_uint(line.substr(0, sp), 4294967294ULL, uid) ||
+            !valid_account_name(line.substr(sp + 1)))
+            return make_error(Code::invalid,
+                              "uid index: line " + std::to_string(lineno) + " is not 'UID NAME'");
+        out.emplace_back(static_cast<std::uint32_t>(uid), std::string(line.substr(sp + 1)));
+    }
+    return out;
+}
+
+Result<std::vector<std::pair<std::uint32_t, std::string>>> registered_uids(const Config& c) {
+    bool found = false;
+    auto text = safe_read_optional(c.registry_dir + "/.uids", found);
+    if (!text) {
+        // No registry directory at all: nobody is registered. An insecure
+        // one holds no trusted index (nor entries: they are denied by name).
+        if (text.error().code == Code::not_found || text.error().code == Code::insecure)
+            return std::vector<std::pair<std::uint32_t, std::string>>();
+        return std::move(text).error();
+    }
+    if (found) {
+        if (auto idx = parse_uid_index(*text)) return std::move(*idx);
+    }
+    // No usable index (never written, or damaged): the entries themselves
+    // say it. An entry that cannot be read names no uid here; it is still
+    // a vendor by its name.
+    std::vector<std::pair<std::uint32_t, std::string>> out;
+    auto names = list_dir(c.registry_dir);
+    if (!names) {
+        if (names.error().code == Code::not_found) return out;
+        return std::move(names).error();
+    }
+    for (const auto& f : *names) {
+        if (f.size() <= 5 || f.compare(f.size() - 5, 5, ".json") != 0) continue;
+        std::string n = f.substr(0, f.size() - 5);
+        if (!valid_account_name(n)) continue;
+        auto e = load_registered(c, n);
+        if (e && e->uid_recorded) out.emplace_back(e->uid, n);
+    }
+    return out;
+}
+
+Identity identify(const Config& c, std::string_view user) {
+    Identity id;
+    auto deny = [&](Reason r, std::string detail) {
+        id.kind = Identity::vendor_error;
+        id.error_reason = r;
+        id.detail = std::move(detail);
+        id.entry.reset();
+        return id;
+    };
+    auto typed_reg = registry_has(c, user);
+    if (!typed_reg) return deny(Reason::state_error, typed_reg.error().detail);
+    auto pw = lookup_user(user);
+    if (!pw) return deny(Reason::state_error, "cannot resolve the user: " + pw.error().detail);
+    if (!*pw) {
+        // Resolves nowhere (sshd refuses such a login by itself): a vendor
+        // only when registered under exactly this name.
+        if (!*typed_reg) return id;
+        auto e = load_registered(c, user);
+        if (!e) return deny(Reason::registry_error, e.error().detail);
+        id.kind = Identity::vendor;
+        id.entry = std::move(*e);
+        return id;
+    }
+    const PwInfo& p = **pw;
+    bool same = p.name == user;
+    bool canon_reg = *typed_reg;
+    if (!same) {
+        auto r = registry_has(c, p.name);
+        if (!r) return deny(Reason::state_error, r.error().detail);
+        canon_reg = *r;
+    }
+    if (p.uid == 0 && !canon_reg) return id;  // root: a vendor only by an explicit entry
+    auto uids = registered_uids(c);
+    if (!uids)
+        return deny(Reason::state_error, "cannot read the uid index: " + uids.error().detail);
+    std::string owner;  // registered account that owns this uid
+    for (const auto& [uid, name] : *uids)
+        if (uid == p.uid && uid != 0) owner = name;
+    auto alias = [&](const std::string& of) {
+        return deny(Reason::name_not_canonical,
+                    "'" + escape(user, 64) + "' resolves to account '" + escape(p.name, 64) +
+                        "' (uid " + std::to_string(p.uid) + "), " + of +
+                        "; a vendor account logs in only under its registered name");
+    };
+    if (!same && (*typed_reg || canon_reg || !owner.empty()))
+        return alias(owner.empty() ? std::string("a vendor account")
+                                   : "the uid of vendor account '" + owner + "'");
+    if (canon_reg) {
+        auto e = load_registered(c, p.name);
+        if (!e) return deny(Reason::registry_error, e.error().detail);
+        if (e->uid_recorded && e->uid != p.uid)
+            return deny(Reason::uid_mismatch, "registered with uid " + std::to_string(e->uid) +
+                                                  ", resolves to uid " + std::to_string(p.uid));
+        if (!owner.empty() && owner != p.name)
+            return deny(Reason::uid_mismatch, "uid " + std::to_string(p.uid) +
+                                                  " is registered to vendor account '" + owner +
+                                                  "'");
+        id.kind = Identity::vendor;
+        id.entry = std::move(*e);
+        return id;
+    }
+    if (!owner.empty())
+        return deny(Reason::uid_mismatch, "uid " + std::to_string(p.uid) +
+                                              " belongs to vendor account '" + owner +
+                                              "' but resolves as '" + escape(p.name, 64) + "'");
+    if (p.uid == 0) return id;  // root: a vendor only by an explicit entry
+    bool in_range = p.uid >= c.uid_min && p.uid <= c.uid_max;
+    bool member = p.gid == c.vendor_gid;
+    if (!in_range && !member) {
+        auto vg = lookup_group(c.vendor_group);
+        if (!vg)
+            return deny(Reason::state_error,
+                        "cannot resolve the vendor group: " + vg.error().detail);
+        auto gids = groups_of(p.name, p.gid);
+        if (!gids) return deny(Reason::state_error, "cannot list groups: " + gids.error().detail);
+        for (gid_t g : *gids)
+            if (g == c.vendor_gid || (*vg && g == **vg)) member = true;
+    }
+    if (!in_range && !member) return id;
+    if (!same) return alias("a vendor account without a registry entry");
+    return deny(Reason::no_entry, in_range
+                                      ? "uid " + std::to_string(p.uid) +
+                                            " is in the vendor id range but has no registry entry"
+                                      : "member of group " + escape(c.vendor_group, 64) +
+                                            " without a registry entry");
+}
+
+Result<std::string> privileged_group_of(const Config& c, std::string_view user) {
+    auto pw = lookup_user(user);
+    if (!pw) return std::move(pw).error();
+    if (!*pw) return std::string();  // resolves nowhere: sshd refuses it by itself
+    if ((*pw)->uid == 0) return std::string("uid 0");
+    // By the user's own few gids (one NSS lookup each), not by the ten
+    // configured names: most of those do not exist on a given system, and
+    // every miss walks every NSS source (files, systemd userdb, sssd...).
+    auto gids = groups_of((*pw)->name, (*pw)->gid);
+    if (!gids) return std::move(gids).error();
+    for (gid_t g : *gids) {
+        std::vector<char> buf(4096);
+        struct group gr {};
+        struct group* res = nullptr;
+        int rc = with_buffer(
+            buf, [&](char* b, std::size_t len) { return getgrgid_r(g, &gr, b, len, &res); });
+        if (rc != 0) return lookup_error("getgrgid_r", std::to_string(g), rc);
+        if (!res || !res->gr_name) continue;  // a gid without a name is in no configured list
+        for (const auto& name : c.privileged_groups)
+            if (name == res->gr_name) return name;
+    }
+    if ((*pw)->uid < 1000) return "system account (uid " + std::to_string((*pw)->uid) + ")";
+    return std::string();
+}
+
+// ---- a configuration that cannot be used ----------------------------------
+
+std::string known_path(const std::string& conf_path) { return conf_path + ".known"; }
+
+namespace {
+
+constexpr std::size_t kMaxKnown = 32;
+
+// What identifies vendors, as one line of CONF.known.
+Json known_json(const Config& c) {
+    Json j = Json::object();
+    j.set("registry_dir", c.registry_dir).set("vendor_group", c.vendor_group);
+    j.set("vendor_gid", static_cast<std::int64_t>(c.vendor_gid))
+        .set("uid_min", static_cast<std::int64_t>(c.uid_min))
+        .set("uid_max", static_cast<std::int64_t>(c.uid_max));
+    j.set("audit_log", c.audit_log).set("host_name", c.host_name);
+    return j;
+}
+
+bool same_identity(const Config& a, const Config& b) {
+    return a.registry_dir == b.registry_dir && a.vendor_group == b.vendor_group &&
+           a.vendor_gid == b.vendor_gid && a.uid_min == b.uid_min && a.uid_max == b.uid_max &&
+           a.audit_log == b.audit_log && a.host_name == b.host_name;
+}
+
+Result<Config> parse_known_line(std::string_view line) {
+    auto doc = Json::parse(line, "known configuration");
+    if (!doc) return std::move(doc).error();
+    JsonReader r(doc->get(), "known configuration");
+    Config c;
+    std::string reg, group, log, host;
+    std::int64_t gid = 0, lo = 0, hi = 0;
+    Status st;
+    if (!(st = r.check_keys({"registry_dir", "vendor_group", "vendor_gid", "uid_min", "uid_max",
+                             "audit_log", "host_name"})) ||
+        !(st = r.str("registry_dir", reg, true)) || !(st = r.str("vendor_group", group, true)) ||
+        !(st = r.int64("vendor_gid", gid, true)) || !(st = r.int64("uid_min", lo, true)) ||
+        !(st = r.int64("uid_max", hi, true)) || !(st = r.str("audit_log", log, true)) ||
+        !(st = r.str("host_name", host, true)))
+        return st.error();
+    // Each value goes through the configuration's own parser.
+    std::string text = "registry_dir = " + reg + "\nvendor_group = " + group +
+                       "\nvendor_gid = " + std::to_string(gid) +
+                       "\nuid_min = " + std::to_string(lo) + "\nuid_max = " + std::to_string(hi) +
+                       "\naudit_log = " + log + "\n" +
+                       (host.empty() ? std::string() : "host_name = " + host + "\n");
+    return parse_config(text, "known configuration");
+}
+
+// A lenient read for salvage: follows a symlink, accepts what safe_read
+// refuses for its owner or size, never blocks (FIFO) and never reads a
+// directory or device. `trusted` says whether the content may be believed
+// (the file and the directories up to it root-owned, not writable by
+// group or others).
+std::optional<std::string> salvage_read(const std::string& path, bool& trusted) {
+    trusted = false;
+    char real[PATH_MAX];
+    if (!realpath(path.c_str(), real)) return std::nullopt;
+    SafeOpts big;
+    big.max_size = std::size_t{16} << 20;
+    auto text = safe_read(real, big);
+    if (text) {
+        // A symlink itself must be root's too: whoever may replace it
+        // chooses the target.
+        struct stat lst {};
+        if (lstat(path.c_str(), &lst) == 0 && (!S_ISLNK(lst.st_mode) || lst.st_uid == 0))
+            trusted = true;
+        return std::move(*text);
+    }
+    if (text.error().code != Code::insecure) return std::nullopt;
+    auto any = read_input_file(real, big.max_size);
+    if (!any) return std::nullopt;
+    return std::move(*any);
+}
+
+std::string strip_bom(std::string s) {
+    if (s.size() >= 3 && s.compare(0, 3, "\xEF\xBB\xBF") == 0) s.erase(0, 3);
+    return s;
+}
+
+}  // namespace
+
+Result<std::vector<Config>> read_known(const std::string& conf_path) {
+    bool found = false;
+    SafeOpts o;
+    o.max_size = 64 * 1024;
+    auto text = safe_read_optional(known_path(conf_path), found, o);
+    if (!text) return std::move(text).error();
+    std::vector<Config> out;
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        auto line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        if (trim(line).empty()) continue;
+        auto c = parse_known_line(line);
+        if (!c) return std::move(c).error();
+        out.push_back(std::move(*c));
+        if (out.size() > kMaxKnown) return make_error(Code::too_large, "too many known entries");
+    }
+    return out;
+}
+
+Status remember_config(const std::string& conf_path, const Config& c) {
+    auto known = read_known(conf_path);
+    // A damaged list is replaced: losing it only narrows a fallback.
+    std::vector<Config> list = known ? std::move(*known) : std::vector<Config>();
+    for (const auto& k : list)
+        if (same_identity(k, c)) return {};
+    if (same_identity(Config{}, c) && list.empty()) return {};  // defaults are always asked
+    list.push_back(c);
+    if (list.size() > kMaxKnown) list.erase(list.begin());
+    std::string out;
+    for (const auto& k : list) out += known_json(k).dump() + "\n";
+    return atomic_write(known_path(conf_path), out, 0600);
+}
+
+Identification identify_user(const std::string& conf_path, bool explicit_conf,
+                             std::string_view user) {
+    Identification r;
+    auto loaded = load_config(conf_path, explicit_conf);
+    if (loaded) {
+        r.cfg = std::move(*loaded);
+        r.id = identify(r.cfg, user);
+        return r;
+    }
+    r.config_problem = loaded.error().detail;
+    // Every source that may name vendors; the first trusted one also says
+    // where the denial is logged. Root and everyone else that none of them
+    // names stays PAM_IGNORE.
+    struct Candidate {
+        Config cfg;
+        bool trusted;
+    };
+    std::vector<Candidate> sources;
+    bool trusted = false;
+    if (auto raw = salvage_read(conf_path, trusted)) {
+        Config s = salvage_identity(strip_bom(std::move(*raw)));
+        if (trusted) {
+            sources.push_back({s, true});
+        } else {
+            // Written by someone other than root: only where the registry is,
+            // and only fully valid root-owned entries there count.
+            Config d;
+            d.registry_dir = s.registry_dir;
+            sources.push_back({d, false});
+        }
+    }
+    // A file that could not be read at all (EIO, EMFILE, ENOMEM) says
+    // nothing either way: then nobody but root can be told apart from a
+    // vendor, and everybody else is denied.
+    auto transient = [](Code code) {
+        return code == Code::io || code == Code::busy || code == Code::no_memory ||
+               code == Code::internal;
+    };
+    std::string unreadable;
+    if (transient(loaded.error().code)) unreadable = loaded.error().detail;
+    if (auto known = read_known(conf_path)) {
+        for (auto& k : *known) sources.push_back({std::move(k), true});
+    } else if (transient(known.error().code) && unreadable.empty()) {
+        unreadable = known.error().detail;
+    }
+    sources.push_back({Config{}, true});
+    r.cfg = Config{};
+    for (const auto& s : sources) {
+        if (!s.trusted) continue;
+        r.cfg.audit_log = s.cfg.audit_log;
+        r.cfg.host_name = s.cfg.host_name;
+        break;
+    }
+    for (const auto& s : sources) {
+        Identity id = identify(s.cfg, user);
+        if (id.kind == Identity::not_vendor) continue;
+        if (!s.trusted && id.kind != Identity::vendor) continue;
+        r.id = std::move(id);
+        return r;
+    }
+    if (!unreadable.empty()) {
+        auto pw = lookup_user(user);
+        if (pw && *pw && (*pw)->uid == 0) return r;
+        r.id.kind = Identity::vendor_error;
+        r.id.error_reason = Reason::config_error;
+        r.id.detail = "cannot tell whether this user is a vendor: " + unreadable;
+    }
+    return r;
+}
+
+}  // namespace vendor::core
