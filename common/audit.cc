@@ -51,14 +51,40 @@ struct ChainAppend : AppendFn {
     Json* doc;
     std::string host, head_name, head_file;
     const Event* event;
+    Fd head_fd;
+    std::optional<AuditHead> head;
     AuditWritten out;
+    Status locked(int dir_fd) override {
+        auto fd = open_record_at(dir_fd, head_name, head_file, 0600);
+        if (!fd) return std::move(fd).error();
+        head_fd = std::move(*fd);
+        auto text = read_record(head_fd, head_file, kHeadSize);
+        if (!text) return std::move(text).error();
+        if (text->empty()) return {};  // none yet (new log, or the first run after an upgrade)
+        auto h = parse_head(*text);
+        if (!h) return make_error(Code::invalid, h.error().detail + ": " + escape(head_file, 200));
+        head = *h;
+        return {};
+    }
     Result<std::string> make_line(std::string_view tail) override {
         std::string last = tail.empty() ? std::string() : last_line(tail);
         std::string prev = tail.empty() ? std::string() : line_hash(last);
         std::uint64_t seq = tail.empty() ? 0 : seq_of(last);
-        std::string text;
-        out.twins.clear();
+        out = AuditWritten{};
         out.torn_bytes = torn_bytes;
+        if (head && prev != head->hash && (head->seq || head->size)) {
+            // The log does not end where the head record says: its last
+            // lines were removed, or it was truncated, deleted or rotated.
+            // Chain on from the head so that the gap stays visible to
+            // verify instead of being papered over by this line.
+            out.warning = "audit log does not end where its head record says (seq " +
+                          std::to_string(head->seq) + ", " + std::to_string(head->size) +
+                          " bytes; now " + std::to_string(seq) +
+                          "): lines removed or the log truncated, deleted or rotated";
+            prev = head->hash;
+            seq = head->seq;
+        }
+        std::string text;
         if (torn_bytes) {
             // locked_append cut a torn last line off: say so in the chain
             // itself, before the event that found it.
@@ -82,9 +108,8 @@ struct ChainAppend : AppendFn {
         out.twins.push_back(twin(*event, seq, out.hash));
         return text + out.line + "\n";
     }
-    Status committed(int dir_fd, std::uint64_t size) override {
-        return write_record_at(dir_fd, head_name, head_file,
-                               format_head(AuditHead{out.seq, size, out.hash}), 0600);
+    Status committed(int, std::uint64_t size) override {
+        return write_record(head_fd, head_file, format_head(AuditHead{out.seq, size, out.hash}));
     }
 };
 
@@ -329,8 +354,11 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
         std::string why;
         auto add = [&](const std::string& w) { why += (why.empty() ? "" : "; ") + w; };
         if (got != expect && !(!alt.empty() && got == alt))
-            add("prev does not match the hash of the line before (edited, removed or reordered "
-                "line)");
+            add(v.lines == 1 && expect.empty()
+                    ? "the first line continues an earlier log (its prev is not empty): the lines "
+                      "before it are gone (log truncated, deleted or rotated)"
+                    : "prev does not match the hash of the line before (edited, removed or "
+                      "reordered line)");
         if (has_seq && seq <= 0) {
             add("seq is not a positive integer");
         } else if (has_seq) {

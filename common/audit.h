@@ -63,6 +63,9 @@ struct AuditWritten {
     std::string hash;
     std::size_t torn_bytes = 0;
     std::vector<std::string> twins;
+    // Set when the log did not end where the head record said: the line was
+    // chained to the head record (verify reports the gap); log it once.
+    std::string warning;
 };
 // Appends the event (ts, host, seq filled here) and updates the head record.
 Result<AuditWritten> audit_append(const Config& c, const std::string& host, const Event& e);

@@ -308,7 +308,7 @@ std::size_t pread_full(int fd, char* buf, std::size_t want, std::size_t at, int&
         ssize_t n = ::pread(fd, buf + got, want - got, static_cast<off_t>(at + got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            err = n < 0 ? errno : EIO;
+            err = n < 0 ? errno : 0;  // 0: end of file
             return got;
         }
         got += static_cast<std::size_t>(n);
@@ -324,12 +324,12 @@ Result<std::size_t> cut_torn_tail(int fd, std::string_view abs_path, std::size_t
     char last = 0;
     int err = 0;
     if (pread_full(fd, &last, 1, size - 1, err) != 1)
-        return sys_error(Code::io, "cannot read", abs_path, err);
+        return sys_error(Code::io, "cannot read", abs_path, err ? err : EIO);
     if (last == '\n') return size;
     std::size_t want = size < tail_max ? size : tail_max;
     std::string tail(want, '\0');
     if (pread_full(fd, tail.data(), want, size - want, err) != want)
-        return sys_error(Code::io, "cannot read", abs_path, err);
+        return sys_error(Code::io, "cannot read", abs_path, err ? err : EIO);
     auto nl = tail.rfind('\n');
     if (nl == std::string::npos && want < size)
         return make_error(Code::invalid, "log ends with more than " + std::to_string(tail_max) +
@@ -342,8 +342,8 @@ Result<std::size_t> cut_torn_tail(int fd, std::string_view abs_path, std::size_t
 
 }  // namespace
 
-Status write_record_at(int dir_fd, std::string_view name, std::string_view abs_path,
-                       std::string_view data, mode_t mode) {
+Result<Fd> open_record_at(int dir_fd, std::string_view name, std::string_view abs_path,
+                          mode_t mode) {
     std::string base(name);
     Fd fd(::openat(dir_fd, base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
                    mode & 0777));
@@ -357,6 +357,21 @@ Status write_record_at(int dir_fd, std::string_view name, std::string_view abs_p
     if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & 077))
         return make_error(Code::insecure,
                           "record file has a wrong type, owner or mode: " + escape(abs_path, 200));
+    return fd;
+}
+
+Result<std::string> read_record(const Fd& fd, std::string_view abs_path, std::size_t max_size) {
+    std::string out(max_size + 1, '\0');
+    int err = 0;
+    std::size_t got = pread_full(fd.get(), out.data(), out.size(), 0, err);
+    if (err) return sys_error(Code::io, "cannot read", abs_path, err);
+    if (got > max_size)
+        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    out.resize(got);
+    return out;
+}
+
+Status write_record(const Fd& fd, std::string_view abs_path, std::string_view data) {
     std::size_t done = 0;
     while (done < data.size()) {
         ssize_t n =
@@ -365,6 +380,8 @@ Status write_record_at(int dir_fd, std::string_view name, std::string_view abs_p
         if (n <= 0) return sys_error(Code::io, "cannot write", abs_path, n < 0 ? errno : EIO);
         done += static_cast<std::size_t>(n);
     }
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     if (static_cast<std::uint64_t>(st.st_size) > data.size() &&
         ::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0)
         return sys_error(Code::io, "cannot truncate", abs_path, errno);
@@ -374,7 +391,9 @@ Status write_record_at(int dir_fd, std::string_view name, std::string_view abs_p
 Status write_record(std::string_view abs_path, std::string_view data, mode_t mode) {
     auto dir = open_dir_checked(dirname_of(abs_path));
     if (!dir) return std::move(dir).error();
-    return write_record_at(dir->get(), basename_of(abs_path), abs_path, data, mode);
+    auto fd = open_record_at(dir->get(), basename_of(abs_path), abs_path, mode);
+    if (!fd) return std::move(fd).error();
+    return write_record(*fd, abs_path, data);
 }
 
 Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_max, AppendFn& fn) {
@@ -422,6 +441,7 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     }
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     auto size = static_cast<std::size_t>(st.st_size);
+    if (auto pre = fn.locked(dir->get()); !pre) return pre;
     fn.torn_bytes = 0;
     if (auto cut = cut_torn_tail(fd.get(), abs_path, size, tail_max); !cut) return cut.error();
     else {

@@ -113,6 +113,7 @@ struct Ctx {
                        escape(w.error().detail, 300).c_str());
             return false;
         }
+        if (!w->warning.empty()) pam_syslog(pamh, LOG_ERR, "%s", w->warning.c_str());
         for (const auto& t : w->twins) pam_syslog(pamh, prio, "%s", t.c_str());
         return true;
     }

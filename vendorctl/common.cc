@@ -38,6 +38,10 @@ bool audit_ok(Ctl& c, Event e) {
                      w.error().detail.c_str());
         return false;
     }
+    if (!w->warning.empty()) {
+        syslog(LOG_AUTHPRIV | LOG_ERR, "%s", w->warning.c_str());
+        std::fprintf(stderr, "vendorctl: warning: %s\n", w->warning.c_str());
+    }
     for (const auto& t : w->twins) syslog(LOG_AUTHPRIV | LOG_INFO, "%s", t.c_str());
     return true;
 }
