@@ -3,6 +3,9 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "files.h"
 #include "json.h"
 #include "util.h"
@@ -23,23 +26,144 @@ std::string last_line(std::string_view tail) {
     return std::string(nl == std::string_view::npos ? tail : tail.substr(nl + 1));
 }
 
+// A member of a parsed line, or nullptr when absent or of another type.
+json_object* member(const Json& doc, const char* key, json_type type) {
+    json_object* v = nullptr;
+    if (!json_object_object_get_ex(doc.get(), key, &v) || !json_object_is_type(v, type))
+        return nullptr;
+    return v;
+}
+
+// The seq of a line; 0 for a legacy line (no seq) or one that is unreadable.
+std::uint64_t seq_of(std::string_view line) {
+    auto doc = Json::parse(line, "audit line");
+    if (!doc) return 0;
+    json_object* s = member(*doc, "seq", json_type_int);
+    std::int64_t n = s ? json_object_get_int64(s) : 0;
+    return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+}
+
+std::string twin(const Event& e, std::uint64_t seq, const std::string& hash) {
+    return audit_kv(e) + " seq=" + std::to_string(seq) + " hash=" + hash;
+}
+
 struct ChainAppend : AppendFn {
     Json* doc;
-    std::string written;
+    std::string host, head_name, head_file;
+    const Event* event;
+    Fd head_fd;
+    std::optional<AuditHead> head;
+    AuditWritten out;
+    Status locked(int dir_fd) override {
+        auto fd = open_record_at(dir_fd, head_name, head_file, 0600);
+        if (!fd) return std::move(fd).error();
+        head_fd = std::move(*fd);
+        auto text = read_record(head_fd, head_file, kHeadSize);
+        if (!text) return std::move(text).error();
+        if (text->empty()) return {};  // none yet (new log, or the first run after an upgrade)
+        auto h = parse_head(*text);
+        if (!h) return make_error(Code::invalid, h.error().detail + ": " + escape(head_file, 200));
+        head = *h;
+        return {};
+    }
     Result<std::string> make_line(std::string_view tail) override {
-        std::string prev = tail.empty() ? std::string() : line_hash(last_line(tail));
-        doc->set("prev", prev);
-        written = doc->dump();
-        // A torn last line (crash or ENOSPC mid-write) stays a line of its own,
-        // which verify reports; glued to it, this event would be lost as well.
-        bool torn = !tail.empty() && tail.back() != '\n';
-        return (torn ? "\n" : "") + written + "\n";
+        std::string last = tail.empty() ? std::string() : last_line(tail);
+        std::string prev = tail.empty() ? std::string() : line_hash(last);
+        std::uint64_t seq = tail.empty() ? 0 : seq_of(last);
+        out = AuditWritten{};
+        out.torn_bytes = torn_bytes;
+        if (head && prev != head->hash && (head->seq || head->size)) {
+            // The log does not end where the head record says: its last
+            // lines were removed, or it was truncated, deleted or rotated.
+            // Chain on from the head so that the gap stays visible to
+            // verify instead of being papered over by this line.
+            out.warning = "audit log does not end where its head record says (seq " +
+                          std::to_string(head->seq) + ", " + std::to_string(head->size) +
+                          " bytes; now " + std::to_string(seq) +
+                          "): lines removed or the log truncated, deleted or rotated";
+            prev = head->hash;
+            seq = head->seq;
+        }
+        std::string text;
+        if (torn_bytes) {
+            // locked_append cut a torn last line off: say so in the chain
+            // itself, before the event that found it.
+            Event r;
+            r.event = "log_repaired";
+            r.detail = "cut off an incomplete last line of " + std::to_string(torn_bytes) +
+                       " bytes (interrupted write)";
+            Json j = Json::object();
+            j.set("ts", format_rfc3339_ms(now_ms())).set("host", host).set("event", r.event);
+            j.set("detail", r.detail).set("dropped_bytes", static_cast<std::int64_t>(torn_bytes));
+            j.set("seq", static_cast<std::int64_t>(++seq)).set("prev", prev);
+            std::string rl = j.dump();
+            prev = line_hash(rl);
+            out.twins.push_back(twin(r, seq, prev));
+            text = rl + "\n";
+        }
+        doc->set("seq", static_cast<std::int64_t>(++seq)).set("prev", prev);
+        out.line = doc->dump();
+        out.seq = seq;
+        out.hash = line_hash(out.line);
+        out.twins.push_back(twin(*event, seq, out.hash));
+        return text + out.line + "\n";
+    }
+    Status committed(int, std::uint64_t size) override {
+        return write_record(head_fd, head_file, format_head(AuditHead{out.seq, size, out.hash}));
     }
 };
 
+bool month_start(std::int64_t t) {
+    if (t % 86400 != 0) return false;
+    std::int64_t y;
+    unsigned m, d;
+    civil_from_days(t / 86400, y, m, d);
+    return d == 1;
+}
+
+std::int64_t month_start_of(std::int64_t t) {
+    std::int64_t y;
+    unsigned m, d;
+    civil_from_days(t / 86400, y, m, d);
+    return days_from_civil(y, m, 1) * 86400;
+}
+
 }  // namespace
 
-Result<std::string> audit_append(const Config& c, const std::string& host, const Event& e) {
+std::string head_path(const Config& c) { return c.audit_log + ".head"; }
+
+std::string format_head(const AuditHead& h) {
+    char buf[kHeadSize + 1];
+    std::snprintf(buf, sizeof buf, "pam_vendor-audit-head 1 seq=%020llu size=%020llu hash=%.64s\n",
+                  static_cast<unsigned long long>(h.seq), static_cast<unsigned long long>(h.size),
+                  h.hash.c_str());
+    return std::string(buf);
+}
+
+Result<AuditHead> parse_head(std::string_view text) {
+    auto bad = [] { return make_error(Code::invalid, "audit head record is malformed"); };
+    constexpr std::string_view kPrefix = "pam_vendor-audit-head 1 seq=";
+    if (text.size() != kHeadSize || text.substr(0, kPrefix.size()) != kPrefix ||
+        text.back() != '\n')
+        return bad();
+    AuditHead h;
+    auto num = [&](std::size_t at, std::uint64_t& out) {
+        auto d = text.substr(at, 20);
+        for (char ch : d)
+            if (ch < '0' || ch > '9') return false;
+        return parse_uint(d, UINT64_MAX, out);
+    };
+    std::size_t at = kPrefix.size();
+    if (!num(at, h.seq) || text.substr(at + 20, 6) != " size=" || !num(at + 26, h.size) ||
+        text.substr(at + 46, 6) != " hash=")
+        return bad();
+    h.hash = std::string(text.substr(at + 52, 64));
+    for (char ch : h.hash)
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return bad();
+    return h;
+}
+
+Result<AuditWritten> audit_append(const Config& c, const std::string& host, const Event& e) {
     Json j = Json::object();
     j.set("ts", format_rfc3339_ms(now_ms())).set("host", host).set("event", e.event);
     auto opt = [&](const char* k, const std::string& v) {
@@ -62,9 +186,13 @@ Result<std::string> audit_append(const Config& c, const std::string& host, const
     opt("detail", e.detail);
     ChainAppend fn;
     fn.doc = &j;
+    fn.host = host;
+    fn.event = &e;
+    fn.head_file = head_path(c);
+    fn.head_name = basename_of(fn.head_file);
     if (auto st = ensure_dir(dirname_of(c.audit_log), 0700); !st) return st.error();
     if (auto st = locked_append(c.audit_log, 0600, 65536, fn); !st) return st.error();
-    return fn.written;
+    return std::move(fn.out);
 }
 
 std::string audit_kv(const Event& e) {
@@ -102,11 +230,14 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
     AuditRecord a;
     a.line = std::string(line);
     std::string ts, host, vendor, tty, prev, methods;
-    std::int64_t pid = 0, dur = -1;
+    std::string pruned_before;
+    std::int64_t pid = 0, dur = -1, seq = -1, dropped = 0, dropped_bytes = 0;
     Status st;
-    if (!(st = r.check_keys({"ts", "host", "event", "account", "vendor", "rhost", "service", "tty",
-                             "pid", "session", "result", "reason", "operator", "ticket",
-                             "duration_s", "methods", "key", "detail", "prev"})) ||
+    if (!(st = r.check_keys({"ts",      "host",          "event",    "account", "vendor",
+                             "rhost",   "service",       "tty",      "pid",     "session",
+                             "result",  "reason",        "operator", "ticket",  "duration_s",
+                             "methods", "key",           "detail",   "seq",     "pruned_before",
+                             "dropped", "dropped_bytes", "prev"})) ||
         !(st = r.str("ts", ts, true, 64)) || !(st = r.str("event", a.event, true, 64)) ||
         !(st = r.str("account", a.account, false)) || !(st = r.str("rhost", a.rhost, false)) ||
         !(st = r.str("result", a.result, false)) || !(st = r.str("reason", a.reason, false)) ||
@@ -115,8 +246,13 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
         !(st = r.str("service", a.service, false)) ||
         !(st = r.str("detail", a.detail, false, 4096)) ||
         !(st = r.int64("duration_s", dur, false)) || !(st = r.str("prev", prev, true, 64)) ||
-        !(st = r.int64("pid", pid, false)))
+        !(st = r.int64("pid", pid, false)) || !(st = r.int64("seq", seq, false)) ||
+        !(st = r.int64("dropped", dropped, false)) ||
+        !(st = r.int64("dropped_bytes", dropped_bytes, false)) ||
+        !(st = r.str("pruned_before", pruned_before, false, 64)))
         return st.error();
+    if (seq == 0 || seq < -1) return make_error(Code::invalid, "audit line: seq must be positive");
+    if (seq > 0) a.seq = seq;
     auto t = parse_rfc3339(ts);
     if (!t) return std::move(t).error();
     // keep the milliseconds
@@ -133,56 +269,240 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
 }
 
 VerifyResult audit_verify(std::string_view content, std::string_view anchor) {
+    VerifyOpts o;
+    o.anchor = std::string(anchor);
+    return audit_verify(content, o);
+}
+
+VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
     VerifyResult v;
-    std::string expect(anchor);
-    std::string header_hash;
+    auto brk = [&](std::size_t line, std::string why) {
+        v.breaks.push_back(VerifyBreak{line, std::move(why)});
+    };
+    std::string expect(o.anchor);
+    // After an unreadable line, the next line may chain to it (a torn line
+    // written by an earlier version) or to the line before it.
+    std::string alt;
+    std::optional<std::uint64_t> last_seq;  // set from the first line with a seq
+    std::optional<std::uint64_t> end_seq;   // the last complete line's seq
+    std::string end_hash;                   // and its hash
+    std::size_t complete = 0;               // bytes in complete lines
+    std::optional<std::int64_t> pruned_before;
+    bool torn = false;
     while (!content.empty()) {
         auto nl = content.find('\n');
         if (nl == std::string_view::npos) {
-            v.first_bad = v.lines + 1;
-            v.why = "last line is not terminated (truncated write?)";
-            return v;
+            torn = true;
+            brk(v.lines + 1, "last line is not terminated (interrupted write; the next append cuts "
+                             "it off)");
+            break;
         }
         auto line = content.substr(0, nl);
         content.remove_prefix(nl + 1);
+        complete += nl + 1;
         ++v.lines;
+        std::string h = line_hash(line);
+        end_hash = h;
+        end_seq.reset();
         auto doc = Json::parse(line, "audit line");
-        if (!doc) {
-            v.first_bad = v.lines;
-            v.why = "not a JSON object";
-            return v;
-        }
-        json_object* prev = nullptr;
-        if (!json_object_object_get_ex(doc->get(), "prev", &prev) ||
-            !json_object_is_type(prev, json_type_string)) {
-            v.first_bad = v.lines;
-            v.why = "no prev field";
-            return v;
-        }
-        // `vendorctl prune` starts the kept log with a log_pruned header whose
-        // prev is the hash of the last line it dropped. The kept lines are
-        // left byte for byte as they were, so the next one still carries
-        // that hash; a line appended after a prune that kept nothing chains
-        // to the header itself.
-        json_object* ev = nullptr;
-        if (v.lines == 1 && anchor.empty() && json_object_object_get_ex(doc->get(), "event", &ev) &&
-            json_object_is_type(ev, json_type_string) &&
-            std::string_view(json_object_get_string(ev)) == "log_pruned") {
-            expect = json_object_get_string(prev);
-            header_hash = line_hash(line);
+        json_object* prev = doc ? member(*doc, "prev", json_type_string) : nullptr;
+        if (!prev) {
+            brk(v.lines, doc ? "no prev field" : "not a JSON object");
+            alt = h;
             continue;
         }
         std::string got = json_object_get_string(prev);
-        bool ok = got == expect || (v.lines == 2 && !header_hash.empty() && got == header_hash);
-        if (!ok) {
-            v.first_bad = v.lines;
-            v.why = "prev does not match the hash of the line before (edited, removed or reordered "
-                    "line)";
-            return v;
+        json_object* ev = member(*doc, "event", json_type_string);
+        json_object* js = nullptr;
+        bool has_seq = json_object_object_get_ex(doc->get(), "seq", &js);
+        std::int64_t seq =
+            has_seq && json_object_is_type(js, json_type_int) ? json_object_get_int64(js) : 0;
+        if (seq > 0) end_seq = static_cast<std::uint64_t>(seq);
+        // `vendorctl prune` starts the kept log with a log_pruned header whose
+        // prev is the prev of the first kept line, left byte for byte as it
+        // was; a line appended after a prune that kept nothing chains to the
+        // header itself. The header carries the seq of the last line dropped.
+        if (v.lines == 1 && o.anchor.empty() && ev &&
+            std::string_view(json_object_get_string(ev)) == "log_pruned") {
+            expect = got;
+            alt = h;
+            if (seq > 0) last_seq = static_cast<std::uint64_t>(seq);
+            json_object* pb = member(*doc, "pruned_before", json_type_string);
+            json_object* dropped = member(*doc, "dropped", json_type_int);
+            json_object* ts = member(*doc, "ts", json_type_string);
+            auto hts = ts ? parse_rfc3339(json_object_get_string(ts)) : Result<std::int64_t>(0);
+            if (!pb && !has_seq) {
+                v.warnings.push_back("line 1: log_pruned header of an earlier version: what it "
+                                     "dropped cannot be checked");
+            } else if (!pb || !dropped || json_object_get_int64(dropped) < 1 || !hts) {
+                brk(1, "log_pruned header without a valid pruned_before, dropped or ts");
+            } else if (auto t = parse_rfc3339(json_object_get_string(pb)); !t || !month_start(*t)) {
+                brk(1, "log_pruned header: pruned_before is not the start of a month");
+            } else if (o.now_s &&
+                       *t > o.now_s - static_cast<std::int64_t>(o.retention_days) * 86400) {
+                brk(1,
+                    "log_pruned header: pruned_before " + std::string(json_object_get_string(pb)) +
+                        " is inside the retention time (log_retention_days " +
+                        std::to_string(o.retention_days) + "): lines that must be kept are gone");
+            } else if (*hts < *t) {
+                brk(1, "log_pruned header is older than its own pruned_before");
+            } else {
+                pruned_before = *t;
+            }
+            continue;
         }
-        expect = line_hash(line);
+        std::string why;
+        auto add = [&](const std::string& w) { why += (why.empty() ? "" : "; ") + w; };
+        if (got != expect && !(!alt.empty() && got == alt))
+            add(v.lines == 1 && expect.empty()
+                    ? "the first line continues an earlier log (its prev is not empty): the lines "
+                      "before it are gone (log truncated, deleted or rotated)"
+                    : "prev does not match the hash of the line before (edited, removed or "
+                      "reordered line)");
+        if (has_seq && seq <= 0) {
+            add("seq is not a positive integer");
+        } else if (has_seq) {
+            auto s = static_cast<std::uint64_t>(seq);
+            if (last_seq && s != *last_seq + 1)
+                add("seq " + std::to_string(s) + " follows seq " + std::to_string(*last_seq) +
+                    " (lines removed, inserted or replayed)");
+            last_seq = s;
+        } else if (last_seq) {
+            add("no seq after lines that have one");
+        }
+        if (pruned_before && v.lines == 2) {
+            json_object* ts = member(*doc, "ts", json_type_string);
+            auto t = ts ? parse_rfc3339(json_object_get_string(ts)) : Result<std::int64_t>(0);
+            if (!t || *t < *pruned_before)
+                add("older than the pruned_before of the log_pruned header");
+        }
+        if (!why.empty()) brk(v.lines, why);
+        expect = h;
+        alt.clear();
     }
+    if (o.head) {
+        const AuditHead& hd = *o.head;
+        std::string said = " its head record says seq " + std::to_string(hd.seq) + ", " +
+                           std::to_string(hd.size) + " bytes";
+        if (v.lines == 0) {
+            if (hd.seq || hd.size)
+                brk(1,
+                    "the log is empty or missing but" + said + " (truncated, deleted or rotated)");
+        } else if (end_hash != hd.hash) {
+            std::uint64_t s = end_seq.value_or(0);
+            if (end_seq && s < hd.seq)
+                brk(v.lines + 1, "the log ends at seq " + std::to_string(s) + " but" + said +
+                                     ": the last " + std::to_string(hd.seq - s) +
+                                     " line(s) were removed (or the log truncated or rotated)");
+            else if (s == hd.seq)
+                brk(v.lines, "the last line is not the one the head record names (edited)");
+            else
+                brk(v.lines, "the log goes on past its head record (seq " + std::to_string(s) +
+                                 ", head " + std::to_string(hd.seq) +
+                                 "): written by another writer, or the head record replaced");
+        } else if (!torn && complete != hd.size) {
+            brk(v.lines, "the log has " + std::to_string(complete) + " bytes but" + said +
+                             " (lines rewritten)");
+        }
+    }
+    std::sort(v.breaks.begin(), v.breaks.end(),
+              [](const VerifyBreak& a, const VerifyBreak& b) { return a.line < b.line; });
+    if (!v.breaks.empty()) {
+        v.first_bad = v.breaks.front().line;
+        v.why = v.breaks.front().why;
+    }
+    v.last_seq = end_seq.value_or(last_seq.value_or(0));
     return v;
+}
+
+Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o) {
+    PrunePlan p;
+    std::int64_t cutoff = o.now_ms / 1000 - static_cast<std::int64_t>(o.retention_days) * 86400;
+    p.pruned_before = month_start_of(cutoff < 0 ? 0 : cutoff);
+    struct Line {
+        std::string_view text;
+        std::int64_t ts_ms;
+        std::optional<std::int64_t> seq;
+        bool header;
+    };
+    std::vector<Line> lines;
+    std::int64_t newest = 0;
+    std::string_view rest = content;
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        if (nl == std::string_view::npos)
+            return make_error(Code::invalid, "audit log ends with a partial line");
+        auto line = rest.substr(0, nl);
+        rest.remove_prefix(nl + 1);
+        auto r = parse_audit_line(line);
+        if (!r)
+            return make_error(Code::invalid,
+                              "audit log has an unreadable line; run vendorctl log --verify");
+        if (r->ts_ms > newest) newest = r->ts_ms;
+        lines.push_back(Line{line, r->ts_ms, r->seq, lines.empty() && r->event == "log_pruned"});
+    }
+    auto refuse = [&](const std::string& why) {
+        return make_error(Code::refused, why + "; not pruning (--force to prune anyway)");
+    };
+    if (!lines.empty() && o.now_ms < newest && !o.force)
+        return refuse("the clock (" + format_rfc3339_ms(o.now_ms) +
+                      ") is before the newest line of the log (" + format_rfc3339_ms(newest) + ")");
+    // Whole months only, from the start: a month goes when it ended before
+    // the cutoff, so the log always holds at least log_retention_days. An
+    // earlier log_pruned header goes with the first month dropped.
+    std::size_t i = !lines.empty() && lines[0].header ? 1 : 0;
+    std::vector<std::int64_t> months;
+    const Line* last_dropped = nullptr;
+    for (; i < lines.size() && lines[i].ts_ms < p.pruned_before * 1000; ++i) {
+        last_dropped = &lines[i];
+        ++p.dropped;
+        std::int64_t m = month_start_of(lines[i].ts_ms / 1000);
+        if (months.empty() || months.back() != m) months.push_back(m);
+    }
+    p.months = months.size();
+    if (p.dropped == 0) {
+        p.out = std::string(content);
+        p.kept = lines.size();
+    } else {
+        p.kept = lines.size() - i;
+        if (p.kept == 0 && !o.force)
+            return refuse("it would drop every line of the log (" + std::to_string(p.dropped) +
+                          ", all older than " + format_rfc3339(p.pruned_before) + ")");
+        if (p.months > kPruneMaxMonths && !o.force)
+            return refuse("it would drop " + std::to_string(p.months) + " months at once (" +
+                          std::to_string(p.dropped) + " lines before " +
+                          format_rfc3339(p.pruned_before) + "), more than " +
+                          std::to_string(kPruneMaxMonths));
+        // The header continues the chain at the first kept line: it carries
+        // the prev that line already has, or, when nothing is kept, the hash
+        // of the last line dropped; and the seq of the last line dropped.
+        std::string anchor = line_hash(last_dropped->text);
+        if (p.kept) {
+            auto doc = Json::parse(lines[i].text, "audit line");
+            if (!doc) return std::move(doc).error();
+            json_object* pv = member(*doc, "prev", json_type_string);
+            anchor = pv ? json_object_get_string(pv) : "";
+        }
+        Json j = Json::object();
+        j.set("ts", format_rfc3339_ms(o.now_ms)).set("host", o.host).set("event", "log_pruned");
+        j.set("operator", o.operator_name)
+            .set("detail", "dropped " + std::to_string(p.dropped) + " lines before " +
+                               format_rfc3339(p.pruned_before));
+        j.set("pruned_before", format_rfc3339(p.pruned_before))
+            .set("dropped", static_cast<std::int64_t>(p.dropped));
+        if (last_dropped->seq) j.set("seq", *last_dropped->seq);
+        j.set("prev", anchor);
+        p.out = j.dump() + "\n";
+        for (; i < lines.size(); ++i) {
+            p.out.append(lines[i].text.data(), lines[i].text.size());
+            p.out += '\n';
+        }
+    }
+    std::string last = last_line(p.out);
+    p.head.size = p.out.size();
+    p.head.hash = p.out.empty() ? std::string() : line_hash(last);
+    p.head.seq = p.out.empty() ? 0 : seq_of(last);
+    return p;
 }
 
 }  // namespace vendor::core

@@ -1,7 +1,7 @@
-// The audit log (R8): one JSON object per line, each carrying the hash of
-// the line before it (`prev`), so that `vendorctl log --verify` detects an
-// edited, removed or reordered line. Every event is also rendered as one
-// key=value line for syslog (authpriv) by the caller.
+// The audit log (R8): one JSON object per line, each carrying a sequence
+// number (`seq`) and the hash of the line before it (`prev`), so that
+// `vendorctl log --verify` detects an edited, removed or reordered line. Every event is also
+// rendered as one key=value line for syslog (authpriv) by the caller.
 #pragma once
 
 #include <cstdint>
@@ -35,9 +35,42 @@ struct Event {
     std::string key;      // fingerprint of the public key used, "SHA256:.."
 };
 
-// Appends the event (ts and host filled here), returns the line written.
-Result<std::string> audit_append(const Config& c, const std::string& host, const Event& e);
+// The head record, `<audit_log>.head` (0600): where the log ended after the
+// last append or prune, rewritten in place under the log's lock (no fsync,
+// like the log line itself). It lets verify see what the chain cannot: the
+// last lines removed, the last line edited, the log truncated, emptied,
+// deleted or rotated away. One fixed-size text line:
+//   "pam_vendor-audit-head 1 seq=%020llu size=%020llu hash=<64 hex>\n"
+// seq: the last line's seq (0 for a log of legacy lines only), size: the
+// log's size in bytes, hash: line_hash of the last line.
+inline constexpr std::size_t kHeadSize = 145;
+struct AuditHead {
+    std::uint64_t seq = 0;
+    std::uint64_t size = 0;
+    std::string hash;
+};
+std::string head_path(const Config& c);
+std::string format_head(const AuditHead& h);
+Result<AuditHead> parse_head(std::string_view text);
+
+// What one append wrote: the event's line, its seq and hash, and the syslog
+// twins of every line written (a log_repaired line first when a torn last
+// line was cut off), each carrying seq= and hash= so that any collector
+// anchors the chain. The caller sends the twins to syslog after the append.
+struct AuditWritten {
+    std::string line;
+    std::uint64_t seq = 0;
+    std::string hash;
+    std::size_t torn_bytes = 0;
+    std::vector<std::string> twins;
+    // Set when the log did not end where the head record said: the line was
+    // chained to the head record (verify reports the gap); log it once.
+    std::string warning;
+};
+// Appends the event (ts, host, seq filled here) and updates the head record.
+Result<AuditWritten> audit_append(const Config& c, const std::string& host, const Event& e);
 // The syslog form: "event=auth account=acme rhost=... result=denied reason=..."
+// (the twin of a written line adds " seq=N hash=H").
 std::string audit_kv(const Event& e);
 
 struct AuditRecord {
@@ -46,19 +79,58 @@ struct AuditRecord {
     std::string event, account, rhost, result, reason, operator_name, ticket, session, service,
         detail;
     std::optional<std::int64_t> duration_s;
+    std::optional<std::int64_t> seq;
 };
 Result<AuditRecord> parse_audit_line(std::string_view line);
 
-// Verify the chain. `anchor` is the hash the first line's prev must equal;
-// with an empty anchor, a first line that is a `log_pruned` event (written by
-// vendorctl prune) supplies it. Returns the 1-based number of the
-// first broken line, or 0 when the whole file is intact.
-struct VerifyResult {
-    std::size_t lines = 0;
-    std::size_t first_bad = 0;
+// Verify the chain, reporting every break and carrying on past it.
+// `anchor` is the hash the first line's prev must equal; with an empty
+// anchor, a first line that is a `log_pruned` event (written by vendorctl
+// prune) supplies it, and its claims are checked (pruned_before a month
+// boundary at least retention_days before now_s, no kept line older). Lines
+// without seq are legacy until the first line with one; from there seq must
+// go up by one per line. With a head record, the log must end where it says.
+struct VerifyOpts {
+    std::string anchor;
+    std::int64_t now_s = 0;  // 0: skip the checks against the clock
+    unsigned retention_days = 0;
+    std::optional<AuditHead> head;
+};
+struct VerifyBreak {
+    std::size_t line = 0;  // 1-based; lines + 1 for "lines missing at the end"
     std::string why;
 };
+struct VerifyResult {
+    std::size_t lines = 0;
+    std::size_t first_bad = 0;  // breaks[0].line, 0 when intact
+    std::string why;            // breaks[0].why
+    std::vector<VerifyBreak> breaks;
+    std::vector<std::string> warnings;
+    std::uint64_t last_seq = 0;
+};
+VerifyResult audit_verify(std::string_view content, const VerifyOpts& opts);
 VerifyResult audit_verify(std::string_view content, std::string_view anchor);
 std::string line_hash(std::string_view line);
+
+// vendorctl prune, decided here: drop the whole calendar months that ended
+// before now - retention_days, keep the rest byte for byte behind a new
+// log_pruned header. Refused (Code::refused) unless `force` when the clock
+// is behind the newest line, when every line would go, or when more than
+// kPruneMaxMonths months would go at once: a clock set wrong must not let
+// the daily timer empty the log.
+inline constexpr unsigned kPruneMaxMonths = 3;
+struct PruneOpts {
+    std::int64_t now_ms = 0;
+    unsigned retention_days = 0;
+    std::string host, operator_name;
+    bool force = false;
+};
+struct PrunePlan {
+    std::string out;  // the new content (== input when nothing goes)
+    std::size_t dropped = 0, kept = 0, months = 0;
+    std::int64_t pruned_before = 0;  // month boundary, epoch seconds
+    AuditHead head;                  // of `out`
+};
+Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o);
 
 }  // namespace vendor::core

@@ -300,6 +300,102 @@ Result<FileLock> FileLock::acquire(std::string_view abs_path, int timeout_ms) {
     return FileLock(std::move(fd));
 }
 
+namespace {
+
+std::size_t pread_full(int fd, char* buf, std::size_t want, std::size_t at, int& err) {
+    std::size_t got = 0;
+    while (got < want) {
+        ssize_t n = ::pread(fd, buf + got, want - got, static_cast<off_t>(at + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : 0;  // 0: end of file
+            return got;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return got;
+}
+
+// The size the file keeps once a torn last line (no final newline) is cut
+// off, the cut done; `size` when the file ends with a newline.
+Result<std::size_t> cut_torn_tail(int fd, std::string_view abs_path, std::size_t size,
+                                  std::size_t tail_max) {
+    if (size == 0) return size;
+    char last = 0;
+    int err = 0;
+    if (pread_full(fd, &last, 1, size - 1, err) != 1)
+        return sys_error(Code::io, "cannot read", abs_path, err ? err : EIO);
+    if (last == '\n') return size;
+    std::size_t want = size < tail_max ? size : tail_max;
+    std::string tail(want, '\0');
+    if (pread_full(fd, tail.data(), want, size - want, err) != want)
+        return sys_error(Code::io, "cannot read", abs_path, err ? err : EIO);
+    auto nl = tail.rfind('\n');
+    if (nl == std::string::npos && want < size)
+        return make_error(Code::invalid, "log ends with more than " + std::to_string(tail_max) +
+                                             " bytes without a newline: " + escape(abs_path, 200));
+    std::size_t keep = nl == std::string::npos ? 0 : size - want + nl + 1;
+    if (::ftruncate(fd, static_cast<off_t>(keep)) != 0)
+        return sys_error(Code::io, "cannot cut the torn last line of", abs_path, errno);
+    return keep;
+}
+
+}  // namespace
+
+Result<Fd> open_record_at(int dir_fd, std::string_view name, std::string_view abs_path,
+                          mode_t mode) {
+    std::string base(name);
+    Fd fd(::openat(dir_fd, base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                   mode & 0777));
+    if (!fd) {
+        if (errno == ELOOP)
+            return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
+        return sys_error(Code::io, "cannot open", abs_path, errno);
+    }
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+    if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & 077))
+        return make_error(Code::insecure,
+                          "record file has a wrong type, owner or mode: " + escape(abs_path, 200));
+    return fd;
+}
+
+Result<std::string> read_record(const Fd& fd, std::string_view abs_path, std::size_t max_size) {
+    std::string out(max_size + 1, '\0');
+    int err = 0;
+    std::size_t got = pread_full(fd.get(), out.data(), out.size(), 0, err);
+    if (err) return sys_error(Code::io, "cannot read", abs_path, err);
+    if (got > max_size)
+        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    out.resize(got);
+    return out;
+}
+
+Status write_record(const Fd& fd, std::string_view abs_path, std::string_view data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n =
+            ::pwrite(fd.get(), data.data() + done, data.size() - done, static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return sys_error(Code::io, "cannot write", abs_path, n < 0 ? errno : EIO);
+        done += static_cast<std::size_t>(n);
+    }
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+    if (static_cast<std::uint64_t>(st.st_size) > data.size() &&
+        ::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0)
+        return sys_error(Code::io, "cannot truncate", abs_path, errno);
+    return {};
+}
+
+Status write_record(std::string_view abs_path, std::string_view data, mode_t mode) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    auto fd = open_record_at(dir->get(), basename_of(abs_path), abs_path, mode);
+    if (!fd) return std::move(fd).error();
+    return write_record(*fd, abs_path, data);
+}
+
 Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_max, AppendFn& fn) {
     auto dir = open_dir_checked(dirname_of(abs_path));
     if (!dir) return std::move(dir).error();
@@ -347,6 +443,13 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     }
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
     auto size = static_cast<std::size_t>(st.st_size);
+    if (auto pre = fn.locked(dir->get()); !pre) return pre;
+    fn.torn_bytes = 0;
+    if (auto cut = cut_torn_tail(fd.get(), abs_path, size, tail_max); !cut) return cut.error();
+    else {
+        fn.torn_bytes = size - *cut;
+        size = *cut;
+    }
     // Read a small tail first: it almost always holds the whole last line.
     // Only when it does not (a line longer than that) read up to tail_max.
     std::string tail;
@@ -368,7 +471,8 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     }
     auto line = fn.make_line(tail);
     if (!line) return std::move(line).error();
-    return write_all(fd.get(), *line, abs_path);  // flock released when fd closes
+    if (auto w = write_all(fd.get(), *line, abs_path); !w) return w;
+    return fn.committed(dir->get(), size + line->size());  // flock released when fd closes
 }
 
 Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn& fn) {
@@ -390,6 +494,7 @@ Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn
     if (!content) return std::move(content).error();
     auto out = fn.rewrite(*content);
     if (!out) return std::move(out).error();
+    if (auto pre = fn.replacing(*out); !pre) return pre;
     return atomic_write(abs_path, *out, st.st_mode & 0777);  // lock held until fd closes
 }
 

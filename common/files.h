@@ -71,20 +71,49 @@ Result<std::vector<std::string>> list_dir(std::string_view abs_path, bool includ
 // held under an exclusive flock for the duration of `fn`, which receives the
 // current tail of the file (at most `tail_max` bytes) and returns the line to
 // append. Bounded wait for the lock.
+//
+// A file that does not end with a newline has a torn last line (a crash or
+// ENOSPC in the middle of a write): under the lock it is first cut back to
+// just after its last newline (to 0 when it has none), so that the new line
+// follows a complete one; `torn_bytes` tells make_line how many bytes went.
+// A torn part longer than tail_max is not cut: Code::invalid.
+// `locked` runs first under the lock with the checked directory of the file
+// (e.g. to open a record kept beside it). After the line is written, still
+// under the lock, `committed` gets that directory and the file's new size;
+// the errors of both are locked_append's.
 struct AppendFn {
     virtual ~AppendFn() = default;
+    virtual Status locked(int /*dir_fd*/) { return {}; }
     virtual Result<std::string> make_line(std::string_view tail) = 0;
+    virtual Status committed(int /*dir_fd*/, std::uint64_t /*size*/) { return {}; }
+    std::size_t torn_bytes = 0;
 };
 Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_max, AppendFn& fn);
 
 // Rewrite a log file in place under its flock (the one locked_append takes):
 // fn gets the whole content and returns the new one, which replaces the file
 // atomically. Appenders waiting on the lock follow the new inode.
+// `replacing` runs under the lock just before the rename: appenders that
+// open the new file run after it.
 struct RewriteFn {
     virtual ~RewriteFn() = default;
     virtual Result<std::string> rewrite(std::string_view content) = 0;
+    virtual Status replacing(std::string_view /*out*/) { return {}; }
 };
 Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn& fn);
+
+// A small fixed-size record overwritten in place: one pwrite at offset 0, no
+// fsync, no rename (it is updated on the login path, under the lock of the
+// file it describes). Created empty with `mode` when absent; must be a
+// regular file owned by a trusted user without any group or other access.
+// `name` is relative to `dir_fd` (a directory from open_dir_checked);
+// `abs_path` names it in errors.
+Result<Fd> open_record_at(int dir_fd, std::string_view name, std::string_view abs_path,
+                          mode_t mode);
+// The record's content (empty for a new one), at most max_size bytes.
+Result<std::string> read_record(const Fd& fd, std::string_view abs_path, std::size_t max_size);
+Status write_record(const Fd& fd, std::string_view abs_path, std::string_view data);
+Status write_record(std::string_view abs_path, std::string_view data, mode_t mode);
 
 // Read a file given on the command line (e.g. a vendor's public key): no
 // symlink, regular, size-capped, any owner — it is input data, not control.

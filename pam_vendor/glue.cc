@@ -102,16 +102,19 @@ struct Ctx {
 
     // Writes the audit line and its syslog twin. False when the audit log
     // could not be written: the caller then denies (R8: no unlogged access).
+    // The twin follows the chained line and carries its seq and hash, so
+    // that a collector anchors the chain; without the line, the bare event.
     bool record(const Event& e) const {
-        std::string kv = audit_kv(e);
         int prio = e.result == "denied" ? LOG_NOTICE : LOG_INFO;
-        pam_syslog(pamh, prio, "%s", kv.c_str());
         auto w = audit_append(cfg, host, e);
         if (!w) {
+            pam_syslog(pamh, prio, "%s", audit_kv(e).c_str());
             pam_syslog(pamh, LOG_ERR, "cannot write audit log: %s",
                        escape(w.error().detail, 300).c_str());
             return false;
         }
+        if (!w->warning.empty()) pam_syslog(pamh, LOG_ERR, "%s", w->warning.c_str());
+        for (const auto& t : w->twins) pam_syslog(pamh, prio, "%s", t.c_str());
         return true;
     }
 };

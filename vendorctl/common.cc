@@ -29,13 +29,20 @@ bool audit_ok(Ctl& c, Event e) {
     if (e.operator_name.empty()) e.operator_name = operator_name();
     e.service = "vendorctl";
     e.pid = static_cast<std::int64_t>(getpid());
-    syslog(LOG_AUTHPRIV | LOG_INFO, "%s", audit_kv(e).c_str());
+    // The chained line first, then its syslog twin with seq= and hash=; the
+    // event still reaches syslog (without them) when the log cannot be written.
     auto w = audit_append(c.cfg, c.host, e);
     if (!w) {
+        syslog(LOG_AUTHPRIV | LOG_INFO, "%s", audit_kv(e).c_str());
         std::fprintf(stderr, "vendorctl: warning: cannot write audit log: %s\n",
                      w.error().detail.c_str());
         return false;
     }
+    if (!w->warning.empty()) {
+        syslog(LOG_AUTHPRIV | LOG_ERR, "%s", w->warning.c_str());
+        std::fprintf(stderr, "vendorctl: warning: %s\n", w->warning.c_str());
+    }
+    for (const auto& t : w->twins) syslog(LOG_AUTHPRIV | LOG_INFO, "%s", t.c_str());
     return true;
 }
 

@@ -24,23 +24,70 @@ Result<std::string> read_audit(const Ctl& c) {
     return r;
 }
 
+// The head record beside the log (audit.h); `found` false when absent.
+Result<AuditHead> read_head(const Ctl& c, bool& found) {
+    SafeOpts o;
+    o.max_size = 4096;
+    o.allow_group_read = false;
+    auto r = safe_read_optional(head_path(c.cfg), found, o);
+    if (!r) return std::move(r).error();
+    if (!found) return AuditHead{};
+    return parse_head(*r);
+}
+
+// Everything `log --verify` checks, also the gate of `prune`.
+Result<VerifyResult> verify_log(const Ctl& c, std::string_view content) {
+    VerifyOpts o;
+    o.now_s = now_s();
+    o.retention_days = c.cfg.log_retention_days;
+    bool found = false;
+    auto head = read_head(c, found);
+    if (!head) return std::move(head).error();
+    if (found) o.head = *head;
+    auto v = audit_verify(content, o);
+    if (!found && !content.empty())
+        v.warnings.push_back("no head record " + head_path(c.cfg) +
+                             " (first run after an upgrade?): the end of the log is not checked "
+                             "until the next event writes it");
+    return v;
+}
+
+int print_verify(const Ctl& c, const VerifyResult& v) {
+    const char* log = c.cfg.audit_log.c_str();
+    if (c.json) {
+        Json j = Json::object();
+        j.set("lines", static_cast<std::int64_t>(v.lines)).set("intact", v.breaks.empty());
+        j.set("last_seq", static_cast<std::int64_t>(v.last_seq));
+        if (!v.breaks.empty())
+            j.set("first_bad_line", static_cast<std::int64_t>(v.first_bad)).set("why", v.why);
+        Json breaks = Json::array();
+        for (const auto& b : v.breaks) {
+            Json e = Json::object();
+            e.set("line", static_cast<std::int64_t>(b.line)).set("why", b.why);
+            breaks.push(std::move(e));
+        }
+        j.set("breaks", std::move(breaks));
+        Json warnings = Json::array();
+        for (const auto& w : v.warnings) warnings.push(std::string_view(w));
+        j.set("warnings", std::move(warnings));
+        std::printf("%s\n", j.dump_pretty().c_str());
+    } else {
+        for (const auto& w : v.warnings) std::printf("%s: warning: %s\n", log, w.c_str());
+        for (const auto& b : v.breaks)
+            std::printf("%s: line %zu: %s\n", log, b.line, b.why.c_str());
+        if (v.breaks.empty()) std::printf("%s: %zu lines, chain intact\n", log, v.lines);
+        else std::printf("%s: %zu lines, %zu break(s)\n", log, v.lines, v.breaks.size());
+    }
+    return v.breaks.empty() ? kExitOk : kExitRefused;
+}
+
 int cmd_log(Ctl& c) {
     auto content = read_audit(c);
     if (!content) return fail(content.error());
     if (c.args.has("--verify")) {
-        auto v = audit_verify(*content, "");
-        if (c.json) {
-            Json j = Json::object();
-            j.set("lines", static_cast<std::int64_t>(v.lines)).set("intact", v.first_bad == 0);
-            if (v.first_bad)
-                j.set("first_bad_line", static_cast<std::int64_t>(v.first_bad)).set("why", v.why);
-            std::printf("%s\n", j.dump_pretty().c_str());
-        } else if (v.first_bad) {
-            std::printf("%s: line %zu: %s\n", c.cfg.audit_log.c_str(), v.first_bad, v.why.c_str());
-        } else {
-            std::printf("%s: %zu lines, chain intact\n", c.cfg.audit_log.c_str(), v.lines);
-        }
-        return v.first_bad ? kExitRefused : kExitOk;
+        auto v = verify_log(c, *content);
+        if (!v) return fail(v.error());
+        return print_verify(c, *v);
     }
     std::int64_t since_ms = 0;
     if (c.args.has("--since")) {
@@ -96,102 +143,58 @@ int cmd_log(Ctl& c) {
 
 namespace {
 
-Result<std::string> parse_first_prev(std::string_view text) {
-    auto line = text.substr(0, text.find('\n'));
-    auto doc = Json::parse(line, "audit line");
-    if (!doc) return std::move(doc).error();
-    std::string prev;
-    if (auto st = JsonReader(doc->get(), "audit line").str("prev", prev, true, 64); !st)
-        return st.error();
-    return prev;
-}
-
 struct Pruner : RewriteFn {
-    std::int64_t cutoff_s = 0;
-    std::size_t dropped = 0, kept = 0;
-    std::string host;
-    std::string op;
+    PruneOpts opts;
+    std::string head_file;
     bool dry_run = false;
+    PrunePlan plan;
     Result<std::string> rewrite(std::string_view content) override {
-        // Whole months only: a month goes when its last second is older than
-        // the cutoff, so the log always holds at least log_retention_days.
-        std::string last_dropped;
-        std::string_view rest = content;
-        std::string kept_text;
-        while (!rest.empty()) {
-            auto nl = rest.find('\n');
-            if (nl == std::string_view::npos)
-                return make_error(Code::invalid, "audit log ends with a partial line");
-            auto line = rest.substr(0, nl);
-            rest.remove_prefix(nl + 1);
-            auto r = parse_audit_line(line);
-            if (!r)
-                return make_error(Code::invalid,
-                                  "audit log has an unreadable line; run vendorctl log --verify");
-            std::int64_t y;
-            unsigned m, d;
-            civil_from_days(r->ts_ms / 1000 / 86400, y, m, d);
-            std::int64_t next_month =
-                days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * 86400;
-            if (kept == 0 && next_month <= cutoff_s) {
-                last_dropped = std::string(line);
-                ++dropped;
-            } else {
-                kept_text.append(line.data(), line.size());
-                kept_text += '\n';
-                ++kept;
-            }
-        }
-        if (dropped == 0 || dry_run) return std::string(content);
-        // The kept log starts with a log_pruned header carrying the hash of
-        // the last dropped line, then the kept lines exactly as they were
-        // (a central collector's copies still match them).
-        Json j = Json::object();
-        j.set("ts", format_rfc3339_ms(now_ms())).set("host", host).set("event", "log_pruned");
-        j.set("operator", op)
-            .set("detail", "dropped " + std::to_string(dropped) + " lines before " +
-                               format_rfc3339(cutoff_s));
-        // The chain resumes at the first kept line: the header carries the
-        // prev that line already has (after an earlier prune, that is not
-        // the hash of the last dropped line, which was an older header).
-        std::string anchor = line_hash(last_dropped);
-        if (!kept_text.empty()) {
-            auto first = parse_first_prev(kept_text);
-            if (!first) return std::move(first).error();
-            anchor = *first;
-        }
-        j.set("prev", anchor);
-        return j.dump() + "\n" + kept_text;
+        auto p = audit_prune(content, opts);
+        if (!p) return std::move(p).error();
+        plan = std::move(*p);
+        if (dry_run) return std::string(content);
+        return plan.out;
+    }
+    // Before the rename: an appender that opens the new log writes its head
+    // record after this one.
+    Status replacing(std::string_view) override {
+        if (dry_run || plan.dropped == 0) return {};
+        return write_record(head_file, format_head(plan.head), 0600);
     }
 };
 
 }  // namespace
 
 int cmd_prune(Ctl& c) {
-    if (c.cfg.log_retention_days < 183 && !c.args.has("--force"))
+    bool force = c.args.has("--force");
+    if (c.cfg.log_retention_days < 183 && !force)
         return fail(
             "log_retention_days is " + std::to_string(c.cfg.log_retention_days) +
             ", below the 6 months (183 days) the guideline requires; use --force to prune anyway");
     // Check the chain before rewriting it: never launder a tampered log.
     auto content = read_audit(c);
     if (!content) return fail(content.error());
-    auto v = audit_verify(*content, "");
-    if (v.first_bad)
-        return fail("audit log chain broken at line " + std::to_string(v.first_bad) +
-                    "; not pruning");
-    Pruner p;
-    p.cutoff_s = now_s() - static_cast<std::int64_t>(c.cfg.log_retention_days) * 86400;
-    p.host = c.host;
-    p.op = operator_name();
-    p.dry_run = c.args.has("--dry-run");
+    auto v = verify_log(c, *content);
+    if (!v) return fail(v.error());
+    if (!v->breaks.empty())
+        return fail("audit log chain broken at line " + std::to_string(v->first_bad) + " (" +
+                    v->why + "); not pruning");
     if (content->empty()) {
         std::printf("audit log empty; nothing to prune\n");
         return kExitOk;
     }
+    Pruner p;
+    p.opts.now_ms = now_ms();
+    p.opts.retention_days = c.cfg.log_retention_days;
+    p.opts.host = c.host;
+    p.opts.operator_name = operator_name();
+    p.opts.force = force;
+    p.head_file = head_path(c.cfg);
+    p.dry_run = c.args.has("--dry-run");
     if (auto st = locked_rewrite(c.cfg.audit_log, kMaxLog, p); !st) return fail(st.error());
-    std::printf("%s%zu lines dropped (whole months before %s), %zu kept\n",
-                p.dry_run ? "dry run: " : "", p.dropped, format_rfc3339(p.cutoff_s).c_str(),
-                p.kept);
+    std::printf("%s%zu lines dropped (%zu whole months before %s), %zu kept\n",
+                p.dry_run ? "dry run: " : "", p.plan.dropped, p.plan.months,
+                format_rfc3339(p.plan.pruned_before).c_str(), p.plan.kept);
     return kExitOk;
 }
 

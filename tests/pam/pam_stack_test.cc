@@ -1300,6 +1300,160 @@ void test_audit_chain_intact(void**) {
         fail_msg("vendorctl log --verify: exit %d: %s%s", r.status, r.out.c_str(), r.err.c_str());
 }
 
+// ---- audit log damage, through the real vendorctl (issue items 6, 7, 8) --------------------
+//
+// A second config that differs only in its audit log, so that the shared log
+// of the other tests stays intact.
+
+struct AuditSandbox {
+    std::string dir, log, head, cfg;
+    AuditSandbox(const char* name) {
+        dir = env().root + "/" + name;
+        log = dir + "/audit.jsonl";
+        head = log + ".head";
+        cfg = env().root + "/" + name + ".conf";
+        sh("rm -rf '" + dir + "' && mkdir -m 0700 '" + dir +
+           "' && sed 's|^audit_log = .*|audit_log = " + log + "|' '" + env().cfg + "' > '" + cfg +
+           "' && chmod 0644 '" + cfg + "'");
+    }
+    static void sh(const std::string& cmd) {
+        auto r = run_cmd({"sh", "-c", cmd});
+        if (r.status != 0) fail_msg("sh -c %s: exit %d: %s", cmd.c_str(), r.status, r.err.c_str());
+    }
+    CmdResult ctl(const std::vector<std::string>& args,
+                  const std::vector<std::string>& env_ = {}) const {
+        std::vector<std::string> argv = {env().vendorctl, "--config", cfg};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_cmd(argv, env_);
+    }
+    void event(const std::string& account) const {
+        auto r = ctl({"unlock", account});
+        if (r.status != 0) fail_msg("vendorctl unlock: exit %d: %s", r.status, r.err.c_str());
+    }
+    CmdResult verify(bool json = false) const {
+        return json ? ctl({"--json", "log", "--verify"}) : ctl({"log", "--verify"});
+    }
+};
+
+#define assert_verify(sb, want_status, want_text)                                                  \
+    do {                                                                                           \
+        auto r_ = (sb).verify();                                                                   \
+        if (r_.status != (want_status) || r_.out.find(want_text) == std::string::npos)             \
+            fail_msg("log --verify: exit %d (want %d), no '%s' in: %s%s", r_.status, want_status,  \
+                     want_text, r_.out.c_str(), r_.err.c_str());                                   \
+    } while (0)
+
+void test_audit_tail_loss_detected(void**) {
+    // Item 7: before, each of these said "chain intact".
+    NEED_ROOT();
+    add_account("aud1");
+    AuditSandbox sb("audit_tail");
+    for (int i = 0; i < 4; ++i) sb.event("aud1");
+    assert_verify(sb, 0, "4 lines, chain intact");
+    auto lines = audit_lines(sb.log);
+    assert_int_equal(lines.size(), 4);
+    if (lines[3].find("\"seq\":4,") == std::string::npos)
+        fail_msg("no seq 4: %s", lines[3].c_str());
+    struct stat st {};
+    assert_int_equal(::stat(sb.head.c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    // Last line deleted.
+    AuditSandbox::sh("cp '" + sb.log + "' '" + sb.dir + "/saved' && sed -i '$d' '" + sb.log + "'");
+    assert_verify(sb, 1, "line(s) were removed");
+    // Last line edited.
+    AuditSandbox::sh("cp '" + sb.dir + "/saved' '" + sb.log + "' && sed -i '$s/aud1/aud2/' '" +
+                     sb.log + "'");
+    assert_verify(sb, 1, "edited");
+    // Truncated to 0, deleted, rotated by logrotate.
+    AuditSandbox::sh(": > '" + sb.log + "'");
+    assert_verify(sb, 1, "empty or missing");
+    AuditSandbox::sh("rm '" + sb.log + "'");
+    assert_verify(sb, 1, "empty or missing");
+    AuditSandbox::sh("cp '" + sb.dir + "/saved' '" + sb.log + "' && mv '" + sb.log + "' '" +
+                     sb.log + ".1'");
+    sb.event("aud1");  // the next event after the rotation
+    assert_verify(sb, 1, "continues an earlier log");
+    // Every break listed in --json.
+    auto r = sb.verify(true);
+    assert_int_equal(r.status, 1);
+    if (r.out.find("\"breaks\"") == std::string::npos ||
+        r.out.find("\"intact\": false") == std::string::npos)
+        fail_msg("log --verify --json: %s", r.out.c_str());
+    // The upgrade case: a log without head record is a warning, then fine.
+    AuditSandbox fresh("audit_upgrade");
+    fresh.event("aud1");
+    AuditSandbox::sh("rm '" + fresh.head + "'");
+    assert_verify(fresh, 0, "warning: no head record");
+    fresh.event("aud1");
+    assert_verify(fresh, 0, "2 lines, chain intact");
+}
+
+void test_audit_torn_tail_repaired(void**) {
+    // Item 6: a torn last line used to stop verify for ever and block prune.
+    NEED_ROOT();
+    add_account("aud2");
+    AuditSandbox sb("audit_torn");
+    for (int i = 0; i < 3; ++i) sb.event("aud2");
+    AuditSandbox::sh("printf '%s' '{\"ts\":\"2026-11-28T07:39:07.000Z\",\"host\":\"x\",\"ev' >> '" +
+                     sb.log + "'");
+    assert_verify(sb, 1, "line 4: last line is not terminated");
+    sb.event("aud2");
+    assert_verify(sb, 0, "5 lines, chain intact");
+    auto lines = audit_lines(sb.log);
+    if (lines[3].find("\"event\":\"log_repaired\"") == std::string::npos ||
+        lines[3].find("\"dropped_bytes\":47") == std::string::npos)
+        fail_msg("no log_repaired line: %s", lines[3].c_str());
+    auto r = sb.ctl({"prune", "--dry-run"});
+    if (r.status != 0)
+        fail_msg("prune --dry-run after a repair: exit %d: %s", r.status, r.err.c_str());
+    // Two edits: both reported, verify carries on.
+    AuditSandbox::sh("sed -i '2s/aud2/aud3/;4s/repaired/Repaired/' '" + sb.log + "'");
+    r = sb.verify();
+    if (r.status != 1 || r.out.find("line 3:") == std::string::npos ||
+        r.out.find("line 5:") == std::string::npos || r.out.find("2 break(s)") == std::string::npos)
+        fail_msg("log --verify: exit %d: %s", r.status, r.out.c_str());
+}
+
+void test_prune_wrong_clock_refused(void**) {
+    // Item 8: with the clock a year ahead the daily timer emptied the log.
+    NEED_ROOT();
+    add_account("aud3");
+    AuditSandbox sb("audit_prune");
+    for (int i = 0; i < 3; ++i) sb.event("aud3");
+    std::string lib;
+    for (const char* l : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                          "/usr/lib/faketime/libfaketime.so.1"})
+        if (::access(l, R_OK) == 0) lib = l;
+    if (lib.empty()) {
+        skip();  // libfaketime not installed
+        return;
+    }
+    std::string asan = asan_runtime();
+    auto at = [&](const char* offset) -> std::vector<std::string> {
+        return {"LD_PRELOAD=" + (asan.empty() ? "" : asan + " ") + lib,
+                std::string("FAKETIME=") + offset, "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+    };
+    auto before = audit_lines(sb.log);
+    auto r = sb.ctl({"prune"}, at("+365d"));
+    if (r.status != 1 || r.err.find("every line") == std::string::npos)
+        fail_msg("prune a year ahead: exit %d: %s%s", r.status, r.out.c_str(), r.err.c_str());
+    r = sb.ctl({"prune"}, at("-1d"));
+    if (r.status != 1 || r.err.find("before the newest line") == std::string::npos)
+        fail_msg("prune a day behind: exit %d: %s%s", r.status, r.out.c_str(), r.err.c_str());
+    assert_true(audit_lines(sb.log) == before);
+    assert_verify(sb, 0, "3 lines, chain intact");
+    // Today: nothing to drop, fine.
+    r = sb.ctl({"prune"});
+    if (r.status != 0) fail_msg("prune: exit %d: %s", r.status, r.err.c_str());
+    // --force does drop everything, and the result verifies (a year later).
+    r = sb.ctl({"prune", "--force"}, at("+365d"));
+    if (r.status != 0) fail_msg("prune --force: exit %d: %s", r.status, r.err.c_str());
+    auto after = audit_lines(sb.log);
+    assert_int_equal(after.size(), 1);
+    auto v = sb.ctl({"log", "--verify"}, at("+365d"));
+    if (v.status != 0) fail_msg("verify after prune --force: exit %d: %s", v.status, v.out.c_str());
+}
+
 int run_all() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exports_only_pam_sm),
@@ -1357,6 +1511,9 @@ int run_all() {
         cmocka_unit_test(test_concurrent_code_use),
         cmocka_unit_test(test_totp),
         cmocka_unit_test(test_audit_chain_intact),
+        cmocka_unit_test(test_audit_tail_loss_detected),
+        cmocka_unit_test(test_audit_torn_tail_repaired),
+        cmocka_unit_test(test_prune_wrong_clock_refused),
     };
     return cmocka_run_group_tests_name("pam_stack", tests, nullptr, nullptr);
 }

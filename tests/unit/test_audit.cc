@@ -4,8 +4,12 @@
 // content of line k (keeping valid JSON and its own prev) is reported at line
 // k + 1, whose prev no longer matches; an edit of line k's prev, a removed or
 // reordered line is reported at k. The chain alone cannot see an edit of the
-// very last line: that needs the last hash kept elsewhere (not asserted here).
+// very last line or lost last lines: the head record beside the log can.
 #include "audit.h"
+
+#include <sys/mount.h>
+
+#include <cstdlib>
 
 #include "files.h"
 #include "util.h"
@@ -52,14 +56,36 @@ struct Log {
     TmpDir dir;
     Config cfg;
     std::vector<std::string> written;
+    AuditWritten last;
     Log() { cfg.audit_log = dir / "log/audit.jsonl"; }
     void append(const Event& e) {
         auto r = audit_append(cfg, "web-01", e);
         if (!r.ok()) fail_msg("audit_append: %s", r.error().detail.c_str());
-        written.push_back(*r);
+        written.push_back(r->line);
+        last = *r;
     }
     std::string content() const { return slurp(cfg.audit_log); }
+    AuditHead head() const {
+        auto h = parse_head(slurp(head_path(cfg)));
+        if (!h.ok()) fail_msg("head record: %s", h.error().detail.c_str());
+        return *h;
+    }
+    VerifyResult verify(const std::string& text) const {
+        VerifyOpts o;
+        o.head = head();
+        return audit_verify(text, o);
+    }
 };
+
+bool has_break(const VerifyResult& v, std::size_t line, const std::string& why) {
+    for (const auto& b : v.breaks)
+        if (b.line == line && contains(b.why, why)) return true;
+    return false;
+}
+
+void print_breaks(const VerifyResult& v) {
+    for (const auto& b : v.breaks) print_message("#   break line %zu: %s\n", b.line, b.why.c_str());
+}
 
 void fill(Log& log) {
     log.append(event("auth", "acme", "denied"));
@@ -169,25 +195,390 @@ void truncated_tail(void**) {
     v = audit_verify(content.substr(0, content.size() - 20), "");  // half a line
     assert_int_equal(v.first_bad, 5);
     assert_int_equal(v.lines, 4);
-    // A cut exactly at a line end is a shorter, intact log.
+    // A cut exactly at a line end is a shorter, intact chain (the head
+    // record sees it: head_record below).
     auto lines = lines_of(content);
     lines.pop_back();
     assert_int_equal(first_bad(join(lines)), 0);
-    // An append after a torn line starts a line of its own (the event is not
-    // glued to the fragment and lost) and chains to the fragment, so verify
-    // reports the torn line itself.
-    auto torn = content.substr(0, content.size() - 20);
+}
+
+// Item 6: a torn last line (crash or ENOSPC mid-write) is cut off under the
+// lock by the next append, which says so in a log_repaired line; the chain
+// goes on from the last complete line and stays intact.
+void torn_tail_repaired(void**) {
+    Log log;
+    fill(log);
+    auto content = log.content();
+    auto lines = lines_of(content);
+    auto torn = content + lines[2].substr(0, 37);  // a write of line 6 torn after 37 bytes
     write_file(log.cfg.audit_log, torn, 0600);
+    auto v = log.verify(torn);
+    assert_int_equal(v.breaks.size(), 1);
+    assert_true(has_break(v, 6, "not terminated"));
     log.append(event("auth", "acme", "ok"));
+    assert_int_equal(log.last.torn_bytes, 37);
     auto after = lines_of(log.content());
-    assert_int_equal(after.size(), 6);
-    assert_str_eq(after[4], lines_of(torn).back());
-    assert_str_eq(after[5], log.written.back());
-    assert_ok(parse_audit_line(after[5]));
+    assert_int_equal(after.size(), 7);
+    for (std::size_t i = 0; i < 5; ++i) assert_str_eq(after[i], lines[i]);
+    assert_true(contains(after[5], "\"event\":\"log_repaired\""));
+    assert_true(contains(after[5], "\"dropped_bytes\":37"));
+    assert_true(contains(after[5], "\"seq\":6"));
     assert_true(contains(after[5], "\"prev\":\"" + line_hash(after[4]) + "\""));
-    v = audit_verify(log.content(), "");
-    assert_int_equal(v.first_bad, 5);
-    assert_true(contains(v.why, "JSON"));
+    assert_ok(parse_audit_line(after[5]));
+    assert_str_eq(after[6], log.written.back());
+    assert_true(contains(after[6], "\"seq\":7,\"prev\":\"" + line_hash(after[5]) + "\""));
+    v = log.verify(log.content());
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    assert_int_equal(v.last_seq, 7);
+    // Both lines reach syslog, the repair first.
+    assert_int_equal(log.last.twins.size(), 2);
+    assert_true(log.last.twins[0].rfind("event=log_repaired ", 0) == 0);
+    assert_true(contains(log.last.twins[0], " seq=6 hash=" + line_hash(after[5])));
+    // A log that is nothing but a fragment is cut to nothing.
+    Log bare;
+    bare.append(event("auth", "acme", "ok"));
+    write_file(bare.cfg.audit_log, "{\"ts\":\"2026-", 0600);
+    assert_ok(remove_file(head_path(bare.cfg)));  // the very first write tore
+    bare.append(event("auth", "acme", "ok"));
+    auto b = lines_of(bare.content());
+    assert_int_equal(b.size(), 2);
+    assert_true(contains(b[0], "\"event\":\"log_repaired\""));
+    assert_true(contains(b[0], "\"seq\":1,\"prev\":\"\""));
+    assert_int_equal(bare.verify(bare.content()).breaks.size(), 0);
+}
+
+// The same through a real full file system: a 64 KiB tmpfs (root only).
+void torn_tail_enospc(void**) {
+    if (geteuid() != 0) {
+        skip();
+        return;
+    }
+    Log log;
+    make_dir(log.dir / "log", 0700);
+    std::string mnt = log.dir / "log";
+    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k,mode=0700") != 0) {
+        skip();  // no mount in this container
+        return;
+    }
+    // Something to free afterwards, then fill the rest with events.
+    write_file(mnt + "/filler", std::string(16384, 'x'), 0600);
+    Event e = event("auth", "acme", "denied");
+    e.detail = std::string(900, 'd');
+    int ok = 0;
+    std::string err;
+    for (int i = 0; i < 400; ++i) {
+        auto r = audit_append(log.cfg, "web-01", e);
+        if (!r.ok()) {
+            err = r.error().detail;
+            break;
+        }
+        ++ok;
+    }
+    std::string full = slurp(log.cfg.audit_log);
+    ::unlink((mnt + "/filler").c_str());
+    auto r = audit_append(log.cfg, "web-01", event("auth", "acme", "ok"));
+    std::string after = slurp(log.cfg.audit_log);
+    std::string head = slurp(head_path(log.cfg));
+    ::umount2(mnt.c_str(), MNT_DETACH);
+    if (err.empty()) fail_msg("the tmpfs never filled up (%d appends)", ok);
+    assert_true(contains(err, "write"));
+    assert_true(ok > 10);
+    assert_ok(r);
+    print_message("#   %d appends fitted; then: %s; torn tail cut: %zu bytes\n", ok, err.c_str(),
+                  r->torn_bytes);
+    VerifyOpts o;
+    o.head = *parse_head(head);
+    auto v = audit_verify(after, o);
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    assert_int_equal(v.last_seq, static_cast<std::uint64_t>(ok + (r->torn_bytes ? 2 : 1)));
+    if (full.back() != '\n') {
+        assert_true(r->torn_bytes > 0);
+        assert_true(contains(after, "\"event\":\"log_repaired\""));
+    }
+}
+
+// Item 6: verify reports every break and carries on past one.
+void every_break_reported(void**) {
+    Log log;
+    fill(log);
+    log.append(event("auth", "acme", "ok"));
+    auto lines = lines_of(log.content());
+    auto bad = lines;
+    auto at = bad[1].find("\"account\":\"acme\"");
+    bad[1][at + 14] = 'f';       // line 2 edited: line 3 breaks
+    bad.erase(bad.begin() + 3);  // line 4 removed: the new line 4 breaks
+    auto v = audit_verify(join(bad), "");
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 2);
+    assert_true(has_break(v, 3, "prev does not match"));
+    assert_true(has_break(v, 4, "seq 5 follows seq 3"));
+    assert_int_equal(v.first_bad, 3);
+    // A torn line an earlier version left in the middle (the next line
+    // chained to it), in a log of legacy lines (no seq) that goes on with
+    // seq: one break, then the chain is followed again.
+    std::vector<std::string> old;
+    std::string prev;
+    for (int i = 0; i < 3; ++i) {
+        old.push_back(R"({"ts":"2026-10-0)" + std::to_string(i + 1) +
+                      R"(T08:00:00.000Z","event":"auth","prev":")" + prev + "\"}");
+        prev = line_hash(old.back());
+    }
+    old.push_back(R"({"ts":"2026-10-04T08:0)");
+    prev = line_hash(old.back());
+    old.push_back(R"({"ts":"2026-10-05T08:00:00.000Z","event":"auth","prev":")" + prev + "\"}");
+    for (int i = 1; i <= 2; ++i) {
+        prev = line_hash(old.back());
+        old.push_back(R"({"ts":"2026-10-06T08:00:00.000Z","event":"auth","seq":)" +
+                      std::to_string(i) + R"(,"prev":")" + prev + "\"}");
+    }
+    v = audit_verify(join(old), "");
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 1);
+    assert_true(has_break(v, 4, "JSON"));
+    assert_int_equal(v.last_seq, 2);
+    // Once seq has started, a line without one is a break.
+    old.push_back(R"({"ts":"2026-10-06T08:00:00.000Z","event":"auth","prev":")" +
+                  line_hash(old.back()) + "\"}");
+    assert_true(has_break(audit_verify(join(old), ""), 8, "no seq"));
+}
+
+// Item 7: the head record sees what the chain cannot.
+void head_record(void**) {
+    Log log;
+    fill(log);
+    auto content = log.content();
+    auto lines = lines_of(content);
+    auto h = log.head();
+    assert_int_equal(h.seq, 5);
+    assert_int_equal(h.size, content.size());
+    assert_str_eq(h.hash, line_hash(lines.back()));
+    assert_int_equal(slurp(head_path(log.cfg)).size(), kHeadSize);
+    struct stat st {};
+    assert_int_equal(::stat(head_path(log.cfg).c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(log.verify(content).breaks.size(), 0);
+    // The last line deleted, the last two.
+    auto cut = lines;
+    cut.pop_back();
+    auto v = log.verify(join(cut));
+    assert_true(has_break(v, 5, "last 1 line(s) were removed"));
+    cut.pop_back();
+    assert_true(has_break(log.verify(join(cut)), 4, "last 2 line(s)"));
+    // The last line edited (the chain alone cannot see it).
+    auto edited = lines;
+    auto at = edited[4].find("\"account\":\"acme\"");
+    edited[4][at + 14] = 'f';
+    assert_int_equal(first_bad(join(edited)), 0);
+    assert_true(has_break(log.verify(join(edited)), 5, "edited"));
+    // Truncated to 0, or deleted (read as empty).
+    v = log.verify("");
+    assert_int_equal(v.breaks.size(), 1);
+    assert_true(has_break(v, 1, "empty or missing"));
+    // Rotated away: the next line chains on from the head record, so the
+    // new file starts with a visible gap, and the two files put together
+    // are one intact chain.
+    std::string rotated = log.dir / "log/audit.jsonl.1";
+    assert_int_equal(::rename(log.cfg.audit_log.c_str(), rotated.c_str()), 0);
+    log.append(event("auth", "acme", "ok"));
+    assert_true(contains(log.last.warning, "does not end where its head record says"));
+    assert_int_equal(log.last.seq, 6);
+    v = log.verify(log.content());
+    assert_true(has_break(v, 1, "continues an earlier log"));
+    v = audit_verify(slurp(rotated) + log.content(), "");
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    assert_int_equal(v.last_seq, 6);
+    // Last line deleted, then a login: the gap is not papered over.
+    Log del;
+    fill(del);
+    auto dl = lines_of(del.content());
+    dl.pop_back();
+    write_file(del.cfg.audit_log, join(dl), 0600);
+    del.append(event("auth", "acme", "ok"));
+    v = del.verify(del.content());
+    print_breaks(v);
+    assert_true(has_break(v, 5, "seq 6 follows seq 4"));
+    // A malformed head record makes the append fail (closed).
+    write_file(head_path(del.cfg), "garbage", 0600);
+    assert_err(audit_append(del.cfg, "web-01", event("auth", "acme", "ok")), Code::invalid);
+    assert_int_equal(::chmod(head_path(del.cfg).c_str(), 0640), 0);
+    assert_err(audit_append(del.cfg, "web-01", event("auth", "acme", "ok")), Code::insecure);
+    assert_false(parse_head("").ok());
+    assert_false(parse_head(format_head(h).substr(1)).ok());
+    auto again = parse_head(format_head(h));
+    assert_ok(again);
+    assert_int_equal(again->seq, h.seq);
+    assert_str_eq(again->hash, h.hash);
+}
+
+void seq_and_twins(void**) {
+    Log log;
+    fill(log);
+    auto lines = lines_of(log.content());
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        auto r = parse_audit_line(lines[i]);
+        assert_ok(r);
+        assert_true(r->seq.has_value());
+        assert_int_equal(*r->seq, i + 1);
+    }
+    // The twin: key=value form, then the line's seq and hash.
+    assert_int_equal(log.last.twins.size(), 1);
+    assert_str_eq(log.last.twins[0], audit_kv(event("session_close", "acme", "ok")) +
+                                         " seq=5 hash=" + line_hash(lines[4]));
+    assert_int_equal(log.last.seq, 5);
+    assert_str_eq(log.last.hash, line_hash(lines[4]));
+    // Replayed / duplicated seq.
+    auto dup = lines;
+    dup.insert(dup.begin() + 2, dup[1]);
+    assert_true(has_break(audit_verify(join(dup), ""), 3, "seq 2 follows seq 2"));
+    assert_false(
+        parse_audit_line(R"({"ts":"2026-11-28T07:39:07.123Z","event":"auth","seq":0,"prev":""})")
+            .ok());
+}
+
+// ---- prune (item 8) and the log_pruned header (item 7) ---------------------
+
+constexpr std::int64_t kDay = 86400;
+
+// A log of one line a day from `from` for `days` days, seq from 1.
+std::string daily_log(std::int64_t from, int days) {
+    std::string out, prev;
+    for (int i = 0; i < days; ++i) {
+        std::string l = R"({"ts":")" + format_rfc3339_ms((from + i * kDay) * 1000) +
+                        R"(","host":"web-01","event":"auth","account":"acme","seq":)" +
+                        std::to_string(i + 1) + R"(,"prev":")" + prev + "\"}";
+        prev = line_hash(l);
+        out += l + "\n";
+    }
+    return out;
+}
+
+PruneOpts prune_at(std::int64_t now_s, bool force = false) {
+    PruneOpts o;
+    o.now_ms = now_s * 1000;
+    o.retention_days = 190;
+    o.host = "web-01";
+    o.operator_name = "alice";
+    o.force = force;
+    return o;
+}
+
+VerifyResult verify_at(const std::string& text, std::int64_t now_s) {
+    VerifyOpts o;
+    o.now_s = now_s;
+    o.retention_days = 190;
+    return audit_verify(text, o);
+}
+
+void prune_months(void**) {
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    auto log = daily_log(start, 230);       // 2026-01-10 .. 2026-08-27
+    std::int64_t now = start + 230 * kDay;  // 2026-08-28: cutoff 2026-02-19, drops January
+    auto p = audit_prune(log, prune_at(now));
+    assert_ok(p);
+    assert_int_equal(p->dropped, 22);
+    assert_int_equal(p->months, 1);
+    assert_int_equal(p->pruned_before, days_from_civil(2026, 2, 1) * kDay);
+    auto out = lines_of(p->out);
+    assert_int_equal(out.size(), 230 - 22 + 1);
+    assert_true(contains(out[0], "\"event\":\"log_pruned\""));
+    assert_true(contains(out[0], "\"pruned_before\":\"2026-02-01T00:00:00Z\""));
+    assert_true(contains(out[0], "\"dropped\":22,\"seq\":22,"));
+    auto v = verify_at(p->out, now);
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    assert_int_equal(v.last_seq, 230);
+    assert_int_equal(p->head.seq, 230);
+    assert_int_equal(p->head.size, p->out.size());
+    // The daily timer a month later prunes again (the first header goes
+    // with February; before, it was kept and blocked every later prune).
+    auto q = audit_prune(p->out, prune_at(now + 31 * kDay));
+    assert_ok(q);
+    assert_int_equal(q->dropped, 28);
+    assert_int_equal(q->kept, 230 - 22 - 28);
+    assert_int_equal(lines_of(q->out).size(), q->kept + 1);
+    v = verify_at(q->out, now + 31 * kDay);
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    // Nothing to drop: unchanged.
+    auto n = audit_prune(q->out, prune_at(now + 32 * kDay));
+    assert_ok(n);
+    assert_int_equal(n->dropped, 0);
+    assert_str_eq(n->out, q->out);
+}
+
+void prune_refuses_wrong_clock(void**) {
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    auto log = daily_log(start, 230);
+    std::int64_t now = start + 230 * kDay;
+    // The clock behind the newest line.
+    auto r = audit_prune(log, prune_at(start + 100 * kDay));
+    assert_err(r, Code::refused);
+    assert_true(contains(r.error().detail, "before the newest line"));
+    // The clock a year ahead: the daily timer must not empty the log.
+    r = audit_prune(log, prune_at(now + 365 * kDay));
+    assert_err(r, Code::refused);
+    assert_true(contains(r.error().detail, "every line"));
+    // More than three months at once.
+    r = audit_prune(log, prune_at(now + 100 * kDay));
+    assert_err(r, Code::refused);
+    assert_true(contains(r.error().detail, "4 months at once"));
+    r = audit_prune(log, prune_at(now + 70 * kDay));  // three months: fine
+    assert_ok(r);
+    assert_int_equal(r->months, 3);
+    // --force does it, and the result still verifies.
+    r = audit_prune(log, prune_at(now + 365 * kDay, true));
+    assert_ok(r);
+    assert_int_equal(r->kept, 0);
+    assert_int_equal(lines_of(r->out).size(), 1);
+    assert_int_equal(verify_at(r->out, now + 365 * kDay).breaks.size(), 0);
+    assert_err(audit_prune(log + "{\"ts\"", prune_at(now)), Code::invalid);
+}
+
+void forged_pruned_header(void**) {
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    auto log = daily_log(start, 230);
+    std::int64_t now = start + 230 * kDay;
+    auto p = audit_prune(log, prune_at(now));
+    assert_ok(p);
+    auto out = lines_of(p->out);
+    auto forge = [&](const std::string& from, const std::string& to) {
+        auto f = out;
+        auto at = f[0].find(from);
+        assert_true(at != std::string::npos);
+        f[0].replace(at, from.size(), to);
+        print_breaks(verify_at(join(f), now));
+        return verify_at(join(f), now);
+    };
+    // A cutoff inside the retention: the header admits to dropping lines
+    // that had to be kept.
+    auto v = forge("_before\":\"2026-02-01", "_before\":\"2026-07-01");
+    assert_true(has_break(v, 1, "inside the retention"));
+    v = forge("_before\":\"2026-02-01", "_before\":\"2026-02-02");
+    assert_true(has_break(v, 1, "not the start of a month"));
+    // The first kept line older than the stated cutoff.
+    v = forge("_before\":\"2026-02-01", "_before\":\"2025-12-01");
+    assert_int_equal(v.breaks.size(), 0);  // older cutoff, lines after it: consistent
+    auto f = out;
+    f.insert(f.begin() + 1, lines_of(log)[21]);  // a January line kept behind the header
+    v = verify_at(join(f), now);
+    assert_true(has_break(v, 2, "older than the pruned_before"));
+    v = forge("\"dropped\":22,", "");
+    assert_true(has_break(v, 1, "without a valid"));
+    // Lines cut from the top behind a forged header: seq does not continue.
+    f = out;
+    f.erase(f.begin() + 1, f.begin() + 4);
+    v = verify_at(join(f), now);
+    assert_true(has_break(v, 2, "seq 26 follows seq 22"));
+    // A header of the previous version (no pruned_before, no seq): accepted
+    // with a warning.
+    std::string legacy =
+        R"({"ts":"2026-08-28T00:00:00.000Z","host":"web-01","event":"log_pruned","prev":""})";
+    v = verify_at(legacy + "\n", now);
+    assert_int_equal(v.breaks.size(), 0);
+    assert_int_equal(v.warnings.size(), 1);
 }
 
 void anchors_and_prune(void**) {
@@ -343,6 +734,14 @@ int main() {
         cmocka_unit_test(edited_line),
         cmocka_unit_test(removed_and_reordered),
         cmocka_unit_test(truncated_tail),
+        cmocka_unit_test(torn_tail_repaired),
+        cmocka_unit_test(torn_tail_enospc),
+        cmocka_unit_test(every_break_reported),
+        cmocka_unit_test(head_record),
+        cmocka_unit_test(seq_and_twins),
+        cmocka_unit_test(prune_months),
+        cmocka_unit_test(prune_refuses_wrong_clock),
+        cmocka_unit_test(forged_pruned_header),
         cmocka_unit_test(anchors_and_prune),
         cmocka_unit_test(parse_round_trip),
         cmocka_unit_test(parse_refused),
