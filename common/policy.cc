@@ -165,9 +165,13 @@ Verdict decide(const Entry& e, const Facts& f) {
     if (f.privileged)
         return deny(Reason::privileged_group,
                     "member of privileged group " + escape(f.privileged_group, 64));
-    // 5. Lockout of the code factor, then the code itself
+    // 5. Lockout of the code factor, then the code itself. The lock stops
+    // guessing: it applies to codes not yet compared. A code this same PAM
+    // handle had accepted was compared while the factor was open; the
+    // losers of a race with that code (counted after it) may lock the factor
+    // for every later login, but must not lock the winner out (pam_vendor(8)).
     if (e.access & kAccessOtp) {
-        if (f.failures.locked_until > f.now)
+        if (f.failures.locked_until > f.now && !f.otp_done)
             return deny(Reason::locked_out, "code factor locked for " +
                                                 format_duration(f.failures.locked_until - f.now));
         if (!f.otp_done) return deny(Reason::otp_required, "a one-time code is required");

@@ -196,6 +196,22 @@ class LocalStore final : public Store {
             v.outcome = CodeOutcome::locked;
             return v;
         }
+        // Count pessimistically: the failure this attempt would be is written
+        // (and synced) before the input is compared, and nothing is compared
+        // when that write fails. Counting only after a wrong answer let a full
+        // or read-only state file system switch the lockout off (every wrong
+        // code "counted" into a write that failed, then the right one was
+        // accepted). A right code resets the counter below; a crash between
+        // the write and the comparison leaves one failure too many, which
+        // errs on the safe side.
+        Failures nf;
+        nf.count = f->count + 1;
+        bool locks = nf.count >= c_.lockout_threshold;
+        if (locks) {
+            nf.locked_until = now + c_.lockout_time;
+            nf.count = 0;
+        }
+        if (auto st = write_failures(account, nf); !st) return st.error();
         Secret code{normalize_code(input)};
         bool accepted = false;
         if (!code.s.empty()) {
@@ -228,26 +244,15 @@ class LocalStore final : public Store {
             }
         }
         if (accepted) {
-            if (f->count > 0 || f->locked_until != 0) {
-                if (auto st = remove_file(path("failures", account)); !st) return st.error();
-            }
+            // The right code clears the failure just counted (and any lock
+            // that count set: the code was compared before it took effect).
+            if (auto st = remove_file(path("failures", account)); !st) return st.error();
             v.failures = 0;
             return v;
         }
-        Failures nf = *f;
-        nf.count += 1;
-        nf.locked_until = 0;
-        if (nf.count >= c_.lockout_threshold) {
-            nf.locked_until = now + c_.lockout_time;
-            nf.count = 0;
-            v.just_locked = true;
-        }
-        Json j = Json::object();
-        j.set("count", static_cast<std::int64_t>(nf.count)).set("locked_until", nf.locked_until);
-        if (auto st = atomic_write(path("failures", account), j.dump() + "\n", 0600); !st)
-            return st.error();
         v.outcome = CodeOutcome::wrong;
-        v.failures = v.just_locked ? c_.lockout_threshold : nf.count;
+        v.just_locked = locks;
+        v.failures = locks ? c_.lockout_threshold : nf.count;
         return v;
     }
 
@@ -350,6 +355,13 @@ class LocalStore final : public Store {
             if (auto st = remove_file(c_.state_dir + "/codes/" + n); !st) return st;
         }
         return {};
+    }
+
+    // Caller holds the account lock. atomic_write syncs file and directory.
+    Status write_failures(std::string_view account, const Failures& nf) {
+        Json j = Json::object();
+        j.set("count", static_cast<std::int64_t>(nf.count)).set("locked_until", nf.locked_until);
+        return atomic_write(path("failures", account), j.dump() + "\n", 0600);
     }
 
     std::string lock_path(std::string_view account) const {

@@ -222,10 +222,13 @@ void code_gates(void**) {
     expect(e, f, Reason::ok, "code accepted");
     f.failures.locked_until = f.now + 600;
     f.failures.count = 0;
+    // Locked after this handle's code was accepted (the losers of a race
+    // with it): the winner is not locked out.
+    expect(e, f, Reason::ok, "code accepted, then locked by others");
+    f.otp_done = false;
     auto v = decide(e, f);
     assert_int_equal(v.reason, Reason::locked_out);
     assert_true(contains(v.detail, "10m"));
-    f.otp_done = false;
     expect(e, f, Reason::locked_out, "locked, no code");
     f.failures.locked_until = f.now;
     expect(e, f, Reason::otp_required, "lock just ended");

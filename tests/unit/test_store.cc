@@ -3,6 +3,11 @@
 #include "store.h"
 
 #include <liboath/oath.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include "files.h"
 
@@ -262,6 +267,107 @@ void unlock_resets(void**) {
     assert_false(f.store->consume("acme", code, kNow).ok());
 }
 
+// Issue item 5: the failure is written before the code is compared; when
+// that write fails nothing is compared, so wrong codes into a counter that
+// cannot be written never lead to the right one being accepted.
+void counter_write_fails_never_compares(void**) {
+    Fixture f(3);
+    auto code = issue(*f.store, "acme", 3600);
+    auto bad = other_code(code);
+    // No file may grow: every write fails (EFBIG), reads still work.
+    struct rlimit old {};
+    assert_int_equal(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit none = old;
+    none.rlim_cur = 0;
+    assert_int_equal(::setrlimit(RLIMIT_FSIZE, &none), 0);
+    int errors = 0;
+    bool accepted = false;
+    for (int i = 0; i < 10; ++i)
+        if (!f.store->consume("acme", bad, kNow).ok()) ++errors;
+    auto right = f.store->consume("acme", code, kNow);
+    if (right.ok() && right->outcome == CodeOutcome::accepted_code) accepted = true;
+    assert_int_equal(::setrlimit(RLIMIT_FSIZE, &old), 0);
+    std::signal(SIGXFSZ, old_handler);
+    assert_int_equal(errors, 10);
+    if (accepted) fail_msg("right code accepted after 10 wrong ones nobody could count");
+    assert_false(right.ok());
+    assert_int_equal(right.error().code, Code::io);
+    // Never compared: the code is still outstanding, nothing was counted.
+    assert_true(*f.store->has_code("acme", kNow));
+    assert_int_equal(f.store->failures("acme")->count, 0);
+    assert_outcome(consume(*f.store, "acme", code), CodeOutcome::accepted_code);
+}
+
+// The same on a real full file system: a tiny tmpfs in a private mount
+// namespace (root only).
+void full_state_fs_keeps_lockout(void**) {
+    if (geteuid() != 0) skip();
+    if (::unshare(CLONE_NEWNS) != 0) skip();
+    assert_int_equal(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+    Fixture f(3);
+    make_dir(f.cfg.state_dir);
+    assert_int_equal(::mount("pvt-tiny", f.cfg.state_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                             "size=64k,mode=0700"),
+                     0);
+    auto code = issue(*f.store, "acme", 3600);
+    auto bad = other_code(code);
+    auto v = consume(*f.store, "acme", bad);  // directories, lock file and counter exist
+    assert_int_equal(v.failures, 1);
+    // Fill the file system.
+    std::string filler = f.cfg.state_dir + "/filler";
+    int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    std::string block(4096, 'x');
+    while (::write(fd, block.data(), block.size()) > 0) {}
+    assert_int_equal(errno, ENOSPC);
+    ::close(fd);
+    int errors = 0;
+    for (int i = 0; i < 10; ++i)
+        if (!f.store->consume("acme", bad, kNow).ok()) ++errors;
+    auto right = f.store->consume("acme", code, kNow);
+    bool accepted = right.ok() && right->outcome == CodeOutcome::accepted_code;
+    ::unlink(filler.c_str());
+    if (accepted) {
+        (void)::umount2(f.cfg.state_dir.c_str(), MNT_DETACH);
+        fail_msg("right code accepted on a full state file system after 10 wrong codes");
+    }
+    assert_int_equal(errors, 10);
+    assert_false(right.ok());
+    // With room again: the counter still says 1, the code was never compared.
+    assert_int_equal(f.store->failures("acme")->count, 1);
+    assert_true(*f.store->has_code("acme", kNow));
+    v = consume(*f.store, "acme", bad);
+    assert_int_equal(v.failures, 2);
+    assert_outcome(consume(*f.store, "acme", code), CodeOutcome::accepted_code);
+    assert_int_equal(f.store->failures("acme")->count, 0);
+    assert_int_equal(::umount2(f.cfg.state_dir.c_str(), 0), 0);
+}
+
+// The counter written before the comparison keeps the arithmetic of
+// pam_vendor(8): the threshold-th wrong code locks, a right code at that
+// attempt is still accepted (and clears what it counted).
+void lockout_arithmetic_pessimistic(void**) {
+    Fixture f(3);
+    auto code = issue(*f.store, "acme", 3600);
+    auto bad = other_code(code);
+    consume(*f.store, "acme", bad);
+    consume(*f.store, "acme", bad);
+    assert_int_equal(f.store->failures("acme")->count, 2);
+    auto v = consume(*f.store, "acme", code);  // third attempt, right: no lock
+    assert_outcome(v, CodeOutcome::accepted_code);
+    assert_false(v.just_locked);
+    auto fl = f.store->failures("acme");
+    assert_int_equal(fl->count, 0);
+    assert_int_equal(fl->locked_until, 0);
+    // A right code with no failure before leaves no counter behind either.
+    code = issue(*f.store, "acme", 3600);
+    assert_outcome(consume(*f.store, "acme", code), CodeOutcome::accepted_code);
+    assert_int_equal(f.store->failures("acme")->count, 0);
+    struct stat st {};
+    assert_int_equal(::stat((f.dir / "state/failures/acme.json").c_str(), &st), -1);
+}
+
 std::string oath_code(const std::string& b32, std::int64_t t) {
     char* secret = nullptr;
     size_t len = 0;
@@ -350,9 +456,10 @@ void concurrent_consume(void**) {
             while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {}
             auto store = make_local_store(f.cfg);
             auto v = store->consume("acme", code, kNow);
+            // A loser exits with 10 + the count it wrote.
             int rc = !v.ok()                                    ? 3
                      : v->outcome == CodeOutcome::accepted_code ? 0
-                     : v->outcome == CodeOutcome::wrong         ? 1
+                     : v->outcome == CodeOutcome::wrong         ? 10 + static_cast<int>(v->failures)
                                                                 : 2;
             ::_exit(rc);
         }
@@ -362,6 +469,7 @@ void concurrent_consume(void**) {
     ::usleep(200 * 1000);  // let every child reach the gate
     ::close(gate[1]);      // EOF: all start together
     int accepted = 0, wrong = 0, other = 0;
+    std::map<int, int> counts;  // count a loser wrote -> how many losers wrote it
     for (pid_t pid : kids) {
         int status = 0;
         assert_int_equal(::waitpid(pid, &status, 0), pid);
@@ -369,16 +477,24 @@ void concurrent_consume(void**) {
             ++other;
             continue;
         }
-        switch (WEXITSTATUS(status)) {
-        case 0: ++accepted; break;
-        case 1: ++wrong; break;
-        default: ++other;
-        }
+        int rc = WEXITSTATUS(status);
+        if (rc == 0) ++accepted;
+        else if (rc > 10 && rc <= 10 + kProcs) ++wrong, ++counts[rc - 10];
+        else ++other;
     }
     if (accepted != 1 || wrong != kProcs - 1 || other != 0)
         fail_msg("%d accepted, %d wrong, %d other (expected 1, %d, 0)", accepted, wrong, other,
                  kProcs - 1);
-    assert_int_equal(f.store->failures("acme")->count, kProcs - 1);  // no lost update either
+    // No lost update: the losers before the winner counted 1..b (the winner
+    // reset that), those after it 1..a, and the counter holds a.
+    auto after = static_cast<int>(f.store->failures("acme")->count);
+    int before = kProcs - 1 - after;
+    for (int n = 1; n <= kProcs; ++n) {
+        int want = (n <= before ? 1 : 0) + (n <= after ? 1 : 0);
+        if (counts[n] != want)
+            fail_msg("%d losers wrote count %d, expected %d (%d before, %d after the winner)",
+                     counts[n], n, want, before, after);
+    }
     assert_false(*f.store->has_code("acme", kNow));
 }
 
@@ -393,6 +509,9 @@ int main() {
         cmocka_unit_test(code_expiry_and_reissue),
         cmocka_unit_test(lockout),
         cmocka_unit_test(unlock_resets),
+        cmocka_unit_test(counter_write_fails_never_compares),
+        cmocka_unit_test(full_state_fs_keeps_lockout),
+        cmocka_unit_test(lockout_arithmetic_pessimistic),
         cmocka_unit_test(totp),
         cmocka_unit_test(forget_everything),
         cmocka_unit_test(concurrent_consume),
