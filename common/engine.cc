@@ -113,7 +113,7 @@ Result<std::string> privileged_group_of(const Config& c, std::string_view user) 
             }
             if (rc == 0 && res) {
                 for (const auto& name : c.privileged_groups)
-                    if (name == res->gr_name) return name;
+                    if (group_name_matches(name, res->gr_name)) return name;
             }
             break;
         }
