@@ -62,8 +62,10 @@ bool hex4(std::string_view t, std::size_t i, std::uint32_t& v) {
 }
 
 // The string starting at the quote t[i], decoded (so that "a" and "\u0061"
-// are the same key); i is left on the closing quote.
-std::string decode_string(std::string_view t, std::size_t& i) {
+// are the same key); i is left on the closing quote. `lone` is set by a
+// \u escape of an unpaired surrogate, which names no character (json-c
+// would quietly make it U+FFFD).
+std::string decode_string(std::string_view t, std::size_t& i, bool& lone) {
     std::string out;
     for (++i; i < t.size() && t[i] != '"'; ++i) {
         if (t[i] != '\\' || i + 1 >= t.size()) {
@@ -85,6 +87,8 @@ std::string decode_string(std::string_view t, std::size_t& i) {
                 t[i + 2] == 'u' && hex4(t, i + 3, lo) && lo >= 0xdc00 && lo <= 0xdfff) {
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 i += 6;
+            } else if (cp >= 0xd800 && cp <= 0xdfff) {
+                lone = true;
             }
             put_utf8(out, cp);
             break;
@@ -94,8 +98,9 @@ std::string decode_string(std::string_view t, std::size_t& i) {
     return out;
 }
 
-// Over text json-c has already accepted: does an object name a key twice?
-bool duplicate_key(std::string_view t, std::string& which) {
+// Over text json-c has already accepted: "" if every object names each key
+// once and every escape is a character, else why not.
+std::string strict_scan(std::string_view t) {
     struct Level {
         bool object;
         bool expect_key;
@@ -114,19 +119,19 @@ bool duplicate_key(std::string_view t, std::string& which) {
             if (!stack.empty() && stack.back().object) stack.back().expect_key = true;
             break;
         case '"': {
-            std::string s = decode_string(t, i);
+            bool lone = false;
+            std::string s = decode_string(t, i, lone);
+            if (lone) return "a \\u escape names a lone surrogate (not valid UTF-8)";
             if (stack.empty() || !stack.back().object || !stack.back().expect_key) break;
             stack.back().expect_key = false;
-            if (!stack.back().keys.insert(s).second) {
-                which = std::move(s);
-                return true;
-            }
+            if (!stack.back().keys.insert(s).second)
+                return "field '" + escape(s, 64) + "' given twice";
             break;
         }
         default: break;
         }
     }
-    return false;
+    return "";
 }
 
 }  // namespace
@@ -154,9 +159,8 @@ Result<Json> Json::parse(std::string_view text, std::string_view what) {
                           std::string(what) + ": trailing data after the JSON document");
     if (!valid_utf8(text))
         return make_error(Code::invalid, std::string(what) + ": not valid UTF-8");
-    if (std::string key; duplicate_key(text, key))
-        return make_error(Code::invalid,
-                          std::string(what) + ": field '" + escape(key, 64) + "' given twice");
+    if (auto why = strict_scan(text); !why.empty())
+        return make_error(Code::invalid, std::string(what) + ": " + why);
     return j;
 }
 
@@ -245,7 +249,7 @@ Status JsonReader::str(const char* key, std::string& out, bool required,
     const char* s = json_object_get_string(v);
     if (std::memchr(s, '\0', len))
         return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
-    // A \u escape can name a lone surrogate, which decodes to no UTF-8.
+    // Defence in depth: whatever json-c made of an escape must still be UTF-8.
     if (!valid_utf8(std::string_view(s, len)))
         return make_error(Code::invalid, what_ + ": field '" + key + "' is not valid UTF-8");
     out.assign(s, len);
