@@ -205,6 +205,10 @@ void build_tree(const Env& e, const std::string& probe) {
     put_file(e.root + "/broken.conf", config_text(e, e.registry_broken, e.audit_log, ""), 0644);
     put_file(e.root + "/noaudit.conf",
              config_text(e, e.registry, e.root + "/badlog/audit.jsonl", ""), 0644);
+    put_file(e.root + "/privad.conf",
+             config_text(e, e.registry, e.audit_log,
+                         "privileged_groups = \"domain admins\" admins@corp.example ADM SUDO\n"),
+             0644);
 
     std::string s = e.root + "/services/";
     put_file(s + kSvc, service_text(e.module, probe, e.cfg, ""), 0644);
@@ -212,6 +216,7 @@ void build_tree(const Env& e, const std::string& probe) {
     put_file(s + kSvcBadArg, service_text(e.module, probe, e.cfg, " debug"), 0644);
     put_file(s + kSvcBroken, service_text(e.module, probe, e.root + "/broken.conf", ""), 0644);
     put_file(s + kSvcNoAudit, service_text(e.module, probe, e.root + "/noaudit.conf", ""), 0644);
+    put_file(s + kSvcPrivAd, service_text(e.module, probe, e.root + "/privad.conf", ""), 0644);
     // libpam reads "other" beside every service; ours denies everything.
     put_file(s + "other",
              "auth required " + probe + "\naccount required " + probe + "\npassword required " +
