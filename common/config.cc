@@ -62,6 +62,64 @@ bool valid_group_name(std::string_view v) {
     return true;
 }
 
+// privileged_groups names what other NSS sources (AD through sssd or
+// winbind) call their groups: "domain admins", "admins@corp.example",
+// "CORP\admins", localised names. Printable, UTF-8, no quote and no ':'
+// (the group(5) separator); spaces only inside a quoted name.
+bool valid_privileged_name(std::string_view v) {
+    if (v.empty() || v.size() > 256 || !valid_utf8(v) || v.front() == ' ' || v.back() == ' ')
+        return false;
+    for (unsigned char c : v)
+        if (c < 0x20 || c == 0x7f || c == '"' || c == ':' || c == ',') return false;
+    return true;
+}
+
+// privileged_groups = root sudo "domain admins" admins@corp.example
+Status parse_group_words(std::string_view v, std::vector<std::string>& out) {
+    out.clear();
+    std::size_t i = 0;
+    while (i < v.size()) {
+        if (v[i] == ' ' || v[i] == '\t') {
+            ++i;
+            continue;
+        }
+        std::string word;
+        if (v[i] == '"') {
+            auto end = v.find('"', i + 1);
+            if (end == std::string_view::npos)
+                return make_error(Code::invalid, "unbalanced double quote");
+            word = std::string(v.substr(i + 1, end - i - 1));
+            i = end + 1;
+            if (i < v.size() && v[i] != ' ' && v[i] != '\t')
+                return make_error(Code::invalid, "a quoted name must be followed by a space");
+        } else {
+            auto end = v.find_first_of(" \t", i);
+            word = std::string(v.substr(i, end == std::string_view::npos ? end : end - i));
+            i = end == std::string_view::npos ? v.size() : end;
+            if (word.find('"') != std::string::npos)
+                return make_error(Code::invalid, "quote inside a name: quote the whole name");
+        }
+        if (!valid_privileged_name(word))
+            return make_error(Code::invalid, "not a group name: \"" + escape(word, 64) + "\"");
+        out.push_back(std::move(word));
+    }
+    return {};
+}
+
+// vendor_group makes its members vendor accounts, denied unless registered:
+// naming root, sudo or any privileged group there locks the administrators
+// out. The built-in privileged list counts even when privileged_groups
+// replaces it.
+std::string privileged_vendor_group(const Config& c) {
+    static const char* builtin[] = {"root",   "sudo", "wheel",   "adm",  "admin",
+                                    "docker", "lxd",  "libvirt", "disk", "shadow"};
+    for (const char* b : builtin)
+        if (group_name_matches(b, c.vendor_group)) return b;
+    for (const auto& p : c.privileged_groups)
+        if (group_name_matches(p, c.vendor_group)) return p;
+    return "";
+}
+
 bool valid_host_name(std::string_view v) {
     if (v.empty() || v.size() > 253) return false;
     for (unsigned char c : v)
@@ -123,11 +181,7 @@ Status set_key(Config& c, const std::string& key, std::string_view v) {
         return {};
     }
     if (key == "privileged_groups") {
-        c.privileged_groups.clear();
-        for (auto& g : split(v, ' ')) {
-            if (!valid_group_name(g)) return bad("not a group name: " + escape(g, 64));
-            c.privileged_groups.push_back(g);
-        }
+        if (auto st = parse_group_words(v, c.privileged_groups); !st) return bad(st.error().detail);
         return {};
     }
     if (key == "otp_digits") return num(c.otp_digits, 8, 12);
@@ -231,9 +285,14 @@ Result<Config> parse_config(std::string_view text, std::string path) {
         return make_error(Code::invalid, c.path + ": vendor_gid must lie in uid_min..uid_max");
     for (const auto& g : c.allowed_groups)
         for (const auto& p : c.privileged_groups)
-            if (g == p)
+            if (group_name_matches(p, g))
                 return make_error(Code::invalid,
                                   c.path + ": allowed_groups names privileged group '" + g + "'");
+    if (auto p = privileged_vendor_group(c); !p.empty())
+        return make_error(Code::invalid, c.path + ": vendor_group '" + c.vendor_group +
+                                             "' is the privileged group '" + escape(p, 64) +
+                                             "': its members (the administrators) would all be "
+                                             "denied as vendors");
     return c;
 }
 
@@ -261,7 +320,10 @@ Config salvage_identity(std::string_view text) {
         if (!kv.ok) continue;
         if (kv.key == "registry_dir" && set_key(probe, kv.key, kv.value))
             c.registry_dir = probe.registry_dir;
-        if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value))
+        // Never a privileged group, even from a broken file: that would
+        // deny the administrators who have to repair it.
+        if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value) &&
+            privileged_vendor_group(probe).empty())
             c.vendor_group = probe.vendor_group;
         if (kv.key == "vendor_gid" && set_key(probe, kv.key, kv.value))
             c.vendor_gid = probe.vendor_gid;
@@ -277,9 +339,34 @@ Config salvage_identity(std::string_view text) {
     return c;
 }
 
+bool group_name_matches(std::string_view configured, std::string_view actual) noexcept {
+    auto ieq = [](std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+            if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x - 'A' + 'a');
+            if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y - 'A' + 'a');
+            if (x != y) return false;
+        }
+        return true;
+    };
+    if (configured.empty()) return false;
+    if (ieq(configured, actual)) return true;
+    if (configured.find_first_of("@\\") != std::string_view::npos) return false;
+    // name@domain (sssd full names), DOMAIN\name (winbind)
+    auto at = actual.rfind('@');
+    if (at != std::string_view::npos && at > 0 && ieq(configured, actual.substr(0, at)))
+        return true;
+    auto bs = actual.find('\\');
+    return bs != std::string_view::npos && ieq(configured, actual.substr(bs + 1));
+}
+
 std::string dump_config(const Config& c) {
     std::string groups;
-    for (const auto& g : c.privileged_groups) groups += (groups.empty() ? "" : " ") + g;
+    for (const auto& g : c.privileged_groups) {
+        bool quote = g.find(' ') != std::string::npos;
+        groups += (groups.empty() ? "" : " ") + (quote ? "\"" + g + "\"" : g);
+    }
     std::string out;
     auto put = [&](const char* k, const std::string& v) {
         out += std::string(k) + " = " + v + "\n";

@@ -66,6 +66,14 @@ Result<Config> load_config(const std::string& path, bool explicit_path);
 // denial is logged (audit_log, host_name).
 Config salvage_identity(std::string_view text);
 
+// The privilege guard's comparison of a configured privileged_groups name
+// with a group the user is in. AD names are case-insensitive, so ASCII case
+// is ignored; an unqualified name also matches that name qualified by a
+// domain ("domain admins" matches "Domain Admins@corp.example" from sssd and
+// "CORP\Domain Admins" from winbind). A match is a denial: matching more
+// fails closed.
+bool group_name_matches(std::string_view configured, std::string_view actual) noexcept;
+
 // "key = value" lines for every key, effective values.
 std::string dump_config(const Config& c);
 

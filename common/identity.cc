@@ -284,7 +284,7 @@ Result<std::string> privileged_group_of(const Config& c, std::string_view user) 
         if (rc != 0) return lookup_error("getgrgid_r", std::to_string(g), rc);
         if (!res || !res->gr_name) continue;  // a gid without a name is in no configured list
         for (const auto& name : c.privileged_groups)
-            if (name == res->gr_name) return name;
+            if (group_name_matches(name, res->gr_name)) return name;
     }
     if ((*pw)->uid < 1000) return "system account (uid " + std::to_string((*pw)->uid) + ")";
     return std::string();

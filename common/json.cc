@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "util.h"
 
@@ -24,6 +25,116 @@ Json::~Json() {
 
 Json Json::object() { return Json(json_object_new_object()); }
 Json Json::array() { return Json(json_object_new_array()); }
+
+namespace {
+
+void put_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xc0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xe0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else {
+        out += static_cast<char>(0xf0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (cp & 0x3f));
+    }
+}
+
+bool hex4(std::string_view t, std::size_t i, std::uint32_t& v) {
+    if (t.size() < i + 4) return false;
+    v = 0;
+    for (std::size_t k = i; k < i + 4; ++k) {
+        char c = t[k];
+        unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                     : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
+                                            : 16u;
+        if (d > 15) return false;
+        v = v << 4 | d;
+    }
+    return true;
+}
+
+// The string starting at the quote t[i], decoded (so that "a" and "\u0061"
+// are the same key); i is left on the closing quote. `lone` is set by a
+// \u escape of an unpaired surrogate, which names no character (json-c
+// would quietly make it U+FFFD).
+std::string decode_string(std::string_view t, std::size_t& i, bool& lone) {
+    std::string out;
+    for (++i; i < t.size() && t[i] != '"'; ++i) {
+        if (t[i] != '\\' || i + 1 >= t.size()) {
+            out += t[i];
+            continue;
+        }
+        char e = t[++i];
+        std::uint32_t cp = 0, lo = 0;
+        switch (e) {
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u':
+            if (!hex4(t, i + 1, cp)) break;
+            i += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff && i + 2 < t.size() && t[i + 1] == '\\' &&
+                t[i + 2] == 'u' && hex4(t, i + 3, lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                i += 6;
+            } else if (cp >= 0xd800 && cp <= 0xdfff) {
+                lone = true;
+            }
+            put_utf8(out, cp);
+            break;
+        default: out += e; break;  // '"', '\\', '/'
+        }
+    }
+    return out;
+}
+
+// Over text json-c has already accepted: "" if every object names each key
+// once and every escape is a character, else why not.
+std::string strict_scan(std::string_view t) {
+    struct Level {
+        bool object;
+        bool expect_key;
+        std::set<std::string> keys;
+    };
+    std::vector<Level> stack;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        switch (t[i]) {
+        case '{': stack.push_back({true, true, {}}); break;
+        case '[': stack.push_back({false, false, {}}); break;
+        case '}':
+        case ']':
+            if (!stack.empty()) stack.pop_back();
+            break;
+        case ',':
+            if (!stack.empty() && stack.back().object) stack.back().expect_key = true;
+            break;
+        case '"': {
+            bool lone = false;
+            std::string s = decode_string(t, i, lone);
+            if (lone) return "a \\u escape names a lone surrogate (not valid UTF-8)";
+            if (stack.empty() || !stack.back().object || !stack.back().expect_key) break;
+            stack.back().expect_key = false;
+            if (!stack.back().keys.insert(s).second)
+                return "field '" + escape(s, 64) + "' given twice";
+            break;
+        }
+        default: break;
+        }
+    }
+    return "";
+}
+
+}  // namespace
 
 Result<Json> Json::parse(std::string_view text, std::string_view what) {
     if (text.size() > (1 << 20))
@@ -46,12 +157,27 @@ Result<Json> Json::parse(std::string_view text, std::string_view what) {
     if (trim(text.substr(consumed)).size() != 0)
         return make_error(Code::invalid,
                           std::string(what) + ": trailing data after the JSON document");
+    if (!valid_utf8(text))
+        return make_error(Code::invalid, std::string(what) + ": not valid UTF-8");
+    if (auto why = strict_scan(text); !why.empty())
+        return make_error(Code::invalid, std::string(what) + ": " + why);
     return j;
 }
 
+namespace {
+json_object* new_string(std::string_view v) {
+    if (valid_utf8(v)) return json_object_new_string_len(v.data(), static_cast<int>(v.size()));
+    std::string clean = utf8_sanitize(v);
+    return json_object_new_string_len(clean.data(), static_cast<int>(clean.size()));
+}
+}  // namespace
+
 Json& Json::set(const char* key, std::string_view v) {
-    json_object_object_add(o_, key,
-                           json_object_new_string_len(v.data(), static_cast<int>(v.size())));
+    json_object_object_add(o_, key, new_string(v));
+    return *this;
+}
+Json& Json::set_null(const char* key) {
+    json_object_object_add(o_, key, nullptr);
     return *this;
 }
 Json& Json::set(const char* key, std::int64_t v) {
@@ -68,7 +194,7 @@ Json& Json::set(const char* key, Json&& v) {
     return *this;
 }
 Json& Json::push(std::string_view v) {
-    json_object_array_add(o_, json_object_new_string_len(v.data(), static_cast<int>(v.size())));
+    json_object_array_add(o_, new_string(v));
     return *this;
 }
 
@@ -123,6 +249,9 @@ Status JsonReader::str(const char* key, std::string& out, bool required,
     const char* s = json_object_get_string(v);
     if (std::memchr(s, '\0', len))
         return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
+    // Defence in depth: whatever json-c made of an escape must still be UTF-8.
+    if (!valid_utf8(std::string_view(s, len)))
+        return make_error(Code::invalid, what_ + ": field '" + key + "' is not valid UTF-8");
     out.assign(s, len);
     return {};
 }
@@ -179,6 +308,8 @@ Status JsonReader::str_list(const char* key, std::vector<std::string>& out, bool
         const char* s = json_object_get_string(e);
         if (std::memchr(s, '\0', len))
             return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
+        if (!valid_utf8(std::string_view(s, len)))
+            return make_error(Code::invalid, what_ + ": field '" + key + "' is not valid UTF-8");
         out.emplace_back(s, len);
     }
     return {};

@@ -27,10 +27,14 @@ class Json {
 
     static Json object();
     static Json array();
+    // Strict: one document, UTF-8, every key of an object at most once
+    // (json-c alone would keep the last of two, another tool the first).
     static Result<Json> parse(std::string_view text, std::string_view what);
 
     json_object* get() const noexcept { return o_; }
-    // Builders (on an object).
+    // Builders (on an object). Strings that are not UTF-8 are written with
+    // the offending bytes as "\\xHH" text (utf8_sanitize): nothing we write
+    // is ever invalid JSON.
     Json& set(const char* key, std::string_view v);
     // Without this a string literal would pick the bool overload.
     Json& set(const char* key, const char* v) { return set(key, std::string_view(v)); }
@@ -38,6 +42,8 @@ class Json {
     Json& set(const char* key, std::int64_t v);
     Json& set(const char* key, bool v);
     Json& set(const char* key, Json&& v);
+    // A documented field with no value: `null`, never left out (vendorctl(8)).
+    Json& set_null(const char* key);
     Json& push(std::string_view v);  // on an array
     Json& push(Json&& v);
     // Compact text, keys in insertion order, '/' not escaped.

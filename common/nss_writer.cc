@@ -233,8 +233,9 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
                 // left the allow-list is dropped from the account, not served.
                 bool allowed = std::find(c.allowed_groups.begin(), c.allowed_groups.end(), g) !=
                                c.allowed_groups.end();
-                bool priv = std::find(c.privileged_groups.begin(), c.privileged_groups.end(), g) !=
-                            c.privileged_groups.end();
+                bool priv =
+                    std::any_of(c.privileged_groups.begin(), c.privileged_groups.end(),
+                                [&](const std::string& p) { return group_name_matches(p, g); });
                 if (!allowed || priv) continue;
                 auto it = gid_cache.find(g);
                 if (it == gid_cache.end()) {
@@ -270,6 +271,48 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
             return st.error();
     }
     return users.size();
+}
+
+std::string retired_uids_path(const Config& c) { return c.registry_dir + "/.retired-uids"; }
+
+Result<std::vector<std::uint32_t>> parse_retired_uids(std::string_view text) {
+    std::vector<std::uint32_t> out;
+    int lineno = 0;
+    while (!text.empty()) {
+        ++lineno;
+        auto nl = text.find('\n');
+        auto line = trim(text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        if (line.empty() || line[0] == '#') continue;
+        std::uint64_t uid;
+        if (!parse_uint(line.substr(0, line.find(' ')), 2147483646, uid))
+            return make_error(Code::invalid, ".retired-uids:" + std::to_string(lineno) +
+                                                 ": expected 'UID NAME DATE'");
+        out.push_back(static_cast<std::uint32_t>(uid));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+Result<std::vector<std::uint32_t>> load_retired_uids(const Config& c) {
+    bool found = false;
+    auto text = safe_read_optional(retired_uids_path(c), found);
+    if (!text) return std::move(text).error();
+    if (!found) return std::vector<std::uint32_t>();
+    return parse_retired_uids(*text);
+}
+
+Status retire_uid(const Config& c, std::uint32_t uid, std::string_view name, std::int64_t when) {
+    bool found = false;
+    auto text = safe_read_optional(retired_uids_path(c), found);
+    if (!text) return std::move(text).error();
+    std::string out = found ? *text : "# uids of removed vendor accounts: never reused\n";
+    if (found) {
+        if (auto ok = parse_retired_uids(out); !ok) return std::move(ok).error();
+        if (!out.empty() && out.back() != '\n') out += '\n';
+    }
+    out += std::to_string(uid) + " " + std::string(name) + " " + format_rfc3339(when) + "\n";
+    return atomic_write(retired_uids_path(c), out, 0600);
 }
 
 }  // namespace vendor::core

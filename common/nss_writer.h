@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config.h"
@@ -42,5 +43,16 @@ Result<std::size_t> compile_nss_index(const Config& c,
 // account, root, a system uid (< 1000), a name that resolves under another
 // spelling, a uid other than the recorded one. "" when none.
 std::string identity_problem(const Config& c, const Entry& e);
+
+// Ids of removed nss_vendor accounts, never given out again by vendorctl
+// add: the removed vendor's files (a kept or archived home, anything left in
+// /tmp or /var/mail) are still owned by that uid, and the next vendor must not
+// own them. registry_dir/.retired-uids, root-only, one "UID NAME DATE" line
+// per removal, written by vendorctl remove under the registry lock
+// (nss_vendor(8)). A line that does not parse fails the whole file.
+std::string retired_uids_path(const Config& c);
+Result<std::vector<std::uint32_t>> parse_retired_uids(std::string_view text);
+Result<std::vector<std::uint32_t>> load_retired_uids(const Config& c);  // no file: none
+Status retire_uid(const Config& c, std::uint32_t uid, std::string_view name, std::int64_t when);
 
 }  // namespace vendor::core

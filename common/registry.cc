@@ -11,19 +11,32 @@
 namespace vendor::core {
 
 Result<unsigned> parse_access(std::string_view s) {
+    // pam_vendor-registry(5): each gate once, joined with '+', read strictly.
+    // "grant+" or "grant+ otp" is a typo; what the typist meant is not ours to guess.
+    if (s.empty()) return make_error(Code::invalid, "empty access set");
+    const auto whole = s;
     unsigned a = 0;
-    auto parts = split(s, '+');
-    if (parts.empty()) return make_error(Code::invalid, "empty access set");
-    for (const auto& p : parts) {
+    while (true) {
+        auto pos = s.find('+');
+        auto p = s.substr(0, pos);
         unsigned bit = p == "grant"   ? kAccessGrant
                        : p == "otp"   ? kAccessOtp
                        : p == "hours" ? kAccessHours
                                       : 0u;
+        if (p.empty())
+            return make_error(Code::invalid, "empty gate in access set '" + escape(whole, 32) +
+                                                 "' (gates joined with '+', e.g. grant+otp)");
         if (!bit)
             return make_error(Code::invalid,
                               "unknown access gate '" + escape(p, 32) + "' (grant, otp, hours)");
-        if (a & bit) return make_error(Code::invalid, "access gate '" + p + "' given twice");
+        if (a & bit)
+            return make_error(Code::invalid, "access gate '" + std::string(p) + "' given twice");
         a |= bit;
+        if (pos == std::string_view::npos) break;
+        s.remove_prefix(pos + 1);
+        if (s.empty())
+            return make_error(Code::invalid,
+                              "access set ends with '+' (gates joined with '+', e.g. grant+otp)");
     }
     return a;
 }
@@ -107,6 +120,7 @@ Result<PublicKey> parse_public_key(std::string_view line) {
     if (sp2 != std::string_view::npos) k.comment = std::string(trim(rest.substr(sp2 + 1)));
     for (unsigned char c : k.comment)
         if (c < 0x20 || c == 0x7f) return bad("control character in comment");
+    if (!valid_utf8(k.comment)) return bad("comment is not valid UTF-8");
     static const char* allowed[] = {"ssh-ed25519",
                                     "ecdsa-sha2-nistp256",
                                     "ecdsa-sha2-nistp384",

@@ -205,4 +205,62 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
     return out;
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at s[i], 0 if there is none.
+std::size_t utf8_seq_len(std::string_view s, std::size_t i) noexcept {
+    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte (RFC 3629 table)
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;       // overlong
+        else if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;       // overlong
+        else if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+    } else {
+        return 0;
+    }
+    if (s.size() - i < n) return 0;
+    if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < n; ++k)
+        if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;
+    return n;
+}
+
+}  // namespace
+
+bool valid_utf8(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < s.size();) {
+        auto n = utf8_seq_len(s, i);
+        if (!n) return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string utf8_sanitize(std::string_view s) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        auto n = utf8_seq_len(s, i);
+        if (n) {
+            out.append(s.substr(i, n));
+            i += n;
+            continue;
+        }
+        auto c = static_cast<unsigned char>(s[i++]);
+        out += "\\x";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
+}
+
 }  // namespace vendor::core

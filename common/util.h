@@ -41,4 +41,13 @@ bool parse_uint(std::string_view s, std::uint64_t max, std::uint64_t& out) noexc
 
 std::string to_hex(const unsigned char* p, std::size_t n);
 
+// Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+// above U+10FFFF. JSON text is UTF-8 (RFC 8259): a free-text field that is
+// not would make the audit line that carries it invalid JSON.
+bool valid_utf8(std::string_view s) noexcept;
+// s with every byte that is not part of a well-formed UTF-8 sequence
+// replaced by the text "\xHH": what the JSON writer emits, so that no
+// document we write is ever invalid UTF-8, whatever slipped past input checks.
+std::string utf8_sanitize(std::string_view s);
+
 }  // namespace vendor::core

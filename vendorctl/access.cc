@@ -54,7 +54,9 @@ int cmd_activate(Ctl& c) {
         return fail("account " + name + " has access '" + format_access(e->access) +
                     "': activation does not apply (use vendorctl otp for code-only accounts)");
     std::string ticket = c.args.get("--ticket"), reason = c.args.get("--reason");
-    if (ticket.size() > 128 || reason.size() > 512) return fail("--ticket or --reason too long");
+    for (auto why :
+         {check_free_text("--ticket", ticket, 128), check_free_text("--reason", reason, 512)})
+        if (!why.empty()) return fail(why);
     std::int64_t now = now_s();
     Grant g{name, now, now + *d, operator_name(), ticket, reason};
     auto store = make_local_store(c.cfg);
@@ -248,11 +250,15 @@ int cmd_status(Ctl& c) {
                 .set("vendor", e->vendor)
                 .set("access", format_access(e->access))
                 .set("state", state);
+            // Every documented field in every object: null when it has no value.
             if (until) j.set("until", format_rfc3339(until));
+            else j.set_null("until");
             j.set("from", from);
             if (auto it = last.find(n); it != last.end()) {
                 j.set("last_login", format_rfc3339(it->second.first))
                     .set("last_rhost", it->second.second);
+            } else {
+                j.set_null("last_login").set_null("last_rhost");
             }
             arr.push(std::move(j));
         } else {

@@ -140,10 +140,8 @@ int cmd_add(Ctl& c) {
     Entry e;
     e.name = name;
     e.vendor = c.args.get("--vendor");
-    if (e.vendor.empty() || e.vendor.size() > 256)
-        return fail("--vendor must be 1 to 256 characters");
-    for (unsigned char ch : e.vendor)
-        if (ch < 0x20 || ch == 0x7f) return fail("--vendor has a control character");
+    if (e.vendor.empty()) return fail("--vendor must be 1 to 256 characters");
+    if (auto why = check_free_text("--vendor", e.vendor, 256); !why.empty()) return fail(why);
     for (const auto& list : c.args.all("--from")) {
         for (const auto& f : split(list, ',')) {
             auto cidr = parse_cidr(f);
@@ -188,7 +186,7 @@ int cmd_add(Ctl& c) {
         if (e.hosts.empty()) return fail("--hosts is empty");
     }
     e.comment = c.args.get("--comment");
-    if (e.comment.size() > 1024) return fail("--comment too long");
+    if (auto why = check_free_text("--comment", e.comment, 1024); !why.empty()) return fail(why);
     e.existing = c.args.has("--existing");
     if (e.existing) {
         if (c.args.has("--shell") || c.args.has("--groups"))
@@ -224,8 +222,8 @@ int cmd_add(Ctl& c) {
         for (const auto& g : split(c.args.get("--groups"), ',')) {
             bool allowed = std::find(c.cfg.allowed_groups.begin(), c.cfg.allowed_groups.end(), g) !=
                            c.cfg.allowed_groups.end();
-            bool priv = std::find(c.cfg.privileged_groups.begin(), c.cfg.privileged_groups.end(),
-                                  g) != c.cfg.privileged_groups.end();
+            bool priv = std::any_of(c.cfg.privileged_groups.begin(), c.cfg.privileged_groups.end(),
+                                    [&](const std::string& p) { return group_name_matches(p, g); });
             if (priv)
                 return fail("group '" + escape(g, 64) +
                             "' is privileged: a vendor can never be in it");
@@ -262,6 +260,10 @@ int cmd_add(Ctl& c) {
                 return fail(n + ": " + other.error().detail + " (fix the registry before adding)");
             if (!other->existing) used.push_back(other->uid);
         }
+        // Ids of removed accounts stay reserved: their files may outlive them.
+        auto retired = load_retired_uids(c.cfg);
+        if (!retired) return fail(retired.error());
+        used.insert(used.end(), retired->begin(), retired->end());
         std::sort(used.begin(), used.end());
         std::uint32_t uid = 0;
         for (std::uint64_t cand = c.cfg.uid_min; cand <= c.cfg.uid_max; ++cand) {
@@ -307,6 +309,9 @@ int cmd_remove(Ctl& c) {
     if (!e && e.error().code == Code::not_found) return fail(e.error());
     auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
     if (!lock) return fail(lock.error());
+    // Reserved before the entry goes, so that no crash in between frees it.
+    if (e && !e->existing)
+        if (auto st = retire_uid(c.cfg, e->uid, name, now_s()); !st) return fail(st.error());
     if (auto st = remove_file(entry_path(c.cfg.registry_dir, name)); !st) return fail(st.error());
     std::string home_note;
     if (!refresh_nss(c)) return kExitRefused;  // the account stops resolving first
@@ -429,12 +434,19 @@ int cmd_show(Ctl& c) {
     std::int64_t now = now_s();
     if (c.json) {
         Json j = entry_json(*e);
+        // Every documented field, null when it has no value (vendorctl(8)).
         if (g && *g && (*g)->not_after > now) {
             j.set("active_until", format_rfc3339((*g)->not_after));
-            j.set("operator", (*g)->operator_name).set("ticket", (*g)->ticket);
+            j.set("operator", (*g)->operator_name);
+            if ((*g)->ticket.empty()) j.set_null("ticket");
+            else j.set("ticket", (*g)->ticket);
+        } else {
+            j.set_null("active_until").set_null("operator").set_null("ticket");
         }
         if (f && f->locked_until > now) j.set("locked_until", format_rfc3339(f->locked_until));
+        else j.set_null("locked_until");
         if (t) j.set("totp_enrolled", *t);
+        else j.set_null("totp_enrolled");
         std::printf("%s\n", j.dump_pretty().c_str());
         return kExitOk;
     }

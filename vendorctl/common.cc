@@ -72,6 +72,15 @@ std::string need_pos(const Ctl& c, std::size_t i, const char* what) {
     return c.args.pos[i];
 }
 
+std::string check_free_text(const char* option, std::string_view v, std::size_t max_len) {
+    std::string o(option);
+    if (v.size() > max_len) return o + " too long (at most " + std::to_string(max_len) + " bytes)";
+    for (unsigned char ch : v)
+        if (ch < 0x20 || ch == 0x7f) return o + " has a control character";
+    if (!valid_utf8(v)) return o + " is not valid UTF-8";
+    return "";
+}
+
 Result<Entry> load_entry(const Ctl& c, const std::string& name) {
     auto text = safe_read(entry_path(c.cfg.registry_dir, name));
     if (!text) {

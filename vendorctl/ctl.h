@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit.h"
@@ -52,6 +53,11 @@ std::string local_time(const Ctl& c, std::int64_t t, bool with_date);
 core::Result<core::Entry> load_entry(const Ctl& c, const std::string& name);
 void require_name(const std::string& name);  // throws UsageError
 std::string need_pos(const Ctl& c, std::size_t i, const char* what);
+// A free-text option (--vendor, --comment, --ticket, --reason): at most
+// max_len bytes, UTF-8, no control character, since it ends up in JSON
+// (registry, grants, audit log) and on the helpdesk's terminal. "" if fine,
+// else why not.
+std::string check_free_text(const char* option, std::string_view v, std::size_t max_len);
 
 int cmd_add(Ctl& c);
 int cmd_remove(Ctl& c);

@@ -469,6 +469,40 @@ void remove_keep_home(void**) {
     assert_int_equal(pwnam("erin").st, NSS_STATUS_NOTFOUND);
 }
 
+// Item 16: a removed account's uid is never given out again, whatever became
+// of its home: the next vendor must not own the old one's files.
+void removed_uid_not_reused(void**) {
+    assert_run(vendorctl({"add", "hank", "--vendor", "Globex", "--from", "192.0.2.9"}), 0);
+    Pw hank = pwnam("hank");
+    assert_int_equal(hank.st, NSS_STATUS_SUCCESS);
+    const std::string home = home_base() + "/hank";
+    write_file(home + "/notes.txt", "old vendor's file\n");
+    assert_int_equal(::chown((home + "/notes.txt").c_str(), hank.uid, kGid), 0);
+    assert_run(vendorctl({"remove", "hank", "--keep-home"}), 0);
+    assert_run(vendorctl({"add", "ivan", "--vendor", "Globex", "--from", "192.0.2.9"}), 0);
+    Pw ivan = pwnam("ivan");
+    assert_int_equal(ivan.st, NSS_STATUS_SUCCESS);
+    if (ivan.uid == hank.uid) fail_msg("ivan got hank's uid %u", hank.uid);
+    // The old home and its files still belong to the old uid, which nobody has.
+    Stat h = lstat_of(home), f = lstat_of(home + "/notes.txt");
+    assert_true(h.ok && f.ok);
+    assert_int_equal(h.st.st_uid, hank.uid);
+    assert_int_equal(f.st.st_uid, hank.uid);
+    assert_int_equal(pwuid(hank.uid).st, NSS_STATUS_NOTFOUND);
+    // The reservation is on record, root-only.
+    Stat r = lstat_of(root() + "/registry/.retired-uids");
+    assert_true(r.ok && (r.st.st_mode & 0777) == 0600 && r.st.st_uid == 0);
+    assert_true(contains(read_file(root() + "/registry/.retired-uids"),
+                         std::to_string(hank.uid) + " hank "));
+    // Archived or deleted homes too: the uid may own files elsewhere.
+    assert_run(vendorctl({"remove", "ivan", "--delete-home"}), 0);
+    assert_run(vendorctl({"add", "judy", "--vendor", "Globex", "--from", "192.0.2.9"}), 0);
+    Pw judy = pwnam("judy");
+    assert_true(judy.uid != ivan.uid && judy.uid != hank.uid);
+    assert_run(vendorctl({"remove", "judy", "--delete-home"}), 0);
+    rm_rf(home);
+}
+
 // remove_home = delete in the configuration, --archive-home wins over it.
 void remove_home_from_config(void**) {
     std::string del = root() + "/delete.conf";
@@ -633,6 +667,7 @@ int main() {
         cmocka_unit_test(remove_delete_home_no_follow),
         cmocka_unit_test(remove_refuses_symlinked_home),
         cmocka_unit_test(remove_keep_home),
+        cmocka_unit_test(removed_uid_not_reused),
         cmocka_unit_test(remove_home_from_config),
         cmocka_unit_test(real_module_ldd),
         cmocka_unit_test(real_module_exports),

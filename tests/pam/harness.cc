@@ -208,6 +208,10 @@ void build_tree(const Env& e, const std::string& probe) {
     put_file(e.root + "/broken.conf", config_text(e, e.registry_broken, e.audit_log, ""), 0644);
     put_file(e.root + "/noaudit.conf",
              config_text(e, e.registry, e.root + "/badlog/audit.jsonl", ""), 0644);
+    put_file(e.root + "/privad.conf",
+             config_text(e, e.registry, e.audit_log,
+                         "privileged_groups = \"domain admins\" admins@corp.example ADM SUDO\n"),
+             0644);
 
     std::string s = e.root + "/services/";
     put_file(s + kSvc, service_text(e.module, probe, e.cfg, ""), 0644);
@@ -220,6 +224,7 @@ void build_tree(const Env& e, const std::string& probe) {
     for (const char* k : {"symlink", "bom", "fifo", "dir", "big", "insecure", "missing", "eio"})
         put_file(s + "pvt_cfg_" + k,
                  service_text(e.module, probe, e.root + "/cfg_" + k + ".conf", ""), 0644);
+    put_file(s + kSvcPrivAd, service_text(e.module, probe, e.root + "/privad.conf", ""), 0644);
     // libpam reads "other" beside every service; ours denies everything.
     put_file(s + "other",
              "auth required " + probe + "\naccount required " + probe + "\npassword required " +

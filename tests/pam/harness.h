@@ -54,6 +54,8 @@ inline constexpr const char* kSvcBadKey = "pvt_badkey";    // config with an unk
 inline constexpr const char* kSvcBadArg = "pvt_badarg";    // unknown module argument
 inline constexpr const char* kSvcBroken = "pvt_broken";    // registry_dir mode 0777
 inline constexpr const char* kSvcNoAudit = "pvt_noaudit";  // audit log in a 0777 directory
+// privileged_groups = "domain admins" admins@corp.example ADM SUDO
+inline constexpr const char* kSvcPrivAd = "pvt_privad";
 
 // Throwaway system users made by the supervisor when it runs as root.
 inline constexpr const char* kPrivUser = "pvt_priv1";       // member of a privileged group

@@ -1288,6 +1288,163 @@ void test_totp(void**) {
     expect_events(m, "totp1", {{"otp_failed", "denied", "otp_failed"}});
 }
 
+// ---- strict input (items 3, 11, 13, 14, 15, 16 of the hardening issue) --------------------
+
+// Item 11: the guard names AD groups. pvt_privad's config lists
+// privileged_groups = "domain admins" admins@corp.example ADM SUDO: the
+// quoted name parses, and the case-insensitive match catches the member of
+// adm/sudo.
+void test_privileged_group_ad_names(void**) {
+    if (!env().have_priv_user) {
+        skip();
+        return;
+    }
+    if (::access(entry_path(kPrivUser).c_str(), F_OK) != 0) {
+        Spec s;
+        s.existing = true;
+        s.access = "grant+otp";
+        add_active(kPrivUser, s);
+    }
+    (void)issue_code(kPrivUser);
+    expect_denied_both(kSvcPrivAd, kPrivUser, Source(), "privileged_group");
+}
+
+int teardown_strict_entries(void**) {
+    for (const char* n : {"in_dup", "in_utf8", "in_access", "in_cli", "in_null"})
+        ::unlink(entry_path(n).c_str());
+    return 0;
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    if (at == std::string::npos) fail_msg("'%s' not in the entry", from.c_str());
+    return text.replace(at, from.size(), to);
+}
+
+// Items 13 and 14 on the module's side: an entry that names a field twice
+// (json-c would keep the last), carries invalid UTF-8, or a sloppy gate set
+// is a broken entry: denied with registry_error.
+void test_registry_strict_entries(void**) {
+    NEED_ROOT();
+    std::size_t start = audit_lines().size();
+    // vendorctl add refuses to work over a broken registry: add first, break after.
+    for (const char* n : {"in_dup", "in_utf8", "in_access"}) add_active(n);
+    std::string text = read_file(entry_path("in_dup"));
+    text.insert(text.rfind('}'), ", \"from\": [\"0.0.0.0/0\"]");
+    write_file(entry_path("in_dup"), text, 0600);
+    expect_denied_both(kSvc, "in_dup", from_rhost("198.51.100.7"), "registry_error");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "in_dup");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "given twice");
+
+    write_file(entry_path("in_utf8"),
+               replaced(read_file(entry_path("in_utf8")), "ACME Medical", "ACME \xff Medical"),
+               0600);
+    expect_denied_both(kSvc, "in_utf8", Source(), "registry_error");
+
+    write_file(entry_path("in_access"),
+               replaced(read_file(entry_path("in_access")), "\"grant\"", "\"grant+\""), 0600);
+    expect_denied_both(kSvc, "in_access", Source(), "registry_error");
+    // Every line written meanwhile is valid UTF-8 (the escaped detail included).
+    auto lines = audit_lines();
+    for (std::size_t i = start; i < lines.size(); ++i)
+        for (unsigned char c : lines[i])
+            if (c >= 0x80) fail_msg("raw non-ASCII byte in an audit line: %s", lines[i].c_str());
+}
+
+// Items 13 and 14 on the helpdesk's side: refused at input, exit 1, nothing written.
+void test_vendorctl_refuses_bad_input(void**) {
+    NEED_ROOT();
+    const std::vector<std::vector<std::string>> bad = {
+        {"--vendor", "ACME \xff"},
+        {"--vendor", "ACME \xc3\x28"},
+        {"--comment", "over\xc0\xaflong"},
+        {"--access", "grant+"},
+        {"--access", "+grant"},
+        {"--access", "grant++otp"},
+        {"--access", "grant+ otp"},
+    };
+    for (const auto& extra : bad) {
+        std::vector<std::string> a = {"add", "in_cli", "--from", "192.0.2.0/24"};
+        if (extra[0] != "--vendor") a.insert(a.end(), {"--vendor", "ACME"});
+        a.insert(a.end(), extra.begin(), extra.end());
+        auto r = vendorctl(a);
+        if (r.status != 1)
+            fail_msg("add %s '%s': exit %d (%s)", extra[0].c_str(), extra[1].c_str(), r.status,
+                     r.err.c_str());
+        assert_int_equal(::access(entry_path("in_cli").c_str(), F_OK), -1);
+    }
+    add_account("in_cli");
+    std::size_t m = audit_mark();
+    for (const auto& extra : std::vector<std::vector<std::string>>{
+             {"--ticket", "T-\xff"}, {"--reason", "fix \xe2\x82"}, {"--reason", "a\nb"}}) {
+        std::vector<std::string> a = {"activate", "in_cli", "--for", "1h"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        auto r = vendorctl(a);
+        if (r.status != 1) fail_msg("activate %s: exit %d", extra[0].c_str(), r.status);
+    }
+    expect_no_events(m);
+    expect_denied_both(kSvc, "in_cli", Source(), "not_activated");
+}
+
+std::string squeezed(const std::string& s) {
+    std::string out;
+    for (char c : s)
+        if (c != ' ' && c != '\n') out += c;
+    return out;
+}
+
+// The object of `name` in status --json's array.
+std::string status_object(const std::string& json, const std::string& name) {
+    auto at = json.find("\"name\":\"" + name + "\"");
+    if (at == std::string::npos) fail_msg("%s not in status --json", name.c_str());
+    auto open = json.rfind('{', at), close = json.find('}', at);
+    return json.substr(open, close - open + 1);
+}
+
+// Item 15: the fields vendorctl(8) lists are in every object, null when empty.
+void test_json_fields_null(void**) {
+    NEED_ROOT();
+    add_account("in_null");
+    auto st = vendorctl({"--json", "status"});
+    assert_int_equal(st.status, 0);
+    auto obj = status_object(squeezed(st.out), "in_null");
+    for (const char* f : {"\"until\":null", "\"last_login\":null", "\"last_rhost\":null"})
+        if (!contains(obj, f)) fail_msg("status --json: no %s in %s", f, obj.c_str());
+    auto sh = vendorctl({"--json", "show", "in_null"});
+    assert_int_equal(sh.status, 0);
+    auto show = squeezed(sh.out);
+    for (const char* f : {"\"active_until\":null", "\"locked_until\":null", "\"operator\":null",
+                          "\"ticket\":null", "\"totp_enrolled\":false"})
+        if (!contains(show, f)) fail_msg("show --json: no %s in %s", f, show.c_str());
+    // With a value, the value.
+    activate("in_null");
+    obj = status_object(squeezed(vendorctl({"--json", "status"}).out), "in_null");
+    assert_true(contains(obj, "\"until\":\"20"));
+    show = squeezed(vendorctl({"--json", "show", "in_null"}).out);
+    assert_true(contains(show, "\"active_until\":\"20"));
+    assert_true(contains(show, "\"ticket\":\"PVT-1\""));
+}
+
+// Item 3: a vendor_group whose members are the administrators fails config --check.
+void test_config_check_vendor_group(void**) {
+    NEED_ROOT();
+    std::string base = read_file(env().cfg);
+    for (const char* g : {"root", "sudo", "Adm", "domain-admins"}) {
+        std::string path = env().root + "/vg.conf";
+        std::string text = replaced(base, std::string("vendor_group = ") + kVendorGroup,
+                                    std::string("vendor_group = ") + g);
+        if (std::string(g) == "domain-admins") text += "privileged_groups = root DOMAIN-ADMINS\n";
+        write_file(path, text, 0644);
+        auto r = run_cmd({env().vendorctl, "--config", path, "config", "--check"});
+        if (r.status != 1 || !contains(r.err, "privileged"))
+            fail_msg("vendor_group = %s: exit %d: %s", g, r.status, r.err.c_str());
+    }
+}
+
 // ---- the log as a whole --------------------------------------------------------------------
 
 void test_audit_chain_intact(void**) {
@@ -1510,6 +1667,11 @@ int run_all() {
         cmocka_unit_test(test_hostile_rhost),
         cmocka_unit_test(test_concurrent_code_use),
         cmocka_unit_test(test_totp),
+        cmocka_unit_test(test_privileged_group_ad_names),
+        cmocka_unit_test_teardown(test_registry_strict_entries, teardown_strict_entries),
+        cmocka_unit_test_teardown(test_vendorctl_refuses_bad_input, teardown_strict_entries),
+        cmocka_unit_test_teardown(test_json_fields_null, teardown_strict_entries),
+        cmocka_unit_test(test_config_check_vendor_group),
         cmocka_unit_test(test_audit_chain_intact),
         cmocka_unit_test(test_audit_tail_loss_detected),
         cmocka_unit_test(test_audit_torn_tail_repaired),

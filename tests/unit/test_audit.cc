@@ -726,6 +726,31 @@ void kv_lines(void**) {
     assert_true(audit_kv(g).size() < 300);
 }
 
+// Item 13: whatever slipped past the input checks (an old registry entry, a
+// PAM item, a user name) must not make the audit line invalid JSON: bytes
+// that are not UTF-8 are written as \xHH text, the rest is kept.
+void invalid_utf8_escaped(void**) {
+    Log log;
+    Event e = event("grant", "acme", "ok");
+    e.vendor = "Soci\xc3\xa9t\xc3\xa9 \xff\xfe";
+    e.ticket = "T-\xe2\x82";
+    e.detail = "reason \xc0\xaf";
+    e.rhost = "\xed\xa0\x80";
+    log.append(e);
+    const auto& line = log.written.back();
+    assert_true(valid_utf8(line));
+    auto r = parse_audit_line(line);
+    assert_ok(r);
+    assert_str_eq(r->ticket, "T-\\xe2\\x82");
+    assert_str_eq(r->rhost, "\\xed\\xa0\\x80");
+    assert_true(contains(line, "Soci\xc3\xa9t\xc3\xa9 \\\\xff\\\\xfe"));
+    assert_int_equal(audit_verify(slurp(log.cfg.audit_log), "").first_bad, 0);
+    // A line of an older version carrying raw invalid bytes is not JSON.
+    assert_false(parse_audit_line("{\"ts\": \"2026-11-28T07:39:07.000Z\", \"event\": \"x\", "
+                                  "\"ticket\": \"\xff\", \"prev\": \"\"}")
+                     .ok());
+}
+
 }  // namespace
 
 int main() {
@@ -747,6 +772,7 @@ int main() {
         cmocka_unit_test(parse_refused),
         cmocka_unit_test(insecure_log_refused),
         cmocka_unit_test(kv_lines),
+        cmocka_unit_test(invalid_utf8_escaped),
     };
     return RUN_GROUP("audit", tests);
 }

@@ -260,15 +260,79 @@ void load_from_disk(void**) {
     assert_err(load_config("relative.conf", true), Code::invalid);
 }
 
+// Item 11: the guard must be able to name AD groups (sssd, winbind).
+void privileged_ad_names(void**) {
+    auto c = parse_ok("privileged_groups = root sudo \"domain admins\" admins@corp.example "
+                      "CORP\\backup \"Op\xc3\xa9rateurs de compte\"\n");
+    assert_int_equal(c.privileged_groups.size(), 6);
+    assert_str_eq(c.privileged_groups[2], "domain admins");
+    assert_str_eq(c.privileged_groups[3], "admins@corp.example");
+    assert_str_eq(c.privileged_groups[4], "CORP\\backup");
+    assert_str_eq(c.privileged_groups[5], "Op\xc3\xa9rateurs de compte");
+    // The dump reads back to the same list.
+    auto d = dump_config(c);
+    assert_true(contains(d, "privileged_groups = root sudo \"domain admins\" admins@corp.example "
+                            "CORP\\backup \"Op\xc3\xa9rateurs de compte\"\n"));
+    auto at = d.find("privileged_groups");
+    auto back = parse_ok(d.substr(at, d.find('\n', at) - at + 1));
+    assert_true(back.privileged_groups == c.privileged_groups);
+    // Quoting is strict: balanced, whole names only, nothing empty.
+    expect_refused("privileged_groups = root \"domain admins\n", "quote");
+    expect_refused("privileged_groups = root domain\"admins\"\n", "quote");
+    expect_refused("privileged_groups = \"domain\"admins\n", "quote");
+    expect_refused("privileged_groups = root \"\"\n", "group name");
+    expect_refused("privileged_groups = \" domain admins\"\n", "group name");
+    expect_refused("privileged_groups = \"a:b\"\n", "group name");
+    expect_refused("privileged_groups = root \xff\n", "group name");
+}
+
+void group_names_match(void**) {
+    assert_true(group_name_matches("domain admins", "domain admins"));
+    assert_true(group_name_matches("domain admins", "Domain Admins"));
+    assert_true(group_name_matches("Domain Admins", "domain admins@corp.example"));
+    assert_true(group_name_matches("domain admins", "CORP\\Domain Admins"));
+    assert_true(group_name_matches("admins@corp.example", "Admins@CORP.example"));
+    assert_true(group_name_matches("SUDO", "sudo"));
+    assert_false(group_name_matches("admins@corp.example", "admins"));
+    assert_false(group_name_matches("admins@corp.example", "admins@other.example"));
+    assert_false(group_name_matches("domain admins", "domain admins2"));
+    assert_false(group_name_matches("admin", "administrators"));
+    assert_false(group_name_matches("", ""));
+    assert_false(group_name_matches("root", "@root"));
+    // Case folding is ASCII only: no locale, no surprises.
+    assert_false(group_name_matches("\xc3\xa9quipe", "\xc3\x89quipe"));
+}
+
+// Item 3: a vendor_group whose members are the administrators locks them out.
+void vendor_group_never_privileged(void**) {
+    expect_refused("vendor_group = root\n", "privileged");
+    expect_refused("vendor_group = sudo\n", "privileged");
+    expect_refused("vendor_group = Sudo\n", "privileged");
+    expect_refused("vendor_group = adm\n", "privileged");
+    // root and the built-in list count even when privileged_groups replaces it.
+    expect_refused("privileged_groups = domain-admins\nvendor_group = root\n", "privileged");
+    expect_refused("privileged_groups = domain-admins\nvendor_group = wheel\n", "privileged");
+    expect_refused("privileged_groups = pacs-admins\nvendor_group = PACS-Admins\n", "privileged");
+    expect_refused("vendor_group = pacs-admins\nprivileged_groups = root pacs-admins\n",
+                   "privileged");
+    assert_str_eq(parse_ok("vendor_group = prestataires\n").vendor_group, "prestataires");
+    // A broken file never makes a privileged group the vendor group either.
+    auto c = salvage_identity("vendor_group = root\nbroken line\n");
+    assert_str_eq(c.vendor_group, "vendors");
+    c = salvage_identity("vendor_group = sudo\nbroken line\n");
+    assert_str_eq(c.vendor_group, "vendors");
+}
+
 }  // namespace
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),         cmocka_unit_test(every_key),
-        cmocka_unit_test(structure_errors), cmocka_unit_test(value_ranges),
-        cmocka_unit_test(retention_values), cmocka_unit_test(paths),
-        cmocka_unit_test(salvage),          cmocka_unit_test(dump_has_every_key),
-        cmocka_unit_test(load_from_disk),
+        cmocka_unit_test(defaults),          cmocka_unit_test(every_key),
+        cmocka_unit_test(structure_errors),  cmocka_unit_test(value_ranges),
+        cmocka_unit_test(retention_values),  cmocka_unit_test(paths),
+        cmocka_unit_test(salvage),           cmocka_unit_test(dump_has_every_key),
+        cmocka_unit_test(load_from_disk),    cmocka_unit_test(privileged_ad_names),
+        cmocka_unit_test(group_names_match), cmocka_unit_test(vendor_group_never_privileged),
     };
     return RUN_GROUP("config", tests);
 }

@@ -2,6 +2,7 @@
 // pinned public keys and their algorithm policy.
 #include "registry.h"
 
+#include "json.h"
 #include "util.h"
 
 #include "unit.h"
@@ -267,8 +268,7 @@ void access_sets(void**) {
               {"hours", kAccessHours},
               {"grant+otp", kAccessGrant | kAccessOtp},
               {"otp+grant", kAccessGrant | kAccessOtp},
-              {"hours+grant+otp", kAccessGrant | kAccessOtp | kAccessHours},
-              {" grant + otp ", kAccessGrant | kAccessOtp}};
+              {"hours+grant+otp", kAccessGrant | kAccessOtp | kAccessHours}};
     for (const auto& c : ok) {
         auto a = parse_access(c.text);
         if (!a.ok() || *a != c.want) fail_msg("parse_access('%s') wrong", c.text);
@@ -276,6 +276,15 @@ void access_sets(void**) {
     for (const char* s : {"", "+", "++", "root", "Grant", "grant+grant", "grant,otp", "grant otp",
                           "otp+totp", "all"})
         if (parse_access(s).ok()) fail_msg("parse_access('%s') should be refused", s);
+    // Each gate once, joined with '+', read strictly (pam_vendor-registry(5)):
+    // an empty part or a space is a typo, never silently dropped.
+    for (const char* s : {"grant+", "+grant", "grant++otp", "grant+ otp", "grant +otp", " grant",
+                          "grant ", " grant + otp ", "grant+otp+", "grant\t+otp", "otp+\n"})
+        if (parse_access(s).ok()) fail_msg("parse_access('%s') should be refused", s);
+    // The same strictness in a registry entry.
+    expect_refused(minimal_with("access", "\"grant+\""), "acme", "'+'");
+    expect_refused(minimal_with("access", "\"grant++otp\""), "acme", "empty gate");
+    expect_refused(minimal_with("access", "\"grant+ otp\""), "acme", "unknown access gate");
     assert_str_eq(format_access(kAccessGrant), "grant");
     assert_str_eq(format_access(kAccessOtp | kAccessGrant), "grant+otp");
     assert_str_eq(format_access(kAccessGrant | kAccessOtp | kAccessHours), "grant+otp+hours");
@@ -447,6 +456,53 @@ void public_keys_malformed_blobs(void**) {
                      .ok());
 }
 
+// RFC 8259: JSON text is UTF-8. An entry whose free text is not would put
+// invalid JSON into every audit line that carries it.
+void invalid_utf8_refused(void**) {
+    expect_refused(minimal_with("vendor", "\"ACME \xff Medical\""), "acme", "UTF-8");
+    expect_refused(minimal_with("vendor", "\"\xc3\x28\""), "acme", "UTF-8");
+    expect_refused(minimal_with("comment", "\"overlong \xc0\xaf\""), "acme", "UTF-8");
+    expect_refused(minimal_with("comment", "\"truncated \xe2\x82\""), "acme", "UTF-8");
+    // An escape that decodes to no UTF-8 (a lone surrogate) is refused too.
+    expect_refused(minimal_with("comment", "\"lone \\ud800 surrogate\""), "acme", "UTF-8");
+    expect_refused(minimal_with("hosts", "[\"web\xff\"]"), "acme", "UTF-8");
+    // Well-formed UTF-8, raw or escaped, is kept as it is.
+    auto e = parse_ok(minimal_with("vendor", "\"Soci\xc3\xa9t\xc3\xa9 \\u00e9 \xf0\x9f\x8f\xa5\""),
+                      "acme");
+    assert_str_eq(e.vendor, "Soci\xc3\xa9t\xc3\xa9 \xc3\xa9 \xf0\x9f\x8f\xa5");
+    // A key comment that is not UTF-8.
+    auto k = key_line("ed25519.pub");
+    auto sp = k.find(' ', k.find(' ') + 1);
+    std::string base = k.substr(0, sp);
+    assert_ok(parse_public_key(base + " op\xc3\xa9rateur@h\xc3\xb4pital"));
+    assert_false(parse_public_key(base + " op\xe9rateur").ok());
+}
+
+// Tools disagree on which of two equal keys counts (json-c keeps the last,
+// others the first): an entry that names a field twice is refused.
+void duplicate_keys_refused(void**) {
+    std::string twice = std::string(kMinimal);
+    twice.insert(twice.rfind('}'), R"(, "from": ["0.0.0.0/0"])");
+    expect_refused(twice, "acme", "'from' given twice");
+    // Escaped spellings of the same key are the same key.
+    twice = std::string(kMinimal);
+    twice.insert(twice.rfind('}'), R"(, "\u0066rom": ["0.0.0.0/0"])");
+    expect_refused(twice, "acme", "given twice");
+    twice = std::string(kMinimal);
+    twice.insert(twice.rfind('}'), R"(, "access": "otp", "access": "grant")");
+    expect_refused(twice, "acme", "'access' given twice");
+    // The same key in two different objects, or a key's text as a value, is fine.
+    auto doc = Json::parse(R"({"a": {"x": 1}, "b": {"x": "a"}, "c": ["a", "a"]})", "doc");
+    assert_ok(doc);
+    assert_err(Json::parse(R"({"a": {"x": 1, "y": [{"x": 2, "x": 3}]}})", "doc"), Code::invalid);
+    assert_err(Json::parse(R"({"k\"q": 1, "k\u0022q": 2})", "doc"), Code::invalid);
+    assert_ok(Json::parse(R"({"k\"q": 1, "kq": 2, "\ud83d\ude00": 3})", "doc"));
+    assert_err(Json::parse(R"({"k": "\ud83d"})", "doc"), Code::invalid);
+    assert_err(Json::parse(R"({"k": "\ude00\ud83d"})", "doc"), Code::invalid);
+    assert_err(Json::parse("{\"\xf0\x9f\x98\x80\": 1, \"\\ud83d\\ude00\": 2}", "doc"),
+               Code::invalid);
+}
+
 }  // namespace
 
 int main() {
@@ -457,6 +513,7 @@ int main() {
         cmocka_unit_test(serialize_round_trip), cmocka_unit_test(access_sets),
         cmocka_unit_test(host_globs),           cmocka_unit_test(public_keys_accepted),
         cmocka_unit_test(public_keys_refused),  cmocka_unit_test(public_keys_malformed_blobs),
+        cmocka_unit_test(invalid_utf8_refused), cmocka_unit_test(duplicate_keys_refused),
     };
     return RUN_GROUP("registry", tests);
 }

@@ -210,6 +210,35 @@ void trim_and_split(void**) {
     assert_str_eq(to_hex(reinterpret_cast<const unsigned char*>("\x00\xff\x10"), 3), "00ff10");
 }
 
+void utf8_validation(void**) {
+    for (std::string_view ok :
+         {"", "ascii", "Soci\xc3\xa9t\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x8f\xa5", "\xed\x9f\xbf",
+          "\xee\x80\x80", "\xf4\x8f\xbf\xbf", "\x7f"})
+        if (!valid_utf8(ok)) fail_msg("'%s' is valid UTF-8", escape(ok).c_str());
+    assert_true(valid_utf8(std::string_view("a\0b", 3)));  // NUL is UTF-8; other checks refuse it
+    for (std::string_view bad :
+         {"\xff", "\x80", "\xc3", "\xc3\x28", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xe2\x82",
+          "\xed\xa0\x80", "\xed\xbf\xbf", "\xf0\x80\x80\xaf", "\xf4\x90\x80\x80",
+          "\xf5\x80\x80\x80", "\xf0\x9f\x8f", "ok\xfe", "\xe9t\xe9"})
+        if (valid_utf8(bad)) fail_msg("'%s' is not valid UTF-8", escape(bad).c_str());
+}
+
+void utf8_sanitizing(void**) {
+    assert_str_eq(utf8_sanitize("plain"), "plain");
+    assert_str_eq(utf8_sanitize("Soci\xc3\xa9t\xc3\xa9"), "Soci\xc3\xa9t\xc3\xa9");
+    assert_str_eq(utf8_sanitize("\xe9t\xe9"), "\\xe9t\\xe9");
+    // A truncated sequence: each of its bytes, then the text resumes.
+    assert_str_eq(utf8_sanitize("a\xe2\x82"
+                                "b\xe2\x82\xac"),
+                  "a\\xe2\\x82b\xe2\x82\xac");
+    assert_str_eq(utf8_sanitize("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+    for (int b = 0; b < 256; ++b) {
+        std::string s(1, static_cast<char>(b));
+        s += "\xc3";
+        assert_true(valid_utf8(utf8_sanitize(s)));
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -226,6 +255,8 @@ int main() {
         cmocka_unit_test(civil_days),
         cmocka_unit_test(uint_parsing),
         cmocka_unit_test(trim_and_split),
+        cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(utf8_sanitizing),
     };
     return RUN_GROUP("util", tests);
 }
