@@ -289,6 +289,25 @@ int cmd_check_sshd(Ctl& c) {
     }
     want(m, "allowagentforwarding", "no", "no agent forwarding for vendors" + who);
     want(m, "x11forwarding", "no", "no X11 forwarding for vendors" + who);
+    {
+        // ssh -L/-D/-R through a vendor session reaches the hospital network
+        // from the server. DisableForwarding covers TCP and Unix sockets
+        // alike (sshd -T still prints the per-kind values unchanged).
+        auto get = [&](const char* k) {
+            auto it = m.find(k);
+            return it == m.end() ? std::string("(unset)") : it->second;
+        };
+        std::string df = get("disableforwarding"), tcp = get("allowtcpforwarding"),
+                    sock = get("allowstreamlocalforwarding");
+        bool ok = df == "yes" || (tcp == "no" && sock == "no");
+        checks.push_back({"no port or socket forwarding (ssh -L/-D/-R) for vendors" + who,
+                          "disableforwarding yes (or allowtcpforwarding no and "
+                          "allowstreamlocalforwarding no)",
+                          "disableforwarding " + df + ", allowtcpforwarding " + tcp +
+                              ", allowstreamlocalforwarding " + sock,
+                          ok});
+    }
+    want(m, "permittunnel", "no", "no tun/tap tunnel for vendors" + who);
     int bad = 0;
     Json arr = Json::array();
     for (const auto& ch : checks) {
