@@ -37,6 +37,7 @@ enum class Reason {
     no_entry,
     state_error,
     conversation_error,
+    auth_info_invalid,  // sshd's SSH_AUTH_INFO_0 has a line of unknown shape
     internal_error,
 };
 
@@ -75,12 +76,14 @@ struct Facts {
 // SSH_AUTH_INFO_0 as sshd writes it: one method per line, e.g.
 // "publickey ssh-ed25519 AAAA...\nkeyboard-interactive/pam". Returns the
 // methods in order, submethods dropped ("publickey,keyboard-interactive"),
-// and the public keys seen.
+// and the public keys seen. A line of any other shape is an error, never
+// skipped: a skipped "publickey" line would hide a key from the pinned-key
+// gate. Absent (nullptr) or empty is no method at all.
 struct AuthInfo {
     std::string methods;
     std::vector<std::string> publickeys;  // "TYPE BASE64"
 };
-AuthInfo parse_auth_info(const char* info);
+Result<AuthInfo> parse_auth_info(const char* info);
 // Is "TYPE BASE64" one of the entry's pinned keys?
 bool key_pinned(const Entry& e, std::string_view type_and_blob);
 

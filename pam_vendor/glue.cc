@@ -76,15 +76,19 @@ struct Ctx {
         return "pam";
     }
 
-    AuthInfo auth_info() const { return parse_auth_info(pam_getenv(pamh, "SSH_AUTH_INFO_0")); }
+    Result<AuthInfo> auth_info() const {
+        return parse_auth_info(pam_getenv(pamh, "SSH_AUTH_INFO_0"));
+    }
 
     Event base(const char* event, const Identity* id) const {
         Event e;
-        AuthInfo ai = auth_info();
-        e.methods = ai.methods;
-        if (!ai.publickeys.empty()) {
-            auto pk = parse_public_key(ai.publickeys.front());
-            if (pk) e.key = pk->fingerprint;
+        // An unparsable SSH_AUTH_INFO_0 logs no method (check() denies it).
+        if (auto ai = auth_info()) {
+            e.methods = ai->methods;
+            if (!ai->publickeys.empty()) {
+                auto pk = parse_public_key(ai->publickeys.front());
+                if (pk) e.key = pk->fingerprint;
+            }
         }
         e.event = event;
         e.account = user;
@@ -159,7 +163,9 @@ int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_
     if (g.error) return deny(c, &id, *g.error, g.detail);
     g.facts.source = c.source;
     g.facts.otp_done = otp_done;
-    g.facts.publickeys = c.auth_info().publickeys;
+    auto ai = c.auth_info();
+    if (!ai) return deny(c, &id, Reason::auth_info_invalid, ai.error().detail);
+    g.facts.publickeys = std::move(ai->publickeys);
     g.facts.via_pam_auth = via_pam_auth;
     *out = decide(e, g.facts);
     if (keep) *keep = std::move(g);

@@ -565,6 +565,34 @@ void test_key_required(void**) {
     expect_events(m, "key_req", {{"otp_used", "ok", "ok"}, {"account", "ok", "ok"}});
 }
 
+// A line of SSH_AUTH_INFO_0 the module cannot read is a denial, never skipped:
+// skipping "publickey" lines would hide an unpinned key from the key gate.
+void test_auth_info_invalid(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.key_file = env().data + "/keys/ed25519.pub";
+    add_active("ainfo1", s);
+    const std::string good = "publickey " + key_of("ed25519.pub") + "\n";
+    for (const std::string& bad : std::vector<std::string>{
+             std::string("publickey\n"), "publickey ssh-ed25519\n",
+             "Publickey " + key_of("ecdsa256.pub"), "publickey ssh-ed25519 not*base64\n",
+             good + "pub!ickey " + key_of("ecdsa256.pub"), good + "   \n",
+             good + "\tpublickey " + key_of("ecdsa256.pub")}) {
+        Source src;
+        src.auth_info = bad;
+        std::size_t m = audit_mark();
+        expect_denied_both(kSvc, "ainfo1", src, "auth_info_invalid");
+        auto ev = expect_events(
+            m, "ainfo1",
+            {{"auth", "denied", "auth_info_invalid"}, {"account", "denied", "auth_info_invalid"}});
+        expect_detail(ev[1], "SSH_AUTH_INFO_0 line");
+    }
+    // What sshd writes is still read: key, then keyboard-interactive/pam.
+    Source ok;
+    ok.auth_info = good + "keyboard-interactive/pam\n";
+    expect_account_ok(kSvc, "ainfo1", ok);
+}
+
 // ---- broken configuration, registry, state ---------------------------------------------
 
 void test_config_error_unknown_key(void**) {
@@ -1109,6 +1137,7 @@ int run_all() {
         cmocka_unit_test(test_nonvendor_root_ignored),
         cmocka_unit_test(test_nonvendor_unknown_user_ignored),
         cmocka_unit_test(test_source_unknown_hostname_rhost),
+        cmocka_unit_test(test_auth_info_invalid),
         cmocka_unit_test(test_source_unknown_empty_rhost),
         cmocka_unit_test(test_source_null_rhost),
         cmocka_unit_test(test_source_unknown_malformed_ssh_connection),

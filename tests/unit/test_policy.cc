@@ -354,22 +354,46 @@ void source_resolution(void**) {
 void auth_info(void**) {
     auto ed = std::string(trim(slurp(data_path("keys/ed25519.pub"))));
     auto tb = type_and_blob(ed);
-    auto a = parse_auth_info(("publickey " + tb + "\nkeyboard-interactive\n").c_str());
-    assert_str_eq(a.methods, "publickey,keyboard-interactive");
-    assert_int_equal(a.publickeys.size(), 1);
-    assert_str_eq(a.publickeys[0], tb);
+    auto a = parse_auth_info(("publickey " + tb + "\nkeyboard-interactive/pam\n").c_str());
+    assert_true(a.ok());
+    assert_str_eq(a->methods, "publickey,keyboard-interactive");
+    assert_int_equal(a->publickeys.size(), 1);
+    assert_str_eq(a->publickeys[0], tb);
     a = parse_auth_info(("publickey " + ed + "\npublickey " + tb + "\n").c_str());
-    assert_str_eq(a.methods, "publickey");
-    assert_int_equal(a.publickeys.size(), 2);
-    assert_str_eq(a.publickeys[0], tb);  // the comment is not part of the key
-    a = parse_auth_info(nullptr);
-    assert_str_eq(a.methods, "");
-    assert_int_equal(a.publickeys.size(), 0);
-    a = parse_auth_info("Bad!Method x\n\n   \npassword\n");
-    assert_str_eq(a.methods, "password");
-    a = parse_auth_info("publickey\n");
-    assert_str_eq(a.methods, "publickey");
-    assert_int_equal(a.publickeys.size(), 0);
+    assert_true(a.ok());
+    assert_str_eq(a->methods, "publickey");
+    assert_int_equal(a->publickeys.size(), 2);
+    assert_str_eq(a->publickeys[0], tb);  // the comment is not part of the key
+    for (const char* none : {static_cast<const char*>(nullptr), "", "\n"}) {
+        a = parse_auth_info(none);
+        assert_true(a.ok());
+        assert_str_eq(a->methods, "");
+        assert_int_equal(a->publickeys.size(), 0);
+    }
+    // Certificates: TYPE BASE64 then more fields; other methods may carry info.
+    a = parse_auth_info("publickey ssh-ed25519-cert-v01@openssh.com AAAA ID x (serial 1) CA k\n"
+                        "hostbased ssh-ed25519 AAAA host.example\n");
+    assert_true(a.ok());
+    assert_str_eq(a->methods, "publickey,hostbased");
+    assert_str_eq(a->publickeys[0], "ssh-ed25519-cert-v01@openssh.com AAAA");
+    // Any line of another shape is an error, not skipped: a skipped
+    // "publickey" line would hide its key from the pinned-key gate.
+    const std::string good = "publickey " + tb + "\n";
+    for (const std::string& bad :
+         {std::string("Bad!Method x\n"), good + "\n   \npassword\n", std::string("publickey\n"),
+          std::string("publickey "), "publickey " + tb.substr(0, tb.find(' ')),
+          std::string("publickey ssh-ed25519 AAAA*\n"), good + "keyboard-interactive/\n",
+          good + "keyboard-interactive/p!m", good + "Publickey " + tb, good + "\tpassword",
+          good + "password\r\n", good + "password \x01", good + "pass\xc3\xa9word",
+          std::string(40, 'a') + "\n", good + "/pam\n"}) {
+        a = parse_auth_info(bad.c_str());
+        if (a.ok()) fail_msg("'%s' was accepted", bad.c_str());
+        assert_int_equal(a.error().code, Code::invalid);
+    }
+    std::string huge;
+    while (huge.size() <= 65536) huge += good;
+    a = parse_auth_info(huge.c_str());
+    assert_false(a.ok());
 }
 
 void reason_names(void**) {
