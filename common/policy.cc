@@ -45,10 +45,14 @@ Source resolve_source(const char* ssh_connection, const char* rhost) {
         s.text = std::string(first);
         auto a = parse_ip(first);
         if (!a) return s;  // unknown
-        // A literal rhost that disagrees with SSH_CONNECTION means one of them
-        // was set by someone other than sshd: trust neither.
-        if (auto ra = parse_ip(rh); ra && !(*ra == *a)) {
-            s.text += " (rhost " + std::string(rh) + ")";
+        // SSH_CONNECTION is in the PAM environment, which a caller may have
+        // filled (su with an imported environment, a PAM application of the
+        // user's): it counts only next to a PAM_RHOST with the same literal
+        // address, as sshd sets both (UseDNS no). A missing rhost, a name or
+        // another address: trust neither.
+        auto ra = parse_ip(rh);
+        if (!ra || !(*ra == *a)) {
+            s.text += rh.empty() ? std::string(" (no rhost)") : " (rhost " + std::string(rh) + ")";
             return s;
         }
         s.kind = Source::remote;

@@ -50,10 +50,12 @@ struct Source {
     std::string text;  // what was seen, for the log (escaped by the logger)
 };
 
-// Client address: the first field of SSH_CONNECTION when sshd set it (it
-// stays numeric under UseDNS yes), else PAM_RHOST when it is a literal
-// address. A hostname, a malformed value, or two values that disagree are
-// `unknown`; no SSH_CONNECTION and no rhost at all is a `local` login.
+// Client address: PAM_RHOST when it is a literal address. SSH_CONNECTION,
+// when set, must name the same address (its first field), else the source
+// is `unknown`: alone (no rhost) or next to a host name (UseDNS yes) it is
+// only an environment variable anyone upstream may have set. A hostname, a
+// malformed value, or two values that disagree are `unknown`; no
+// SSH_CONNECTION and no rhost at all is a `local` login.
 Source resolve_source(const char* ssh_connection, const char* rhost);
 
 struct Facts {

@@ -259,6 +259,9 @@ int cmd_check_sshd(Ctl& c) {
         checks.push_back({what, key + " " + val, got, got == val});
     };
     want(global, "usepam", "yes", "sshd hands authentication and account checks to PAM");
+    // UseDNS yes puts a host name in PAM_RHOST, which the module never
+    // resolves: every vendor login would be source_unknown.
+    want(global, "usedns", "no", "PAM_RHOST is the client's numeric address");
     const auto& m = have_vendor ? vendor : global;
     std::string who = have_vendor ? " (for " + user + ")"
                                   : " (global; add a vendor account to check Match blocks)";

@@ -57,7 +57,7 @@ SCENARIOS=(
     "scp upload into the vendor's home: session logged with duration"
     "sftp session: session logged with duration"
     "non-vendor local user logs in with ~/.ssh key as before, no audit line"
-    "UseDNS yes: PAM_RHOST is a name, SSH_CONNECTION and the logged source stay numeric"
+    "UseDNS yes: PAM_RHOST is a name, SSH_CONNECTION alone is not trusted: denied source_unknown, no name logged as the source"
     "lockout: 3 wrong codes -> otp_failed x3 + lockout; a right code is then refused locked_out; unlock"
     "hours-only account inside its window: publickey only, account phase only (no auth event), session logged"
     "hours-only account outside its window: key withheld; let through by sshd, account denies outside_hours and the connection drops"
@@ -525,10 +525,12 @@ t_usedns() {
     DNS_PORT=$SBX_PORT_dns
     sbx_known_hosts "$PORT" "$DNS_PORT"
     SSH_PORT=$DNS_PORT vssh 127.0.0.2 v1 k1 "$(code_for v1)" id -un
-    [ "$RC" = 0 ] && out_is v1 || fail "ssh exit $RC / output"
+    [ "$RC" = 255 ] || fail "ssh exit $RC, want 255 (UseDNS yes is not supported)"
     pamenv_new | grep -q "type=auth user=v1 .*rhost=vendor-e2e.example conn=127.0.0.2 " ||
         fail "PAM_RHOST is not the name / SSH_CONNECTION not numeric"
-    audit_find event=account account=v1 result=ok rhost=127.0.0.2 >/dev/null || fail "audit: rhost numeric"
+    audit_find event=auth account=v1 result=denied reason=source_unknown \
+        "rhost=127.0.0.2 (rhost vendor-e2e.example)" >/dev/null || fail "audit: auth denied source_unknown"
+    audit_find event=session_open account=v1 >/dev/null && fail "a session was opened"
     audit_find rhost=vendor-e2e.example >/dev/null && fail "a name was logged as the source"
     sbx_stop_sshd dns
 }

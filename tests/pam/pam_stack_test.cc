@@ -244,19 +244,28 @@ void test_source_unknown_ssh_connection_disagrees(void**) {
         fail_msg("the log should name both addresses, rhost='%s'", e.s("rhost").c_str());
 }
 
-void test_source_ssh_connection_preferred(void**) {
+void test_source_ssh_connection_needs_rhost(void**) {
     NEED_ROOT();
     add_active("src_sshok");
-    // sshd with UseDNS puts a name in PAM_RHOST; SSH_CONNECTION stays numeric.
-    expect_account_ok(kSvc, "src_sshok",
-                      from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("vendor.example.com")));
+    // sshd (UseDNS no) sets both to the same literal address.
     expect_account_ok(kSvc, "src_sshok",
                       from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string(kGoodIp)));
-    expect_account_ok(kSvc, "src_sshok", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::nullopt));
-    expect_denied_both(
-        kSvc, "src_sshok",
-        from_ssh("198.51.100.7 50000 10.0.0.1 22", std::string("vendor.example.com")),
-        "source_not_allowed");
+    // SSH_CONNECTION is only an environment variable: without a PAM_RHOST
+    // that agrees (su with an imported environment, UseDNS yes) it is no
+    // source at all, even for an allowed address.
+    expect_denied_both(kSvc, "src_sshok", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::nullopt),
+                       "source_unknown");
+    expect_denied_both(kSvc, "src_sshok", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("")),
+                       "source_unknown");
+    expect_denied_both(kSvc, "src_sshok",
+                       from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("vendor.example.com")),
+                       "source_unknown");
+    // ... and not a local login either, for an entry that allows one.
+    Spec s;
+    s.local = true;
+    add_active("src_sshloc", s);
+    expect_denied_both(kSvc, "src_sshloc", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::nullopt),
+                       "source_unknown");
 }
 
 void test_source_not_allowed(void**) {
@@ -1142,7 +1151,7 @@ int run_all() {
         cmocka_unit_test(test_source_null_rhost),
         cmocka_unit_test(test_source_unknown_malformed_ssh_connection),
         cmocka_unit_test(test_source_unknown_ssh_connection_disagrees),
-        cmocka_unit_test(test_source_ssh_connection_preferred),
+        cmocka_unit_test(test_source_ssh_connection_needs_rhost),
         cmocka_unit_test(test_source_not_allowed),
         cmocka_unit_test(test_source_allowed_forms),
         cmocka_unit_test(test_host_not_allowed),

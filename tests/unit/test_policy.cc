@@ -297,23 +297,30 @@ void detail_escaped(void**) {
 }
 
 void source_resolution(void**) {
+    // SSH_CONNECTION without PAM_RHOST (su with an imported environment):
+    // not a remote source, and not a local login either.
     auto s = resolve_source("192.0.2.10 52000 192.0.2.1 22", nullptr);
+    assert_int_equal(s.kind, Source::unknown);
+    assert_false(s.addr.has_value());
+    assert_str_eq(s.text, "192.0.2.10 (no rhost)");
+    s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "");
+    assert_int_equal(s.kind, Source::unknown);
+    // SSH_CONNECTION and rhost agreeing (same address, other spelling).
+    s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "192.0.2.10");
     assert_int_equal(s.kind, Source::remote);
     assert_str_eq(s.addr->str(), "192.0.2.10");
     assert_str_eq(s.text, "192.0.2.10");
-    // SSH_CONNECTION first, rhost agreeing (same address, other spelling).
-    s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "192.0.2.10");
-    assert_int_equal(s.kind, Source::remote);
     s = resolve_source("::ffff:192.0.2.10 52000 ::ffff:192.0.2.1 22", "192.0.2.10");
     assert_int_equal(s.kind, Source::remote);
     assert_str_eq(s.text, "192.0.2.10");
     s = resolve_source("2001:db8::5 52000 2001:db8::1 22", "2001:DB8:0::5");
     assert_int_equal(s.kind, Source::remote);
     assert_str_eq(s.text, "2001:db8::5");
-    // Under UseDNS yes rhost is a name; SSH_CONNECTION stays numeric and wins.
+    // Under UseDNS yes rhost is a name: SSH_CONNECTION alone is not trusted.
     s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "pacs.example.org");
-    assert_int_equal(s.kind, Source::remote);
-    assert_str_eq(s.addr->str(), "192.0.2.10");
+    assert_int_equal(s.kind, Source::unknown);
+    assert_false(s.addr.has_value());
+    assert_str_eq(s.text, "192.0.2.10 (rhost pacs.example.org)");
     // A literal rhost that disagrees: someone other than sshd set one of them.
     s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "192.0.2.11");
     assert_int_equal(s.kind, Source::unknown);
