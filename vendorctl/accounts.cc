@@ -114,10 +114,12 @@ int cmd_add(Ctl& c) {
         return fail("--vendor must be 1 to 256 characters");
     for (unsigned char ch : e.vendor)
         if (ch < 0x20 || ch == 0x7f) return fail("--vendor has a control character");
+    e.any_source = c.args.has("--allow-any-source");
     for (const auto& list : c.args.all("--from")) {
         for (const auto& f : split(list, ',')) {
             auto cidr = parse_cidr(f);
             if (!cidr) return fail(cidr.error());
+            if (auto st = check_wide(*cidr, e.any_source); !st) return fail(st.error());
             e.from.push_back(*cidr);
         }
     }
@@ -299,6 +301,7 @@ Json entry_json(const Entry& e) {
     for (const auto& f : e.from) from.push(f.str());
     j.set("from", std::move(from));
     j.set("local", e.allow_local);
+    j.set("any_source", e.any_source);
     if (e.hours) j.set("hours", e.hours->text);
     Json hosts = Json::array();
     for (const auto& h : e.hosts) hosts.push(h);
@@ -396,7 +399,8 @@ int cmd_show(Ctl& c) {
     }
     std::printf("account:   %s\nvendor:    %s\naccess:    %s\n", e->name.c_str(),
                 escape(e->vendor, 200).c_str(), format_access(e->access).c_str());
-    std::printf("from:      %s\n", join_from(*e).c_str());
+    std::printf("from:      %s%s\n", join_from(*e).c_str(),
+                e->any_source ? " (any source allowed)" : "");
     if (e->existing) std::printf("account:   existing (resolved by another NSS source)\n");
     else {
         std::string groups;

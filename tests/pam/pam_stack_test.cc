@@ -288,6 +288,37 @@ void test_source_allowed_forms(void**) {
     assert_string_equal(e.s("rhost").c_str(), "2001:db8::6");  // logged in canonical form
 }
 
+// ::/0 is not "every address" for IPv4 sources, and an all-addresses block
+// is only taken with an explicit flag.
+void test_source_any_needs_flag(void**) {
+    NEED_ROOT();
+    for (const char* wide : {"0.0.0.0/0", "::/0", "2000::/3", "192.0.2.0/24,128.0.0.0/1"}) {
+        auto r = vendorctl({"add", "src_wide", "--vendor", "ACME", "--from", wide});
+        if (r.status != 1 || !contains(r.err, "--allow-any-source"))
+            fail_msg("add --from %s: exit %d, stderr '%s'", wide, r.status, r.err.c_str());
+    }
+    Spec s;
+    s.from = "::/0";
+    s.any_source = true;
+    add_active("src_any6", s);
+    expect_account_ok(kSvc, "src_any6", from_rhost("2001:db8::77"));
+    expect_denied_both(kSvc, "src_any6", from_rhost("192.0.2.10"), "source_not_allowed");
+    expect_denied_both(kSvc, "src_any6", from_rhost("::ffff:192.0.2.10"), "source_not_allowed");
+    s.from = "0.0.0.0/0";
+    add_active("src_any4", s);
+    expect_account_ok(kSvc, "src_any4", from_rhost("198.51.100.7"));
+    expect_denied_both(kSvc, "src_any4", from_rhost("2001:db8::77"), "source_not_allowed");
+    // A hand-edited entry with a wide block and no any_source: registry_error.
+    add_active("src_anyhand");
+    std::string path = entry_path("src_anyhand");
+    std::string text = read_file(path);
+    auto at = text.find("192.0.2.0/24");
+    if (at == std::string::npos) fail_msg("default 'from' not in %s", text.c_str());
+    text.replace(at, 12, "0.0.0.0/0");
+    write_file(path, text, 0600);
+    expect_denied_both(kSvc, "src_anyhand", from_rhost(kGoodIp), "registry_error");
+}
+
 // ---- host scope ------------------------------------------------------------------------
 
 void test_host_not_allowed(void**) {
@@ -1154,6 +1185,7 @@ int run_all() {
         cmocka_unit_test(test_source_ssh_connection_needs_rhost),
         cmocka_unit_test(test_source_not_allowed),
         cmocka_unit_test(test_source_allowed_forms),
+        cmocka_unit_test(test_source_any_needs_flag),
         cmocka_unit_test(test_host_not_allowed),
         cmocka_unit_test(test_host_allowed_by_pattern),
         cmocka_unit_test(test_not_activated),

@@ -246,6 +246,7 @@ void serialize_round_trip(void**) {
     e.name = "x_1";
     e.vendor = "Ven\"dor\\ \n\t\x01 \xc3\xa9";
     e.from = {*parse_cidr("::ffff:10.0.0.0/104"), *parse_cidr("::/0")};
+    e.any_source = true;  // ::/0 needs it
     e.access = kAccessOtp;
     e.uid = 1000;
     e.home = "/h";
@@ -255,7 +256,14 @@ void serialize_round_trip(void**) {
     assert_str_eq(back.vendor, e.vendor);
     assert_str_eq(back.comment, e.comment);
     assert_str_eq(back.from[0].str(), "10.0.0.0/8");
+    assert_true(back.any_source);
     assert_int_equal(back.access, kAccessOtp);
+    // Without the flag the same entry is invalid, and the error says why.
+    e.any_source = false;
+    auto refused = parse_entry(serialize_entry(e), "x_1");
+    assert_false(refused.ok());
+    if (refused.error().detail.find("any_source") == std::string::npos)
+        fail_msg("error does not name any_source: %s", refused.error().detail.c_str());
 }
 
 void access_sets(void**) {
