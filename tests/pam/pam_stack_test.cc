@@ -870,15 +870,16 @@ void test_full_login_grant_otp(void**) {
         fail_msg("systemd.runtime_max_sec = '%s', want the grant's remaining ~7200 s",
                  runtime.c_str());
     expect_detail(ev[2], ("ends with the activation in " + runtime + "s").c_str());
-    if (session_env.rfind(sid + ":", 0) != 0)
-        fail_msg("PAM_VENDOR_SESSION='%s'", session_env.c_str());
+    if (session_env != sid) fail_msg("PAM_VENDOR_SESSION='%s'", session_env.c_str());
 }
 
 void test_session_closed_elsewhere(void**) {
     NEED_ROOT();
-    // sshd may close the session from another process than the one that
-    // opened it: the id travels in the PAM environment.
+    // An application may close the session in another PAM handle than the
+    // one that opened it: the environment names the session, the root-only
+    // record written at open gives its account and start.
     add_active("sess2");
+    add_active("sess3");
     std::string env_value;
     std::size_t m = audit_mark();
     {
@@ -887,18 +888,45 @@ void test_session_closed_elsewhere(void**) {
         assert_rc(p.open(), PAM_SUCCESS);
         env_value = p.getenv("PAM_VENDOR_SESSION");
     }
-    {
-        Pam q(kSvc, "sess2");
-        assert_int_equal(pam_putenv(q.handle(), ("PAM_VENDOR_SESSION=" + env_value).c_str()),
+    if (!is_hex32(env_value)) fail_msg("PAM_VENDOR_SESSION='%s'", env_value.c_str());
+    auto close_with = [](const char* user, const std::string& value) {
+        Pam q(kSvc, user);
+        assert_int_equal(pam_putenv(q.handle(), ("PAM_VENDOR_SESSION=" + value).c_str()),
                          PAM_SUCCESS);
         assert_rc(q.close(), PAM_SUCCESS);
+    };
+    auto ev = expect_events(m, "sess2", {{"account", "ok", "ok"}, {"session_open", "ok", nullptr}});
+    // Another account naming that session gets nothing, and leaves it alone.
+    m = audit_mark();
+    close_with("sess3", env_value);
+    ev = expect_events(m, "sess3", {{"session_close", "ok", nullptr}});
+    assert_true(ev[0].s("session").empty());
+    m = audit_mark();
+    close_with("sess2", env_value);
+    ev = expect_events(m, "sess2", {{"session_close", "ok", nullptr}});
+    assert_true(ev[0].num.count("duration_s") == 1);
+    std::string sid = ev[0].s("session");
+    if (sid != env_value)
+        fail_msg("session_close id '%s', want '%s'", sid.c_str(), env_value.c_str());
+    // The record is used once: a second close (a replay) finds nothing.
+    m = audit_mark();
+    close_with("sess2", env_value);
+    ev = expect_events(m, "sess2", {{"session_close", "ok", nullptr}});
+    assert_true(ev[0].s("session").empty());
+    assert_true(ev[0].num.count("duration_s") == 0);
+    expect_detail(ev[0], "no session record");
+    // Forged values: an id never opened, the old ID:START_MS form with a
+    // start far in the past (a made-up duration), garbage.
+    for (const std::string& forged :
+         {std::string("0123456789abcdef0123456789abcdef"), env_value + ":0",
+          std::string("../../../etc/passwd"), std::string("")}) {
+        m = audit_mark();
+        close_with("sess2", forged);
+        ev = expect_events(m, "sess2", {{"session_close", "ok", nullptr}});
+        if (!ev[0].s("session").empty() || ev[0].num.count("duration_s"))
+            fail_msg("forged PAM_VENDOR_SESSION='%s' was trusted: %s", forged.c_str(),
+                     ev[0].raw.c_str());
     }
-    auto ev = expect_events(m, "sess2",
-                            {{"account", "ok", "ok"},
-                             {"session_open", "ok", nullptr},
-                             {"session_close", "ok", nullptr}});
-    assert_string_equal(ev[1].s("session").c_str(), ev[2].s("session").c_str());
-    assert_true(ev[2].num.count("duration_s") == 1);
     // A close with nothing to match is still logged, without inventing an id.
     m = audit_mark();
     {
