@@ -126,10 +126,29 @@ Result<PublicKey> parse_public_key(std::string_view line) {
     bool known = false;
     for (const char* a : allowed)
         if (k.type == a) known = true;
-    if (!known)
-        return bad(
-            "algorithm '" + escape(k.type, 64) +
-            "' is not allowed (ed25519, ecdsa-sha2-nistp256/384/521, sk-* or RSA >= 3072 bits)");
+    if (!known) {
+        // The first word of whatever file was given (--key /etc/shadow):
+        // named only when it is one of OpenSSH's own key type names.
+        static const char* refused[] = {"ssh-dss",
+                                        "ssh-ed448",
+                                        "ssh-xmss@openssh.com",
+                                        "ssh-rsa-cert-v01@openssh.com",
+                                        "ssh-dss-cert-v01@openssh.com",
+                                        "ssh-ed25519-cert-v01@openssh.com",
+                                        "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                                        "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+                                        "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+                                        "sk-ssh-ed25519-cert-v01@openssh.com",
+                                        "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                                        "rsa-sha2-256",
+                                        "rsa-sha2-512"};
+        std::string name = "an unknown key type";
+        for (const char* r : refused)
+            if (k.type == r) name = "algorithm '" + k.type + "'";
+        return bad(name +
+                   " is not allowed (ed25519, ecdsa-sha2-nistp256/384/521, sk-* or RSA >= 3072 "
+                   "bits)");
+    }
     std::string blob(k.blob_b64.size(), '\0');
     std::size_t blob_len = 0;
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(blob.data()), blob.size(),

@@ -143,8 +143,11 @@ int cmd_add(Ctl& c) {
         std::size_t n = 0;
         for (const auto& line : split(*text, '\n')) {
             if (line.empty() || line[0] == '#') continue;
+            // The error names the key by its rank, never by the file's bytes.
             auto k = parse_public_key(line);
-            if (!k) return fail(escape(file, 200) + ": " + k.error().detail);
+            if (!k)
+                return fail(escape(file, 200) + ": key " + std::to_string(n + 1) + ": " +
+                            k.error().detail);
             e.keys.push_back(k->type + " " + k->blob_b64 +
                              (k->comment.empty() ? "" : " " + k->comment));
             ++n;

@@ -94,11 +94,15 @@ int cmd_key(Ctl& c) {
         std::string file = need_pos(c, 2, "public key FILE");
         auto text = read_input_file(file, 65536);
         if (!text) return fail(text.error());
-        std::size_t added = 0;
+        std::size_t added = 0, rank = 0;
         for (const auto& line : split(*text, '\n')) {
             if (line.empty() || line[0] == '#') continue;
+            // The error names the key by its rank, never by the file's bytes.
             auto pk = parse_public_key(line);
-            if (!pk) return fail(escape(file, 200) + ": " + pk.error().detail);
+            ++rank;
+            if (!pk)
+                return fail(escape(file, 200) + ": key " + std::to_string(rank) + ": " +
+                            pk.error().detail);
             if (key_pinned(*e, pk->type + " " + pk->blob_b64)) {
                 std::printf("%s already pinned\n", pk->fingerprint.c_str());
                 continue;

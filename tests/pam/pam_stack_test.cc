@@ -319,6 +319,35 @@ void test_source_any_needs_flag(void**) {
     expect_denied_both(kSvc, "src_anyhand", from_rhost(kGoodIp), "registry_error");
 }
 
+// --key FILE: a FIFO, device or directory is refused at once (never opened,
+// never waited on), and no error prints the file's content.
+void test_key_file_refused(void**) {
+    NEED_ROOT();
+    std::string secret = env().root + "/not-a-key";
+    write_file(secret, "pvtTOKEN:hunter2:$6$pvtSALT$pvtHASH 19000:0:99999:7:::\n", 0600);
+    std::string fifo = env().root + "/key-fifo";
+    ::unlink(fifo.c_str());
+    if (::mkfifo(fifo.c_str(), 0600) != 0) fail_msg("mkfifo");
+    add_account("keyf1");
+    for (const std::string& f : {secret, fifo, std::string("/dev/zero"), env().root}) {
+        std::int64_t t0 = now();
+        auto a =
+            vendorctl({"add", "keyf2", "--vendor", "ACME", "--from", "192.0.2.0/24", "--key", f});
+        auto k = vendorctl({"key", "add", "keyf1", f});
+        if (now() - t0 > 5) fail_msg("--key %s took %lld s", f.c_str(), (long long)(now() - t0));
+        for (const auto* r : {&a, &k}) {
+            if (r->status != 1) fail_msg("--key %s: exit %d, want 1", f.c_str(), r->status);
+            for (const char* leak : {"pvtSALT", "pvtHASH", "root:", "hunter2", "pvtTOKEN"})
+                if (contains(r->err, leak) || contains(r->out, leak))
+                    fail_msg("--key %s printed the file's content: %s", f.c_str(), r->err.c_str());
+        }
+        if (f != secret && !contains(a.err, "not a regular file"))
+            fail_msg("--key %s: '%s'", f.c_str(), a.err.c_str());
+    }
+    ::unlink(fifo.c_str());
+    ::unlink(secret.c_str());
+}
+
 // ---- host scope ------------------------------------------------------------------------
 
 void test_host_not_allowed(void**) {
@@ -1214,6 +1243,7 @@ int run_all() {
         cmocka_unit_test(test_source_not_allowed),
         cmocka_unit_test(test_source_allowed_forms),
         cmocka_unit_test(test_source_any_needs_flag),
+        cmocka_unit_test(test_key_file_refused),
         cmocka_unit_test(test_host_not_allowed),
         cmocka_unit_test(test_host_allowed_by_pattern),
         cmocka_unit_test(test_not_activated),

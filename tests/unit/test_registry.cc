@@ -376,6 +376,16 @@ void public_keys_refused(void**) {
     auto dsa = parse_public_key(key_line("dsa.pub"));
     assert_false(dsa.ok());
     assert_true(contains(dsa.error().detail, "not allowed"));
+    assert_true(contains(dsa.error().detail, "ssh-dss"));  // OpenSSH's own names are named
+    // Anything else is a file's content (--key /etc/shadow): never echoed.
+    for (const char* secret : {"root:$6$saltsalt$hashhash:19000:0:99999:7::: x", "hunter2 c2VjcmV0",
+                               "-----BEGIN OPENSSH PRIVATE KEY-----"}) {
+        auto k = parse_public_key(secret);
+        assert_false(k.ok());
+        std::string first = std::string(secret).substr(0, std::string(secret).find(' '));
+        if (contains(k.error().detail, first))
+            fail_msg("error echoes the input: %s", k.error().detail.c_str());
+    }
     auto ed = key_line("ed25519.pub");
     auto sp = ed.find(' ');
     auto blob = ed.substr(sp + 1, ed.find(' ', sp + 1) - sp - 1);
