@@ -159,13 +159,8 @@ int cmd_authorized_keys(Ctl& c) {
         }
         return kExitOk;
     }
-    // sshd compares expiry-time with its own local time: use /etc/localtime.
-    Config sys = c.cfg;
-    sys.timezone.clear();
-    auto z = load_zone(sys);
-    TimeZone tz = z ? std::move(*z) : TimeZone::utc();
     std::string why;
-    auto lines = authorized_keys_lines(c.cfg, *v, now_s(), tz, &why);
+    auto lines = authorized_keys_lines(c.cfg, *v, now_s(), &why);
     if (lines.empty()) {
         syslog(LOG_AUTHPRIV | LOG_NOTICE, "event=keys_withheld account=%s result=denied reason=%s",
                name.c_str(), why.empty() ? "no_key" : why.c_str());

@@ -334,7 +334,7 @@ t_login() {
     audit_find event=grant account=v1 ticket=E2E-1 >/dev/null || fail "audit: grant"
     local ak
     ak=$(authkeys v1)
-    grep -q '^from="127.0.0.2/32",expiry-time="[0-9]\{12\}",restrict,pty ssh-ed25519 ' <<<"$ak" ||
+    grep -q '^from="127.0.0.2/32",expiry-time="[0-9]\{14\}Z",restrict,pty ssh-ed25519 ' <<<"$ak" ||
         fail "authorized-keys line: $ak"
     local code
     code=$(code_for v1)
