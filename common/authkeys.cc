@@ -93,8 +93,7 @@ Result<PublicView> read_authkeys(const Config& c, const std::string& name) {
 }
 
 std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v,
-                                               std::int64_t now, const TimeZone& system_tz,
-                                               std::string* why) {
+                                               std::int64_t now, std::string* why) {
     std::vector<std::string> out;
     std::string dummy;
     std::string& reason = why ? *why : dummy;
@@ -137,12 +136,15 @@ std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView
     }
     opts += "\"";
     if (v.access & kAccessGrant) {
-        // expiry-time is read by sshd in the system's local time zone.
-        auto lt = to_local(system_tz, v.grant_not_after);
+        // The grant's exact second, in UTC ("Z"): sshd reads YYYYMMDDHHMM in
+        // the system's zone, which would cut the grant short by up to a
+        // minute (and follow whatever /etc/localtime says); with seconds and
+        // Z it is the very instant the PAM account phase enforces.
+        auto lt = to_local(TimeZone::utc(), v.grant_not_after);
         char buf[64];
-        std::snprintf(buf, sizeof buf, ",expiry-time=\"%04lld%02u%02u%02d%02d\"",
+        std::snprintf(buf, sizeof buf, ",expiry-time=\"%04lld%02u%02u%02d%02d%02dZ\"",
                       static_cast<long long>(lt.year), lt.month, lt.day, lt.minute_of_day / 60,
-                      lt.minute_of_day % 60);
+                      lt.minute_of_day % 60, lt.second);
         opts += buf;
     }
     if (!c.authorized_keys_options.empty()) opts += "," + c.authorized_keys_options;

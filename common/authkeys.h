@@ -36,7 +36,6 @@ Result<PublicView> read_authkeys(const Config& c, const std::string& name);
 // gate could open (grant-only without a current grant, outside hours), and
 // then `why` names the reason (the policy's reason names).
 std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v,
-                                               std::int64_t now, const TimeZone& system_tz,
-                                               std::string* why = nullptr);
+                                               std::int64_t now, std::string* why = nullptr);
 
 }  // namespace vendor::core

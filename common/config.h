@@ -44,7 +44,9 @@ struct Config {
     // sshd's AuthorizedKeysCommandUser: may read the published public keys
     // (state_dir/authkeys), nothing else.
     std::string keys_user = "pam-vendor-keys";
-    std::string authorized_keys_options = "no-agent-forwarding,no-X11-forwarding";
+    // restrict: no port, agent or X11 forwarding, no ~/.ssh/rc (a vendor key
+    // must not tunnel into the hospital network); pty: an interactive shell.
+    std::string authorized_keys_options = "restrict,pty";
 };
 
 struct ConfigKey {

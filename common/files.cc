@@ -500,6 +500,16 @@ Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn
 
 Result<std::string> read_input_file(std::string_view path, std::size_t max_size) {
     std::string p(path);
+    // Look before opening: opening a FIFO, a tty or a tape device is itself
+    // an action (it wakes a writer, may rewind). Then the descriptor must be
+    // that same regular file.
+    struct stat pre {};
+    if (::lstat(p.c_str(), &pre) != 0)
+        return sys_error(errno == ENOENT ? Code::not_found : Code::io, "cannot stat", path, errno);
+    if (S_ISLNK(pre.st_mode))
+        return make_error(Code::insecure, "symlink refused: " + escape(path, 200));
+    if (!S_ISREG(pre.st_mode))
+        return make_error(Code::invalid, "not a regular file: " + escape(path, 200));
     Fd fd(::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd) {
         if (errno == ELOOP)
@@ -508,7 +518,7 @@ Result<std::string> read_input_file(std::string_view path, std::size_t max_size)
     }
     struct stat st {};
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", path, errno);
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st.st_mode) || st.st_dev != pre.st_dev || st.st_ino != pre.st_ino)
         return make_error(Code::invalid, "not a regular file: " + escape(path, 200));
     if (static_cast<std::uint64_t>(st.st_size) > max_size)
         return make_error(Code::too_large, "file too large: " + escape(path, 200));

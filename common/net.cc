@@ -152,6 +152,7 @@ std::optional<IpAddr> parse_ip(std::string_view s) noexcept {
 }
 
 bool Cidr::contains(const IpAddr& a) const noexcept {
+    if (a.is_v4() && !is_v4()) return false;
     unsigned full = prefix / 8, rest = prefix % 8;
     for (unsigned i = 0; i < full; ++i)
         if (a.b[i] != base.b[i]) return false;

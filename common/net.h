@@ -25,7 +25,13 @@ struct IpAddr {
 struct Cidr {
     IpAddr base;
     unsigned prefix = 0;  // over the 128-bit form (IPv4 /n is stored as /96+n)
+    // An IPv4 source is only inside an IPv4 block (or its ::ffff:0:0/96
+    // spelling): the mapped form must not make ::/0 or 2000::/3 admit IPv4.
     bool contains(const IpAddr& a) const noexcept;
+    bool is_v4() const noexcept { return prefix >= 96 && base.is_v4(); }
+    // Shorter than /8 (IPv4) or /16 (IPv6): (nearly) every address. Such a
+    // block in 'from' needs the entry's explicit any_source flag.
+    bool is_wide() const noexcept { return is_v4() ? prefix < 96 + 8 : prefix < 16; }
     std::string str() const;
     bool operator==(const Cidr&) const = default;
 };

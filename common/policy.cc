@@ -30,6 +30,7 @@ const char* reason_name(Reason r) noexcept {
     case Reason::no_entry: return "no_entry";
     case Reason::state_error: return "state_error";
     case Reason::conversation_error: return "conversation_error";
+    case Reason::auth_info_invalid: return "auth_info_invalid";
     case Reason::internal_error: return "internal_error";
     }
     return "internal_error";
@@ -46,10 +47,14 @@ Source resolve_source(const char* ssh_connection, const char* rhost) {
         s.text = std::string(first);
         auto a = parse_ip(first);
         if (!a) return s;  // unknown
-        // A literal rhost that disagrees with SSH_CONNECTION means one of them
-        // was set by someone other than sshd: trust neither.
-        if (auto ra = parse_ip(rh); ra && !(*ra == *a)) {
-            s.text += " (rhost " + std::string(rh) + ")";
+        // SSH_CONNECTION is in the PAM environment, which a caller may have
+        // filled (su with an imported environment, a PAM application of the
+        // user's): it counts only next to a PAM_RHOST with the same literal
+        // address, as sshd sets both (UseDNS no). A missing rhost, a name or
+        // another address: trust neither.
+        auto ra = parse_ip(rh);
+        if (!ra || !(*ra == *a)) {
+            s.text += rh.empty() ? std::string(" (no rhost)") : " (rhost " + std::string(rh) + ")";
             return s;
         }
         s.kind = Source::remote;
@@ -71,35 +76,70 @@ Source resolve_source(const char* ssh_connection, const char* rhost) {
     return s;
 }
 
-AuthInfo parse_auth_info(const char* info) {
+namespace {
+
+bool word_chars(std::string_view w, std::string_view extra, bool alnum) {
+    if (w.empty()) return false;
+    for (char ch : w) {
+        bool ok = (ch >= 'a' && ch <= 'z') || extra.find(ch) != std::string_view::npos ||
+                  (alnum && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')));
+        if (!ok) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+Result<AuthInfo> parse_auth_info(const char* info) {
+    constexpr std::size_t kMax = 65536;
     AuthInfo out;
     if (!info) return out;
-    std::string_view rest(info, strnlen(info, 65536));
+    std::string_view rest(info, strnlen(info, kMax + 1));
+    if (rest.size() > kMax) return make_error(Code::too_large, "SSH_AUTH_INFO_0 is too long");
+    std::size_t lineno = 0;
     while (!rest.empty()) {
         auto nl = rest.find('\n');
-        auto line = trim(rest.substr(0, nl));
+        auto line = rest.substr(0, nl);
         rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-        if (line.empty()) continue;
+        ++lineno;
+        auto bad = [&](const char* why) {
+            return make_error(Code::invalid,
+                              "SSH_AUTH_INFO_0 line " + std::to_string(lineno) + ": " + why);
+        };
+        if (line.empty()) continue;  // the newline after the last method
+        for (unsigned char ch : line)
+            if (ch < 0x20 || ch >= 0x7f) return bad("control or non-ASCII character");
         auto sp = line.find(' ');
-        auto method = line.substr(0, sp);
+        auto word = line.substr(0, sp);
         // sshd writes "keyboard-interactive/pam" (method/submethod): the
         // method is what pam_vendor(8) and the audit log name.
-        method = method.substr(0, method.find('/'));
-        if (method.empty() || method.size() > 32) continue;
-        bool clean = true;
-        for (char ch : method)
-            if (!((ch >= 'a' && ch <= 'z') || ch == '-')) clean = false;
-        if (!clean) continue;
-        if (out.methods.find(std::string(method)) == std::string::npos)
-            out.methods += (out.methods.empty() ? "" : ",") + std::string(method);
-        if (method == "publickey" && sp != std::string_view::npos) {
-            auto key = trim(line.substr(sp + 1));
-            auto sp2 = key.find(' ');
-            if (sp2 == std::string_view::npos) continue;
-            auto blob = key.substr(sp2 + 1);
-            blob = blob.substr(0, blob.find(' '));
-            out.publickeys.push_back(std::string(key.substr(0, sp2)) + " " + std::string(blob));
+        auto slash = word.find('/');
+        auto method = word.substr(0, slash);
+        if (method.size() > 32 || !word_chars(method, "-", false)) return bad("not a method name");
+        if (slash != std::string_view::npos) {
+            auto submethod = word.substr(slash + 1);
+            if (submethod.size() > 32 || !word_chars(submethod, "-_.@", true))
+                return bad("not a submethod name");
         }
+        if (out.methods.size() > 1024) return bad("too many methods");
+        bool seen = false;
+        for (const auto& m : split(out.methods, ','))
+            if (m == method) seen = true;
+        if (!seen) out.methods += (out.methods.empty() ? "" : ",") + std::string(method);
+        if (method != "publickey") continue;
+        // "publickey TYPE BASE64[ more]" (certificates add ID/CA fields).
+        if (sp == std::string_view::npos) return bad("publickey without a key");
+        auto key = line.substr(sp + 1);
+        auto sp2 = key.find(' ');
+        auto type = key.substr(0, sp2);
+        auto blob = sp2 == std::string_view::npos ? std::string_view() : key.substr(sp2 + 1);
+        blob = blob.substr(0, blob.find(' '));
+        if (type.size() > 64 || !word_chars(type, "-.@", true))
+            return bad("publickey with a malformed key type");
+        if (blob.empty() || !word_chars(blob, "+/=", true))
+            return bad("publickey without its base64 key");
+        if (out.publickeys.size() >= 64) return bad("too many public keys");
+        out.publickeys.push_back(std::string(type) + " " + std::string(blob));
     }
     return out;
 }

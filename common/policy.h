@@ -39,6 +39,7 @@ enum class Reason {
     no_entry,
     state_error,
     conversation_error,
+    auth_info_invalid,  // sshd's SSH_AUTH_INFO_0 has a line of unknown shape
     internal_error,
 };
 
@@ -51,10 +52,12 @@ struct Source {
     std::string text;  // what was seen, for the log (escaped by the logger)
 };
 
-// Client address: the first field of SSH_CONNECTION when sshd set it (it
-// stays numeric under UseDNS yes), else PAM_RHOST when it is a literal
-// address. A hostname, a malformed value, or two values that disagree are
-// `unknown`; no SSH_CONNECTION and no rhost at all is a `local` login.
+// Client address: PAM_RHOST when it is a literal address. SSH_CONNECTION,
+// when set, must name the same address (its first field), else the source
+// is `unknown`: alone (no rhost) or next to a host name (UseDNS yes) it is
+// only an environment variable anyone upstream may have set. A hostname, a
+// malformed value, or two values that disagree are `unknown`; no
+// SSH_CONNECTION and no rhost at all is a `local` login.
 Source resolve_source(const char* ssh_connection, const char* rhost);
 
 struct Facts {
@@ -77,12 +80,14 @@ struct Facts {
 // SSH_AUTH_INFO_0 as sshd writes it: one method per line, e.g.
 // "publickey ssh-ed25519 AAAA...\nkeyboard-interactive/pam". Returns the
 // methods in order, submethods dropped ("publickey,keyboard-interactive"),
-// and the public keys seen.
+// and the public keys seen. A line of any other shape is an error, never
+// skipped: a skipped "publickey" line would hide a key from the pinned-key
+// gate. Absent (nullptr) or empty is no method at all.
 struct AuthInfo {
     std::string methods;
     std::vector<std::string> publickeys;  // "TYPE BASE64"
 };
-AuthInfo parse_auth_info(const char* info);
+Result<AuthInfo> parse_auth_info(const char* info);
 // Is "TYPE BASE64" one of the entry's pinned keys?
 bool key_pinned(const Entry& e, std::string_view type_and_blob);
 

@@ -80,6 +80,15 @@ bool host_glob_match(std::string_view pat, std::string_view host) noexcept {
     return p == pat.size();
 }
 
+Status check_wide(const Cidr& c, bool any_source) {
+    if (!c.is_wide() || any_source) return {};
+    return make_error(Code::invalid,
+                      "block " + c.str() +
+                          " spans (nearly) every address (IPv4 shorter than /8, IPv6 shorter "
+                          "than /16); it needs an explicit any_source (vendorctl add "
+                          "--allow-any-source)");
+}
+
 std::string entry_path(const std::string& registry_dir, std::string_view name) {
     return registry_dir + "/" + std::string(name) + ".json";
 }
@@ -131,10 +140,29 @@ Result<PublicKey> parse_public_key(std::string_view line) {
     bool known = false;
     for (const char* a : allowed)
         if (k.type == a) known = true;
-    if (!known)
-        return bad(
-            "algorithm '" + escape(k.type, 64) +
-            "' is not allowed (ed25519, ecdsa-sha2-nistp256/384/521, sk-* or RSA >= 3072 bits)");
+    if (!known) {
+        // The first word of whatever file was given (--key /etc/shadow):
+        // named only when it is one of OpenSSH's own key type names.
+        static const char* refused[] = {"ssh-dss",
+                                        "ssh-ed448",
+                                        "ssh-xmss@openssh.com",
+                                        "ssh-rsa-cert-v01@openssh.com",
+                                        "ssh-dss-cert-v01@openssh.com",
+                                        "ssh-ed25519-cert-v01@openssh.com",
+                                        "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                                        "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+                                        "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+                                        "sk-ssh-ed25519-cert-v01@openssh.com",
+                                        "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                                        "rsa-sha2-256",
+                                        "rsa-sha2-512"};
+        std::string name = "an unknown key type";
+        for (const char* r : refused)
+            if (k.type == r) name = "algorithm '" + k.type + "'";
+        return bad(name +
+                   " is not allowed (ed25519, ecdsa-sha2-nistp256/384/521, sk-* or RSA >= 3072 "
+                   "bits)");
+    }
     std::string blob(k.blob_b64.size(), '\0');
     std::size_t blob_len = 0;
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(blob.data()), blob.size(),
@@ -191,9 +219,9 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
     auto doc = Json::parse(text, what);
     if (!doc) return std::move(doc).error();
     JsonReader r(doc->get(), what);
-    if (auto st = r.check_keys({"name", "vendor", "from", "local", "access", "hours", "keys",
-                                "hosts", "comment", "created", "created_by", "existing", "uid",
-                                "home", "shell", "groups"});
+    if (auto st = r.check_keys({"name", "vendor", "from", "local", "any_source", "access", "hours",
+                                "keys", "hosts", "comment", "created", "created_by", "existing",
+                                "uid", "home", "shell", "groups"});
         !st)
         return st.error();
     Entry e;
@@ -203,6 +231,7 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
     if (!(st = r.str("name", e.name, true, 32)) || !(st = r.str("vendor", e.vendor, true, 256)) ||
         !(st = r.str_list("from", from, true, 256, 64)) ||
         !(st = r.boolean("local", e.allow_local, false)) ||
+        !(st = r.boolean("any_source", e.any_source, false)) ||
         !(st = r.str("access", access, false, 32)) || !(st = r.str("hours", hours, false, 512)) ||
         !(st = r.str_list("keys", e.keys, false, 64)) ||
         !(st = r.str_list("hosts", e.hosts, false, 256, 253)) ||
@@ -261,6 +290,8 @@ Result<Entry> parse_entry(std::string_view text, std::string_view expected_name)
     for (const auto& f : from) {
         auto c = parse_cidr(f);
         if (!c) return make_error(Code::invalid, what + ": " + c.error().detail);
+        if (auto st2 = check_wide(*c, e.any_source); !st2)
+            return make_error(Code::invalid, what + ": " + st2.error().detail);
         e.from.push_back(*c);
     }
     auto a = parse_access(access);
@@ -297,6 +328,7 @@ std::string serialize_entry(const Entry& e) {
     for (const auto& c : e.from) from.push(c.str());
     j.set("from", std::move(from));
     if (e.allow_local) j.set("local", true);
+    if (e.any_source) j.set("any_source", true);
     j.set("access", format_access(e.access));
     if (e.hours) j.set("hours", e.hours->text);
     Json keys = Json::array();

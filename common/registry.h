@@ -28,6 +28,7 @@ struct Entry {
     std::string vendor;
     std::vector<Cidr> from;
     bool allow_local = false;  // console / su with no remote host
+    bool any_source = false;   // 'from' may hold a wide block (Cidr::is_wide)
     unsigned access = kAccessGrant;
     std::optional<Schedule> hours;  // required iff access has hours
     std::vector<std::string> keys;  // pinned OpenSSH public keys ("type base64 [comment]")
@@ -48,6 +49,8 @@ struct Entry {
 };
 
 Result<Entry> parse_entry(std::string_view text, std::string_view expected_name);
+// A wide 'from' block (0.0.0.0/0, ::/0, ...) is an error unless any_source.
+Status check_wide(const Cidr& c, bool any_source);
 std::string serialize_entry(const Entry& e);
 
 // Shell-style glob over host names: '*', '?', '[...]' not supported (none is

@@ -16,6 +16,7 @@
 #include "files.h"
 #include "policy.h"
 #include "registry.h"
+#include "session_record.h"
 #include "store.h"
 #include "util.h"
 
@@ -76,15 +77,19 @@ struct Ctx {
         return "pam";
     }
 
-    AuthInfo auth_info() const { return parse_auth_info(pam_getenv(pamh, "SSH_AUTH_INFO_0")); }
+    Result<AuthInfo> auth_info() const {
+        return parse_auth_info(pam_getenv(pamh, "SSH_AUTH_INFO_0"));
+    }
 
     Event base(const char* event, const Identity* id) const {
         Event e;
-        AuthInfo ai = auth_info();
-        e.methods = ai.methods;
-        if (!ai.publickeys.empty()) {
-            auto pk = parse_public_key(ai.publickeys.front());
-            if (pk) e.key = pk->fingerprint;
+        // An unparsable SSH_AUTH_INFO_0 logs no method (check() denies it).
+        if (auto ai = auth_info()) {
+            e.methods = ai->methods;
+            if (!ai->publickeys.empty()) {
+                auto pk = parse_public_key(ai->publickeys.front());
+                if (pk) e.key = pk->fingerprint;
+            }
         }
         e.event = event;
         e.account = user;
@@ -162,7 +167,9 @@ int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_
     if (g.error) return deny(c, &id, *g.error, g.detail);
     g.facts.source = c.source;
     g.facts.otp_done = otp_done;
-    g.facts.publickeys = c.auth_info().publickeys;
+    auto ai = c.auth_info();
+    if (!ai) return deny(c, &id, Reason::auth_info_invalid, ai.error().detail);
+    g.facts.publickeys = std::move(ai->publickeys);
     g.facts.via_pam_auth = via_pam_auth;
     *out = decide(e, g.facts);
     if (keep) *keep = std::move(g);
@@ -298,29 +305,41 @@ int do_open_session(Ctx& c, const Identity& id) {
         std::free(sd);
         return deny(c, &id, Reason::internal_error, "pam_set_data failed");
     }
-    // Also in the PAM environment, for applications that close the session
-    // from another process than the one that opened it.
-    std::string env = std::string(kSessionEnv) + "=" + sid + ":" + std::to_string(start);
+    // For applications that close the session in another PAM handle: the
+    // environment names the session, the root-only record says whose it is
+    // and when it started (the environment is not trusted for either).
+    SessionRecord rec{sid, c.user, start, static_cast<std::int64_t>(getpid())};
+    if (auto st = write_session_record(c.cfg, rec); !st)
+        return deny(c, &id, Reason::state_error, st.error().detail);
+    std::string env = std::string(kSessionEnv) + "=" + sid;
     (void)pam_putenv(c.pamh, env.c_str());
-    if (!c.record(e)) return PAM_SESSION_ERR;
+    if (!c.record(e)) {
+        (void)drop_session_record(c.cfg, sid);
+        return PAM_SESSION_ERR;
+    }
     return PAM_SUCCESS;
 }
 
 int do_close_session(Ctx& c, const Identity& id) {
     std::string sid;
     std::int64_t start = 0;
+    std::string why = "no matching session_open in this process";
     const void* d = nullptr;
     if (pam_get_data(c.pamh, kSessionData, &d) == PAM_SUCCESS && d) {
         auto* sd = static_cast<const SessionData*>(d);
         sid.assign(sd->id, strnlen(sd->id, 32));
         start = sd->start_ms;
+        (void)drop_session_record(c.cfg, sid);
     } else if (const char* env = pam_getenv(c.pamh, kSessionEnv)) {
-        std::string_view v(env);
-        auto colon = v.find(':');
-        std::uint64_t ms = 0;
-        if (colon == 32 && parse_uint(v.substr(33), 1ULL << 62, ms)) {
-            sid = std::string(v.substr(0, 32));
-            start = static_cast<std::int64_t>(ms);
+        // Only a name: the record written at open must exist and be this
+        // account's; it is used once.
+        std::string_view v(env, strnlen(env, 64));
+        auto rec = take_session_record(c.cfg, v, c.user);
+        if (rec) {
+            sid = rec->id;
+            start = rec->start_ms;
+        } else {
+            why = "session id from the PAM environment has no session record of this account";
         }
     }
     Event e = c.base("session_close", &id);
@@ -330,7 +349,7 @@ int do_close_session(Ctx& c, const Identity& id) {
         std::int64_t dur = (now_ms() - start) / 1000;
         e.duration_s = dur < 0 ? 0 : dur;
     } else {
-        e.detail = "no matching session_open in this process";
+        e.detail = why;
     }
     if (!c.record(e)) return PAM_SESSION_ERR;
     return PAM_SUCCESS;

@@ -142,10 +142,12 @@ int cmd_add(Ctl& c) {
     e.vendor = c.args.get("--vendor");
     if (e.vendor.empty()) return fail("--vendor must be 1 to 256 characters");
     if (auto why = check_free_text("--vendor", e.vendor, 256); !why.empty()) return fail(why);
+    e.any_source = c.args.has("--allow-any-source");
     for (const auto& list : c.args.all("--from")) {
         for (const auto& f : split(list, ',')) {
             auto cidr = parse_cidr(f);
             if (!cidr) return fail(cidr.error());
+            if (auto st = check_wide(*cidr, e.any_source); !st) return fail(st.error());
             e.from.push_back(*cidr);
         }
     }
@@ -169,8 +171,11 @@ int cmd_add(Ctl& c) {
         std::size_t n = 0;
         for (const auto& line : split(*text, '\n')) {
             if (line.empty() || line[0] == '#') continue;
+            // The error names the key by its rank, never by the file's bytes.
             auto k = parse_public_key(line);
-            if (!k) return fail(escape(file, 200) + ": " + k.error().detail);
+            if (!k)
+                return fail(escape(file, 200) + ": key " + std::to_string(n + 1) + ": " +
+                            k.error().detail);
             e.keys.push_back(k->type + " " + k->blob_b64 +
                              (k->comment.empty() ? "" : " " + k->comment));
             ++n;
@@ -348,6 +353,7 @@ Json entry_json(const Entry& e) {
     for (const auto& f : e.from) from.push(f.str());
     j.set("from", std::move(from));
     j.set("local", e.allow_local);
+    j.set("any_source", e.any_source);
     if (e.hours) j.set("hours", e.hours->text);
     Json hosts = Json::array();
     for (const auto& h : e.hosts) hosts.push(h);
@@ -452,7 +458,8 @@ int cmd_show(Ctl& c) {
     }
     std::printf("account:   %s\nvendor:    %s\naccess:    %s\n", e->name.c_str(),
                 escape(e->vendor, 200).c_str(), format_access(e->access).c_str());
-    std::printf("from:      %s\n", join_from(*e).c_str());
+    std::printf("from:      %s%s\n", join_from(*e).c_str(),
+                e->any_source ? " (any source allowed)" : "");
     if (e->existing) std::printf("account:   existing (resolved by another NSS source)\n");
     else {
         std::string groups;

@@ -94,11 +94,15 @@ int cmd_key(Ctl& c) {
         std::string file = need_pos(c, 2, "public key FILE");
         auto text = read_input_file(file, 65536);
         if (!text) return fail(text.error());
-        std::size_t added = 0;
+        std::size_t added = 0, rank = 0;
         for (const auto& line : split(*text, '\n')) {
             if (line.empty() || line[0] == '#') continue;
+            // The error names the key by its rank, never by the file's bytes.
             auto pk = parse_public_key(line);
-            if (!pk) return fail(escape(file, 200) + ": " + pk.error().detail);
+            ++rank;
+            if (!pk)
+                return fail(escape(file, 200) + ": key " + std::to_string(rank) + ": " +
+                            pk.error().detail);
             if (key_pinned(*e, pk->type + " " + pk->blob_b64)) {
                 std::printf("%s already pinned\n", pk->fingerprint.c_str());
                 continue;
@@ -155,13 +159,8 @@ int cmd_authorized_keys(Ctl& c) {
         }
         return kExitOk;
     }
-    // sshd compares expiry-time with its own local time: use /etc/localtime.
-    Config sys = c.cfg;
-    sys.timezone.clear();
-    auto z = load_zone(sys);
-    TimeZone tz = z ? std::move(*z) : TimeZone::utc();
     std::string why;
-    auto lines = authorized_keys_lines(c.cfg, *v, now_s(), tz, &why);
+    auto lines = authorized_keys_lines(c.cfg, *v, now_s(), &why);
     if (lines.empty()) {
         syslog(LOG_AUTHPRIV | LOG_NOTICE, "event=keys_withheld account=%s result=denied reason=%s",
                name.c_str(), why.empty() ? "no_key" : why.c_str());
@@ -259,6 +258,9 @@ int cmd_check_sshd(Ctl& c) {
         checks.push_back({what, key + " " + val, got, got == val});
     };
     want(global, "usepam", "yes", "sshd hands authentication and account checks to PAM");
+    // UseDNS yes puts a host name in PAM_RHOST, which the module never
+    // resolves: every vendor login would be source_unknown.
+    want(global, "usedns", "no", "PAM_RHOST is the client's numeric address");
     const auto& m = have_vendor ? vendor : global;
     std::string who = have_vendor ? " (for " + user + ")"
                                   : " (global; add a vendor account to check Match blocks)";
@@ -289,6 +291,25 @@ int cmd_check_sshd(Ctl& c) {
     }
     want(m, "allowagentforwarding", "no", "no agent forwarding for vendors" + who);
     want(m, "x11forwarding", "no", "no X11 forwarding for vendors" + who);
+    {
+        // ssh -L/-D/-R through a vendor session reaches the hospital network
+        // from the server. DisableForwarding covers TCP and Unix sockets
+        // alike (sshd -T still prints the per-kind values unchanged).
+        auto get = [&](const char* k) {
+            auto it = m.find(k);
+            return it == m.end() ? std::string("(unset)") : it->second;
+        };
+        std::string df = get("disableforwarding"), tcp = get("allowtcpforwarding"),
+                    sock = get("allowstreamlocalforwarding");
+        bool ok = df == "yes" || (tcp == "no" && sock == "no");
+        checks.push_back({"no port or socket forwarding (ssh -L/-D/-R) for vendors" + who,
+                          "disableforwarding yes (or allowtcpforwarding no and "
+                          "allowstreamlocalforwarding no)",
+                          "disableforwarding " + df + ", allowtcpforwarding " + tcp +
+                              ", allowstreamlocalforwarding " + sock,
+                          ok});
+    }
+    want(m, "permittunnel", "no", "no tun/tap tunnel for vendors" + who);
     int bad = 0;
     Json arr = Json::array();
     for (const auto& ch : checks) {

@@ -38,10 +38,11 @@ const std::vector<Command>& commands() {
          false,
          {"--vendor", "--from", "--access", "--hours", "--key", "--hosts", "--comment", "--shell",
           "--groups"},
-         {"--local", "--existing"},
+         {"--local", "--existing", "--allow-any-source"},
          "add NAME --vendor ORG --from CIDR[,CIDR...] [--access grant|otp|hours[+...]] [--hours "
          "SPEC]\n"
          "      [--key FILE]... [--hosts PATTERN,...] [--comment TEXT] [--local]\n"
+         "      [--allow-any-source]\n"
          "      [--shell PATH] [--groups GROUP,...] | [--existing]"},
         {"remove",
          cmd_remove,

@@ -53,10 +53,11 @@ SCENARIOS=(
     "keyboard-interactive without a key (misconfigured sshd): key_required, no code asked"
     "expired grant (grant file in the past): auth denies grant_expired before asking the code; republished keys withheld"
     "ssh host cmd (2 s): session_open/close, duration_s >= 2"
+    "forwarding: ssh -L to an internal service gets nothing, -W (the -D channel) and -R are refused by sshd"
     "scp upload into the vendor's home: session logged with duration"
     "sftp session: session logged with duration"
     "non-vendor local user logs in with ~/.ssh key as before, no audit line"
-    "UseDNS yes: PAM_RHOST is a name, SSH_CONNECTION and the logged source stay numeric"
+    "UseDNS yes: PAM_RHOST is a name, SSH_CONNECTION alone is not trusted: denied source_unknown, no name logged as the source"
     "lockout: 3 wrong codes -> otp_failed x3 + lockout; a right code is then refused locked_out; unlock"
     "hours-only account inside its window: publickey only, account phase only (no auth event), session logged"
     "hours-only account outside its window: key withheld; let through by sshd, account denies outside_hours and the connection drops"
@@ -64,6 +65,7 @@ SCENARIOS=(
     "deactivate: revoke logged, authorized-keys withholds the key, next login refused"
     "fact: SSH_AUTH_INFO_0 in kbd-int auth and account = the publickey; auth+account in one process; PAM service = program name"
     "fact: a failed pam_open_session does not drop the connection, but sshd runs no command (exit 254) and refuses forwarding"
+    "check-sshd: the documented block passes; without DisableForwarding, or with PermitTunnel yes, it exits 1 naming the setting"
     "audit log: vendorctl log --verify intact, status shows the last login"
     "sanitizers: the ASan runtime is in sshd, no ASan/UBSan report, no fatal error in sshd's log"
 )
@@ -332,7 +334,7 @@ t_login() {
     audit_find event=grant account=v1 ticket=E2E-1 >/dev/null || fail "audit: grant"
     local ak
     ak=$(authkeys v1)
-    grep -q '^from="127.0.0.2/32",expiry-time="[0-9]\{12\}",no-agent-forwarding,no-X11-forwarding ssh-ed25519 ' <<<"$ak" ||
+    grep -q '^from="127.0.0.2/32",expiry-time="[0-9]\{14\}Z",restrict,pty ssh-ed25519 ' <<<"$ak" ||
         fail "authorized-keys line: $ak"
     local code
     code=$(code_for v1)
@@ -431,6 +433,59 @@ t_cmd() {
         fail "session_close duration_s >= 2"
 }
 
+# The sandbox's sshd stands for an internal service: through a working -L it
+# would answer with its SSH banner.
+t_forward() {
+    local lp i banner cpid
+    lp=$(sbx_free_port) || { fail "no free port"; return; }
+    sbx_ssh_opts "$PORT" 127.0.0.2 "$C/k1"
+    sbx_client "$(code_for v1)" ssh "${SBX_SSH_OPTS[@]}" -L "127.0.0.1:$lp:127.0.0.1:$PORT" \
+        v1@127.0.0.1 'sleep 5' </dev/null >"$OUTF" 2>"$ERRF" &
+    cpid=$!
+    for i in $(seq 1 80); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$lp") 2>/dev/null && break
+        sleep 0.1
+    done
+    banner=$(timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$lp && head -c 7 <&3" 2>/dev/null)
+    [ "$banner" = "SSH-2.0" ] && fail "ssh -L reached the internal service (got its banner)"
+    wait "$cpid"
+    RC=$?
+    [ "$RC" = 0 ] || fail "the session with -L itself failed: exit $RC"
+    sshd_new | grep -q "refused local port forward" || fail "sshd log: no refused local port forward (-L)"
+    # -D opens the same direct-tcpip channel as -W: one refused request shows both.
+    mark
+    sbx_client "$(code_for v1)" ssh "${SBX_SSH_OPTS[@]}" -W "127.0.0.1:$PORT" v1@127.0.0.1 \
+        </dev/null >"$OUTF" 2>"$ERRF"
+    RC=$?
+    [ "$RC" = 255 ] || fail "ssh -W: exit $RC, want 255"
+    grep -q "SSH-2.0" "$OUTF" && fail "ssh -W reached the internal service"
+    sshd_new | grep -q "refused local port forward" || fail "sshd log: -W not refused"
+    mark
+    sbx_client "$(code_for v1)" ssh "${SBX_SSH_OPTS[@]}" -o ExitOnForwardFailure=yes \
+        -R "127.0.0.1:0:127.0.0.1:$PORT" v1@127.0.0.1 'echo shell-ran' </dev/null >"$OUTF" 2>"$ERRF"
+    RC=$?
+    [ "$RC" = 255 ] || fail "ssh -R with ExitOnForwardFailure: exit $RC, want 255"
+    grep -q "remote port forwarding failed" "$ERRF" || fail "client: no 'remote port forwarding failed'"
+}
+
+# check-sshd reads /etc/ssh/sshd_config (the sandbox's private copy).
+t_check_sshd() {
+    sbx_private_etc_ok || { fail "private /etc"; return; }
+    local out
+    cp "$R/ssh/sshd_config_main" /etc/ssh/sshd_config
+    out=$(V check-sshd 2>&1)
+    [ $? = 0 ] || fail "documented block: check-sshd exit != 0: $(grep MISS <<<"$out" | tr '\n' '|')"
+    grep -v "DisableForwarding yes" "$R/ssh/sshd_config_main" >/etc/ssh/sshd_config
+    out=$(V check-sshd 2>&1)
+    [ $? = 1 ] || fail "without DisableForwarding: check-sshd did not exit 1"
+    grep "^MISS" <<<"$out" | grep -q "disableforwarding" || fail "MISS line does not name disableforwarding: $out"
+    sed 's/PermitTunnel no/PermitTunnel yes/' "$R/ssh/sshd_config_main" >/etc/ssh/sshd_config
+    out=$(V check-sshd 2>&1)
+    [ $? = 1 ] || fail "PermitTunnel yes: check-sshd did not exit 1"
+    grep "^MISS" <<<"$out" | grep -q "permittunnel" || fail "MISS line does not name permittunnel: $out"
+    cp "$R/ssh/sshd_config_main" /etc/ssh/sshd_config
+}
+
 t_scp() {
     printf 'pam_vendor e2e %s\n' "$$" >"$C/upload.txt"
     sbx_ssh_opts "$PORT" 127.0.0.2 "$C/k1"
@@ -470,10 +525,12 @@ t_usedns() {
     DNS_PORT=$SBX_PORT_dns
     sbx_known_hosts "$PORT" "$DNS_PORT"
     SSH_PORT=$DNS_PORT vssh 127.0.0.2 v1 k1 "$(code_for v1)" id -un
-    [ "$RC" = 0 ] && out_is v1 || fail "ssh exit $RC / output"
+    [ "$RC" = 255 ] || fail "ssh exit $RC, want 255 (UseDNS yes is not supported)"
     pamenv_new | grep -q "type=auth user=v1 .*rhost=vendor-e2e.example conn=127.0.0.2 " ||
         fail "PAM_RHOST is not the name / SSH_CONNECTION not numeric"
-    audit_find event=account account=v1 result=ok rhost=127.0.0.2 >/dev/null || fail "audit: rhost numeric"
+    audit_find event=auth account=v1 result=denied reason=source_unknown \
+        "rhost=127.0.0.2 (rhost vendor-e2e.example)" >/dev/null || fail "audit: auth denied source_unknown"
+    audit_find event=session_open account=v1 >/dev/null && fail "a session was opened"
     audit_find rhost=vendor-e2e.example >/dev/null && fail "a name was logged as the source"
     sbx_stop_sshd dns
 }
@@ -615,8 +672,8 @@ if [ ${#FAILS[@]} -ne 0 ]; then
     exit 1
 fi
 for fn in t_nss t_inactive t_inactive_pam t_login t_replay t_src3 t_src3_pam t_wrongkey t_wrongkey_pam \
-    t_nokey_pam t_expired t_cmd t_scp t_sftp t_local t_usedns t_lockout t_hours_in t_hours_out \
-    t_pubkey_only t_deactivate t_fact_authinfo t_fact_session t_audit t_sanitizers; do
+    t_nokey_pam t_expired t_cmd t_forward t_scp t_sftp t_local t_usedns t_lockout t_hours_in t_hours_out \
+    t_pubkey_only t_deactivate t_fact_authinfo t_fact_session t_check_sshd t_audit t_sanitizers; do
     scenario "$fn" 2>&1
 done
 exit 0

@@ -229,8 +229,11 @@ Match Group vendors
     AuthenticationMethods publickey,keyboard-interactive
     KbdInteractiveAuthentication yes
     PasswordAuthentication no
+    # no tunnel into the network behind the server: no -L/-D/-R, sockets, tun, agent, X11
     AllowAgentForwarding no
     X11Forwarding no
+    DisableForwarding yes
+    PermitTunnel no
 EOF
     chmod 0644 "$file"
 }

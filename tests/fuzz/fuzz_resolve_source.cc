@@ -46,8 +46,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string rh = nl == std::string::npos ? std::string() : in.substr(nl + 1);
     check(resolve_source(sc.c_str(), rh.c_str()));
     check(resolve_source(nullptr, rh.c_str()));
-    check(resolve_source(sc.c_str(), nullptr));
-    auto info = parse_auth_info(in.c_str());
-    for (const auto& k : info.publickeys) FUZZ_CHECK(k.find(' ') != std::string::npos);
+    auto alone = resolve_source(sc.c_str(), nullptr);
+    check(alone);
+    // SSH_CONNECTION without PAM_RHOST is never a remote source.
+    FUZZ_CHECK(alone.kind != Source::remote);
+    if (auto info = parse_auth_info(in.c_str()))
+        for (const auto& k : info->publickeys) FUZZ_CHECK(k.find(' ') != std::string::npos);
     return 0;
 }

@@ -581,6 +581,7 @@ void add_account(const std::string& name, const Spec& s) {
     if (!s.hosts.empty()) a.insert(a.end(), {"--hosts", s.hosts});
     if (!s.key_file.empty()) a.insert(a.end(), {"--key", s.key_file});
     if (s.local) a.push_back("--local");
+    if (s.any_source) a.push_back("--allow-any-source");
     if (s.existing) a.push_back("--existing");
     ctl_ok(a);
 }

@@ -98,7 +98,8 @@ struct Spec {
     std::string hosts;
     std::string key_file;  // --key FILE
     bool local = false;
-    bool existing = false;  // --existing: a system account (needs otp in access)
+    bool any_source = false;  // --allow-any-source
+    bool existing = false;    // --existing: a system account (needs otp in access)
 };
 
 struct CmdResult {

@@ -245,19 +245,28 @@ void test_source_unknown_ssh_connection_disagrees(void**) {
         fail_msg("the log should name both addresses, rhost='%s'", e.s("rhost").c_str());
 }
 
-void test_source_ssh_connection_preferred(void**) {
+void test_source_ssh_connection_needs_rhost(void**) {
     NEED_ROOT();
     add_active("src_sshok");
-    // sshd with UseDNS puts a name in PAM_RHOST; SSH_CONNECTION stays numeric.
-    expect_account_ok(kSvc, "src_sshok",
-                      from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("vendor.example.com")));
+    // sshd (UseDNS no) sets both to the same literal address.
     expect_account_ok(kSvc, "src_sshok",
                       from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string(kGoodIp)));
-    expect_account_ok(kSvc, "src_sshok", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::nullopt));
-    expect_denied_both(
-        kSvc, "src_sshok",
-        from_ssh("198.51.100.7 50000 10.0.0.1 22", std::string("vendor.example.com")),
-        "source_not_allowed");
+    // SSH_CONNECTION is only an environment variable: without a PAM_RHOST
+    // that agrees (su with an imported environment, UseDNS yes) it is no
+    // source at all, even for an allowed address.
+    expect_denied_both(kSvc, "src_sshok", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::nullopt),
+                       "source_unknown");
+    expect_denied_both(kSvc, "src_sshok", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("")),
+                       "source_unknown");
+    expect_denied_both(kSvc, "src_sshok",
+                       from_ssh("192.0.2.10 50000 10.0.0.1 22", std::string("vendor.example.com")),
+                       "source_unknown");
+    // ... and not a local login either, for an entry that allows one.
+    Spec s;
+    s.local = true;
+    add_active("src_sshloc", s);
+    expect_denied_both(kSvc, "src_sshloc", from_ssh("192.0.2.10 50000 10.0.0.1 22", std::nullopt),
+                       "source_unknown");
 }
 
 void test_source_not_allowed(void**) {
@@ -278,6 +287,66 @@ void test_source_allowed_forms(void**) {
     expect_account_ok(kSvc, "src_forms", from_rhost("2001:DB8:0:0::6"));
     Event e = only_event(m);
     assert_string_equal(e.s("rhost").c_str(), "2001:db8::6");  // logged in canonical form
+}
+
+// ::/0 is not "every address" for IPv4 sources, and an all-addresses block
+// is only taken with an explicit flag.
+void test_source_any_needs_flag(void**) {
+    NEED_ROOT();
+    for (const char* wide : {"0.0.0.0/0", "::/0", "2000::/3", "192.0.2.0/24,128.0.0.0/1"}) {
+        auto r = vendorctl({"add", "src_wide", "--vendor", "ACME", "--from", wide});
+        if (r.status != 1 || !contains(r.err, "--allow-any-source"))
+            fail_msg("add --from %s: exit %d, stderr '%s'", wide, r.status, r.err.c_str());
+    }
+    Spec s;
+    s.from = "::/0";
+    s.any_source = true;
+    add_active("src_any6", s);
+    expect_account_ok(kSvc, "src_any6", from_rhost("2001:db8::77"));
+    expect_denied_both(kSvc, "src_any6", from_rhost("192.0.2.10"), "source_not_allowed");
+    expect_denied_both(kSvc, "src_any6", from_rhost("::ffff:192.0.2.10"), "source_not_allowed");
+    s.from = "0.0.0.0/0";
+    add_active("src_any4", s);
+    expect_account_ok(kSvc, "src_any4", from_rhost("198.51.100.7"));
+    expect_denied_both(kSvc, "src_any4", from_rhost("2001:db8::77"), "source_not_allowed");
+    // A hand-edited entry with a wide block and no any_source: registry_error.
+    add_active("src_anyhand");
+    std::string path = entry_path("src_anyhand");
+    std::string text = read_file(path);
+    auto at = text.find("192.0.2.0/24");
+    if (at == std::string::npos) fail_msg("default 'from' not in %s", text.c_str());
+    text.replace(at, 12, "0.0.0.0/0");
+    write_file(path, text, 0600);
+    expect_denied_both(kSvc, "src_anyhand", from_rhost(kGoodIp), "registry_error");
+}
+
+// --key FILE: a FIFO, device or directory is refused at once (never opened,
+// never waited on), and no error prints the file's content.
+void test_key_file_refused(void**) {
+    NEED_ROOT();
+    std::string secret = env().root + "/not-a-key";
+    write_file(secret, "pvtTOKEN:hunter2:$6$pvtSALT$pvtHASH 19000:0:99999:7:::\n", 0600);
+    std::string fifo = env().root + "/key-fifo";
+    ::unlink(fifo.c_str());
+    if (::mkfifo(fifo.c_str(), 0600) != 0) fail_msg("mkfifo");
+    add_account("keyf1");
+    for (const std::string& f : {secret, fifo, std::string("/dev/zero"), env().root}) {
+        std::int64_t t0 = now();
+        auto a =
+            vendorctl({"add", "keyf2", "--vendor", "ACME", "--from", "192.0.2.0/24", "--key", f});
+        auto k = vendorctl({"key", "add", "keyf1", f});
+        if (now() - t0 > 5) fail_msg("--key %s took %lld s", f.c_str(), (long long)(now() - t0));
+        for (const auto* r : {&a, &k}) {
+            if (r->status != 1) fail_msg("--key %s: exit %d, want 1", f.c_str(), r->status);
+            for (const char* leak : {"pvtSALT", "pvtHASH", "root:", "hunter2", "pvtTOKEN"})
+                if (contains(r->err, leak) || contains(r->out, leak))
+                    fail_msg("--key %s printed the file's content: %s", f.c_str(), r->err.c_str());
+        }
+        if (f != secret && !contains(a.err, "not a regular file"))
+            fail_msg("--key %s: '%s'", f.c_str(), a.err.c_str());
+    }
+    ::unlink(fifo.c_str());
+    ::unlink(secret.c_str());
 }
 
 // ---- host scope ------------------------------------------------------------------------
@@ -762,6 +831,34 @@ void test_key_required(void**) {
     expect_events(m, "key_req", {{"otp_used", "ok", "ok"}, {"account", "ok", "ok"}});
 }
 
+// A line of SSH_AUTH_INFO_0 the module cannot read is a denial, never skipped:
+// skipping "publickey" lines would hide an unpinned key from the key gate.
+void test_auth_info_invalid(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.key_file = env().data + "/keys/ed25519.pub";
+    add_active("ainfo1", s);
+    const std::string good = "publickey " + key_of("ed25519.pub") + "\n";
+    for (const std::string& bad : std::vector<std::string>{
+             std::string("publickey\n"), "publickey ssh-ed25519\n",
+             "Publickey " + key_of("ecdsa256.pub"), "publickey ssh-ed25519 not*base64\n",
+             good + "pub!ickey " + key_of("ecdsa256.pub"), good + "   \n",
+             good + "\tpublickey " + key_of("ecdsa256.pub")}) {
+        Source src;
+        src.auth_info = bad;
+        std::size_t m = audit_mark();
+        expect_denied_both(kSvc, "ainfo1", src, "auth_info_invalid");
+        auto ev = expect_events(
+            m, "ainfo1",
+            {{"auth", "denied", "auth_info_invalid"}, {"account", "denied", "auth_info_invalid"}});
+        expect_detail(ev[1], "SSH_AUTH_INFO_0 line");
+    }
+    // What sshd writes is still read: key, then keyboard-interactive/pam.
+    Source ok;
+    ok.auth_info = good + "keyboard-interactive/pam\n";
+    expect_account_ok(kSvc, "ainfo1", ok);
+}
+
 // ---- broken configuration, registry, state ---------------------------------------------
 
 void test_config_error_unknown_key(void**) {
@@ -999,15 +1096,16 @@ void test_full_login_grant_otp(void**) {
         fail_msg("systemd.runtime_max_sec = '%s', want the grant's remaining ~7200 s",
                  runtime.c_str());
     expect_detail(ev[2], ("ends with the activation in " + runtime + "s").c_str());
-    if (session_env.rfind(sid + ":", 0) != 0)
-        fail_msg("PAM_VENDOR_SESSION='%s'", session_env.c_str());
+    if (session_env != sid) fail_msg("PAM_VENDOR_SESSION='%s'", session_env.c_str());
 }
 
 void test_session_closed_elsewhere(void**) {
     NEED_ROOT();
-    // sshd may close the session from another process than the one that
-    // opened it: the id travels in the PAM environment.
+    // An application may close the session in another PAM handle than the
+    // one that opened it: the environment names the session, the root-only
+    // record written at open gives its account and start.
     add_active("sess2");
+    add_active("sess3");
     std::string env_value;
     std::size_t m = audit_mark();
     {
@@ -1016,18 +1114,45 @@ void test_session_closed_elsewhere(void**) {
         assert_rc(p.open(), PAM_SUCCESS);
         env_value = p.getenv("PAM_VENDOR_SESSION");
     }
-    {
-        Pam q(kSvc, "sess2");
-        assert_int_equal(pam_putenv(q.handle(), ("PAM_VENDOR_SESSION=" + env_value).c_str()),
+    if (!is_hex32(env_value)) fail_msg("PAM_VENDOR_SESSION='%s'", env_value.c_str());
+    auto close_with = [](const char* user, const std::string& value) {
+        Pam q(kSvc, user);
+        assert_int_equal(pam_putenv(q.handle(), ("PAM_VENDOR_SESSION=" + value).c_str()),
                          PAM_SUCCESS);
         assert_rc(q.close(), PAM_SUCCESS);
+    };
+    auto ev = expect_events(m, "sess2", {{"account", "ok", "ok"}, {"session_open", "ok", nullptr}});
+    // Another account naming that session gets nothing, and leaves it alone.
+    m = audit_mark();
+    close_with("sess3", env_value);
+    ev = expect_events(m, "sess3", {{"session_close", "ok", nullptr}});
+    assert_true(ev[0].s("session").empty());
+    m = audit_mark();
+    close_with("sess2", env_value);
+    ev = expect_events(m, "sess2", {{"session_close", "ok", nullptr}});
+    assert_true(ev[0].num.count("duration_s") == 1);
+    std::string sid = ev[0].s("session");
+    if (sid != env_value)
+        fail_msg("session_close id '%s', want '%s'", sid.c_str(), env_value.c_str());
+    // The record is used once: a second close (a replay) finds nothing.
+    m = audit_mark();
+    close_with("sess2", env_value);
+    ev = expect_events(m, "sess2", {{"session_close", "ok", nullptr}});
+    assert_true(ev[0].s("session").empty());
+    assert_true(ev[0].num.count("duration_s") == 0);
+    expect_detail(ev[0], "no session record");
+    // Forged values: an id never opened, the old ID:START_MS form with a
+    // start far in the past (a made-up duration), garbage.
+    for (const std::string& forged :
+         {std::string("0123456789abcdef0123456789abcdef"), env_value + ":0",
+          std::string("../../../etc/passwd"), std::string("")}) {
+        m = audit_mark();
+        close_with("sess2", forged);
+        ev = expect_events(m, "sess2", {{"session_close", "ok", nullptr}});
+        if (!ev[0].s("session").empty() || ev[0].num.count("duration_s"))
+            fail_msg("forged PAM_VENDOR_SESSION='%s' was trusted: %s", forged.c_str(),
+                     ev[0].raw.c_str());
     }
-    auto ev = expect_events(m, "sess2",
-                            {{"account", "ok", "ok"},
-                             {"session_open", "ok", nullptr},
-                             {"session_close", "ok", nullptr}});
-    assert_string_equal(ev[1].s("session").c_str(), ev[2].s("session").c_str());
-    assert_true(ev[2].num.count("duration_s") == 1);
     // A close with nothing to match is still logged, without inventing an id.
     m = audit_mark();
     {
@@ -1617,13 +1742,16 @@ int run_all() {
         cmocka_unit_test(test_nonvendor_root_ignored),
         cmocka_unit_test(test_nonvendor_unknown_user_ignored),
         cmocka_unit_test(test_source_unknown_hostname_rhost),
+        cmocka_unit_test(test_auth_info_invalid),
         cmocka_unit_test(test_source_unknown_empty_rhost),
         cmocka_unit_test(test_source_null_rhost),
         cmocka_unit_test(test_source_unknown_malformed_ssh_connection),
         cmocka_unit_test(test_source_unknown_ssh_connection_disagrees),
-        cmocka_unit_test(test_source_ssh_connection_preferred),
+        cmocka_unit_test(test_source_ssh_connection_needs_rhost),
         cmocka_unit_test(test_source_not_allowed),
         cmocka_unit_test(test_source_allowed_forms),
+        cmocka_unit_test(test_source_any_needs_flag),
+        cmocka_unit_test(test_key_file_refused),
         cmocka_unit_test(test_host_not_allowed),
         cmocka_unit_test(test_host_allowed_by_pattern),
         cmocka_unit_test(test_not_activated),

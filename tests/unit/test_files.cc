@@ -3,7 +3,12 @@
 // and as a normal user whose own files are "trusted" for himself).
 #include "files.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -259,21 +264,51 @@ void appends(void**) {
     assert_str_eq(slurp(t / "target"), "");
 }
 
+// --key FILE: any owner, but a regular file, reached without a symlink, and
+// a FIFO or device is refused without being opened (no blocking, no side
+// effect on the device).
+void input_files(void**) {
+    TmpDir t;
+    write_file(t / "k.pub", "ssh-ed25519 AAAA\n", 0644);
+    auto r = read_input_file(t / "k.pub", 1024);
+    assert_ok(r);
+    assert_err(read_input_file(t / "k.pub", 4), Code::too_large);
+    assert_err(read_input_file(t / "absent", 1024), Code::not_found);
+    assert_int_equal(::symlink((t / "k.pub").c_str(), (t / "link").c_str()), 0);
+    assert_err(read_input_file(t / "link", 1024), Code::insecure);
+    assert_int_equal(::mkfifo((t / "fifo").c_str(), 0600), 0);
+    // A writer waiting on the FIFO would be woken by any open for reading.
+    std::string fifo = t / "fifo";
+    pid_t w = fork();
+    if (w == 0) {
+        int fd = ::open(fifo.c_str(), O_WRONLY);  // blocks until a reader opens
+        if (fd >= 0) (void)!::write(fd, "x", 1);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    auto f = read_input_file(fifo, 1024);
+    assert_err(f, Code::invalid);
+    usleep(200 * 1000);
+    int status = 0;
+    pid_t done = waitpid(w, &status, WNOHANG);
+    if (done != 0) fail_msg("the FIFO was opened (its writer went on)");
+    kill(w, SIGKILL);
+    waitpid(w, &status, 0);
+    ::mkdir((t / "dir").c_str(), 0700);
+    assert_err(read_input_file(t / "dir", 1024), Code::invalid);
+    assert_err(read_input_file("/dev/null", 1024), Code::invalid);
+    assert_err(read_input_file("/dev/zero", 1024), Code::invalid);
+}
+
 }  // namespace
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(reads_good_file),
-        cmocka_unit_test(refuses_bad_paths),
-        cmocka_unit_test(refuses_symlinks),
-        cmocka_unit_test(refuses_writable),
-        cmocka_unit_test(refuses_other_owner),
-        cmocka_unit_test(refuses_special_files),
-        cmocka_unit_test(refuses_oversize),
-        cmocka_unit_test(atomic_writes),
-        cmocka_unit_test(dirs_and_removal),
-        cmocka_unit_test(lock_bounded_wait),
-        cmocka_unit_test(appends),
+        cmocka_unit_test(reads_good_file),       cmocka_unit_test(refuses_bad_paths),
+        cmocka_unit_test(refuses_symlinks),      cmocka_unit_test(input_files),
+        cmocka_unit_test(refuses_writable),      cmocka_unit_test(refuses_other_owner),
+        cmocka_unit_test(refuses_special_files), cmocka_unit_test(refuses_oversize),
+        cmocka_unit_test(atomic_writes),         cmocka_unit_test(dirs_and_removal),
+        cmocka_unit_test(lock_bounded_wait),     cmocka_unit_test(appends),
     };
     return RUN_GROUP("files", tests);
 }

@@ -221,13 +221,29 @@ void cidr_contains_v6_and_mapped(void**) {
     auto c63 = cidr("2001:db8:0:fffe::/63");
     assert_true(c63.contains(ip("2001:db8:0:ffff::1")));
     assert_false(c63.contains(ip("2001:db8:1::")));
-    // ::/0 takes everything, IPv4 included (its mapped form).
-    assert_true(cidr("::/0").contains(ip("192.0.2.1")));
+    // ::/0 is every IPv6 address and no IPv4 one, in either spelling: the
+    // mapped form must not let a short IPv6 block admit IPv4.
+    assert_false(cidr("::/0").contains(ip("192.0.2.1")));
+    assert_false(cidr("::/0").contains(ip("::ffff:192.0.2.1")));
+    assert_true(cidr("::/0").contains(ip("2001:db8::1")));
+    assert_false(cidr("::/1").contains(ip("192.0.2.1")));
+    assert_false(cidr("::/80").contains(ip("192.0.2.1")));
+    assert_false(cidr("::ffff:0:0/95").contains(ip("192.0.2.1")));
+    assert_true(cidr("::ffff:0:0/96").contains(ip("192.0.2.1")));
+    assert_true(cidr("::ffff:192.0.2.0/120").is_v4());
+    assert_false(cidr("::/0").is_v4());
     // An IPv4 rule matches an IPv4-mapped source and the other way round.
     assert_true(cidr("192.0.2.0/24").contains(ip("::ffff:192.0.2.77")));
     assert_true(cidr("::ffff:192.0.2.0/120").contains(ip("192.0.2.77")));
     assert_false(cidr("192.0.2.0/24").contains(ip("::192.0.2.77")));
     assert_false(cidr("192.0.2.0/24").contains(ip("64:ff9b::192.0.2.77")));
+    // Wide blocks (need the entry's any_source): shorter than /8 or /16.
+    for (const char* w : {"0.0.0.0/0", "128.0.0.0/1", "0.0.0.0/7", "::/0", "2000::/3", "2001::/15",
+                          "::ffff:0:0/96", "::ffff:0.0.0.0/100"})
+        if (!cidr(w).is_wide()) fail_msg("%s should be wide", w);
+    for (const char* n : {"10.0.0.0/8", "192.0.2.0/24", "2001::/16", "2001:db8::/32",
+                          "::ffff:10.0.0.0/104", "192.0.2.1"})
+        if (cidr(n).is_wide()) fail_msg("%s should not be wide", n);
     std::vector<Cidr> list = {cidr("192.0.2.0/24"), cidr("2001:db8::/48")};
     assert_true(any_contains(list, ip("2001:db8:0:1::5")));
     assert_true(any_contains(list, ip("192.0.2.9")));

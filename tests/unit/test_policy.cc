@@ -300,23 +300,30 @@ void detail_escaped(void**) {
 }
 
 void source_resolution(void**) {
+    // SSH_CONNECTION without PAM_RHOST (su with an imported environment):
+    // not a remote source, and not a local login either.
     auto s = resolve_source("192.0.2.10 52000 192.0.2.1 22", nullptr);
+    assert_int_equal(s.kind, Source::unknown);
+    assert_false(s.addr.has_value());
+    assert_str_eq(s.text, "192.0.2.10 (no rhost)");
+    s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "");
+    assert_int_equal(s.kind, Source::unknown);
+    // SSH_CONNECTION and rhost agreeing (same address, other spelling).
+    s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "192.0.2.10");
     assert_int_equal(s.kind, Source::remote);
     assert_str_eq(s.addr->str(), "192.0.2.10");
     assert_str_eq(s.text, "192.0.2.10");
-    // SSH_CONNECTION first, rhost agreeing (same address, other spelling).
-    s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "192.0.2.10");
-    assert_int_equal(s.kind, Source::remote);
     s = resolve_source("::ffff:192.0.2.10 52000 ::ffff:192.0.2.1 22", "192.0.2.10");
     assert_int_equal(s.kind, Source::remote);
     assert_str_eq(s.text, "192.0.2.10");
     s = resolve_source("2001:db8::5 52000 2001:db8::1 22", "2001:DB8:0::5");
     assert_int_equal(s.kind, Source::remote);
     assert_str_eq(s.text, "2001:db8::5");
-    // Under UseDNS yes rhost is a name; SSH_CONNECTION stays numeric and wins.
+    // Under UseDNS yes rhost is a name: SSH_CONNECTION alone is not trusted.
     s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "pacs.example.org");
-    assert_int_equal(s.kind, Source::remote);
-    assert_str_eq(s.addr->str(), "192.0.2.10");
+    assert_int_equal(s.kind, Source::unknown);
+    assert_false(s.addr.has_value());
+    assert_str_eq(s.text, "192.0.2.10 (rhost pacs.example.org)");
     // A literal rhost that disagrees: someone other than sshd set one of them.
     s = resolve_source("192.0.2.10 52000 192.0.2.1 22", "192.0.2.11");
     assert_int_equal(s.kind, Source::unknown);
@@ -357,22 +364,46 @@ void source_resolution(void**) {
 void auth_info(void**) {
     auto ed = std::string(trim(slurp(data_path("keys/ed25519.pub"))));
     auto tb = type_and_blob(ed);
-    auto a = parse_auth_info(("publickey " + tb + "\nkeyboard-interactive\n").c_str());
-    assert_str_eq(a.methods, "publickey,keyboard-interactive");
-    assert_int_equal(a.publickeys.size(), 1);
-    assert_str_eq(a.publickeys[0], tb);
+    auto a = parse_auth_info(("publickey " + tb + "\nkeyboard-interactive/pam\n").c_str());
+    assert_true(a.ok());
+    assert_str_eq(a->methods, "publickey,keyboard-interactive");
+    assert_int_equal(a->publickeys.size(), 1);
+    assert_str_eq(a->publickeys[0], tb);
     a = parse_auth_info(("publickey " + ed + "\npublickey " + tb + "\n").c_str());
-    assert_str_eq(a.methods, "publickey");
-    assert_int_equal(a.publickeys.size(), 2);
-    assert_str_eq(a.publickeys[0], tb);  // the comment is not part of the key
-    a = parse_auth_info(nullptr);
-    assert_str_eq(a.methods, "");
-    assert_int_equal(a.publickeys.size(), 0);
-    a = parse_auth_info("Bad!Method x\n\n   \npassword\n");
-    assert_str_eq(a.methods, "password");
-    a = parse_auth_info("publickey\n");
-    assert_str_eq(a.methods, "publickey");
-    assert_int_equal(a.publickeys.size(), 0);
+    assert_true(a.ok());
+    assert_str_eq(a->methods, "publickey");
+    assert_int_equal(a->publickeys.size(), 2);
+    assert_str_eq(a->publickeys[0], tb);  // the comment is not part of the key
+    for (const char* none : {static_cast<const char*>(nullptr), "", "\n"}) {
+        a = parse_auth_info(none);
+        assert_true(a.ok());
+        assert_str_eq(a->methods, "");
+        assert_int_equal(a->publickeys.size(), 0);
+    }
+    // Certificates: TYPE BASE64 then more fields; other methods may carry info.
+    a = parse_auth_info("publickey ssh-ed25519-cert-v01@openssh.com AAAA ID x (serial 1) CA k\n"
+                        "hostbased ssh-ed25519 AAAA host.example\n");
+    assert_true(a.ok());
+    assert_str_eq(a->methods, "publickey,hostbased");
+    assert_str_eq(a->publickeys[0], "ssh-ed25519-cert-v01@openssh.com AAAA");
+    // Any line of another shape is an error, not skipped: a skipped
+    // "publickey" line would hide its key from the pinned-key gate.
+    const std::string good = "publickey " + tb + "\n";
+    for (const std::string& bad :
+         {std::string("Bad!Method x\n"), good + "\n   \npassword\n", std::string("publickey\n"),
+          std::string("publickey "), "publickey " + tb.substr(0, tb.find(' ')),
+          std::string("publickey ssh-ed25519 AAAA*\n"), good + "keyboard-interactive/\n",
+          good + "keyboard-interactive/p!m", good + "Publickey " + tb, good + "\tpassword",
+          good + "password\r\n", good + "password \x01", good + "pass\xc3\xa9word",
+          std::string(40, 'a') + "\n", good + "/pam\n"}) {
+        a = parse_auth_info(bad.c_str());
+        if (a.ok()) fail_msg("'%s' was accepted", bad.c_str());
+        assert_int_equal(a.error().code, Code::invalid);
+    }
+    std::string huge;
+    while (huge.size() <= 65536) huge += good;
+    a = parse_auth_info(huge.c_str());
+    assert_false(a.ok());
 }
 
 void reason_names(void**) {

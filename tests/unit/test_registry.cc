@@ -247,6 +247,7 @@ void serialize_round_trip(void**) {
     e.name = "x_1";
     e.vendor = "Ven\"dor\\ \n\t\x01 \xc3\xa9";
     e.from = {*parse_cidr("::ffff:10.0.0.0/104"), *parse_cidr("::/0")};
+    e.any_source = true;  // ::/0 needs it
     e.access = kAccessOtp;
     e.uid = 1000;
     e.home = "/h";
@@ -256,7 +257,14 @@ void serialize_round_trip(void**) {
     assert_str_eq(back.vendor, e.vendor);
     assert_str_eq(back.comment, e.comment);
     assert_str_eq(back.from[0].str(), "10.0.0.0/8");
+    assert_true(back.any_source);
     assert_int_equal(back.access, kAccessOtp);
+    // Without the flag the same entry is invalid, and the error says why.
+    e.any_source = false;
+    auto refused = parse_entry(serialize_entry(e), "x_1");
+    assert_false(refused.ok());
+    if (refused.error().detail.find("any_source") == std::string::npos)
+        fail_msg("error does not name any_source: %s", refused.error().detail.c_str());
 }
 
 void access_sets(void**) {
@@ -377,6 +385,16 @@ void public_keys_refused(void**) {
     auto dsa = parse_public_key(key_line("dsa.pub"));
     assert_false(dsa.ok());
     assert_true(contains(dsa.error().detail, "not allowed"));
+    assert_true(contains(dsa.error().detail, "ssh-dss"));  // OpenSSH's own names are named
+    // Anything else is a file's content (--key /etc/shadow): never echoed.
+    for (const char* secret : {"root:$6$saltsalt$hashhash:19000:0:99999:7::: x", "hunter2 c2VjcmV0",
+                               "-----BEGIN OPENSSH PRIVATE KEY-----"}) {
+        auto k = parse_public_key(secret);
+        assert_false(k.ok());
+        std::string first = std::string(secret).substr(0, std::string(secret).find(' '));
+        if (contains(k.error().detail, first))
+            fail_msg("error echoes the input: %s", k.error().detail.c_str());
+    }
     auto ed = key_line("ed25519.pub");
     auto sp = ed.find(' ');
     auto blob = ed.substr(sp + 1, ed.find(' ', sp + 1) - sp - 1);
