@@ -284,7 +284,8 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
     // written by an earlier version) or to the line before it.
     std::string alt;
     std::optional<std::uint64_t> last_seq;  // set from the first line with a seq
-    std::optional<std::uint64_t> end_seq;   // the last complete line's seq
+    std::uint64_t end_seq = 0;  // the last complete line's seq (0: none)
+    bool have_end_seq = false;
     std::string end_hash;                   // and its hash
     std::size_t complete = 0;               // bytes in complete lines
     std::optional<std::int64_t> pruned_before;
@@ -303,7 +304,8 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
         ++v.lines;
         std::string h = line_hash(line);
         end_hash = h;
-        end_seq.reset();
+        end_seq = 0;
+        have_end_seq = false;
         auto doc = Json::parse(line, "audit line");
         json_object* prev = doc ? member(*doc, "prev", json_type_string) : nullptr;
         if (!prev) {
@@ -317,7 +319,10 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
         bool has_seq = json_object_object_get_ex(doc->get(), "seq", &js);
         std::int64_t seq =
             has_seq && json_object_is_type(js, json_type_int) ? json_object_get_int64(js) : 0;
-        if (seq > 0) end_seq = static_cast<std::uint64_t>(seq);
+        if (seq > 0) {
+            end_seq = static_cast<std::uint64_t>(seq);
+            have_end_seq = true;
+        }
         // `vendorctl prune` starts the kept log with a log_pruned header whose
         // prev is the prev of the first kept line, left byte for byte as it
         // was; a line appended after a prune that kept nothing chains to the
@@ -389,8 +394,8 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
                 brk(1,
                     "the log is empty or missing but" + said + " (truncated, deleted or rotated)");
         } else if (end_hash != hd.hash) {
-            std::uint64_t s = end_seq.value_or(0);
-            if (end_seq && s < hd.seq)
+            std::uint64_t s = end_seq;
+            if (have_end_seq && s < hd.seq)
                 brk(v.lines + 1, "the log ends at seq " + std::to_string(s) + " but" + said +
                                      ": the last " + std::to_string(hd.seq - s) +
                                      " line(s) were removed (or the log truncated or rotated)");
@@ -411,7 +416,7 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
         v.first_bad = v.breaks.front().line;
         v.why = v.breaks.front().why;
     }
-    v.last_seq = end_seq.value_or(last_seq.value_or(0));
+    v.last_seq = have_end_seq ? end_seq : last_seq.value_or(0);
     return v;
 }
 
