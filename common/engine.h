@@ -43,7 +43,10 @@ struct PwInfo {
     uid_t uid = 0;
     gid_t gid = 0;
 };
-Result<std::optional<PwInfo>> lookup_user(std::string_view name);
+// enoent_is_absent: ENOENT (what glibc returns when the last source is
+// unavailable, e.g. nss_vendor before its first index) reads as "absent";
+// only vendorctl's collision checks use it, never the module.
+Result<std::optional<PwInfo>> lookup_user(std::string_view name, bool enoent_is_absent = false);
 Result<std::optional<gid_t>> lookup_group(std::string_view group);
 // The user's groups (primary first); getgrouplist has no error return, so a
 // list that cannot be completed is an error.

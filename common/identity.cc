@@ -72,7 +72,7 @@ Result<Entry> load_registered(const Config& c, std::string_view name) {
 
 }  // namespace
 
-Result<std::optional<PwInfo>> lookup_user(std::string_view name) {
+Result<std::optional<PwInfo>> lookup_user(std::string_view name, bool enoent_is_absent) {
     std::string n(name);
     std::vector<char> buf(4096);
     passwd pw{};
@@ -80,6 +80,7 @@ Result<std::optional<PwInfo>> lookup_user(std::string_view name) {
     int rc = with_buffer(
         buf, [&](char* b, std::size_t len) { return getpwnam_r(n.c_str(), &pw, b, len, &res); });
     // POSIX: 0 with no result is "no such user"; anything else is an error.
+    if (rc == ENOENT && enoent_is_absent) return std::optional<PwInfo>();
     if (rc != 0) return lookup_error("getpwnam_r", name, rc);
     if (!res) return std::optional<PwInfo>();
     if (!res->pw_name) return make_error(Code::invalid, "getpwnam_r: entry without a name");

@@ -162,7 +162,9 @@ bool files_db_has(const char* path, const std::string& name, std::uint32_t id) {
 
 std::string identity_problem(const Config& c, const Entry& e) {
     if (e.name == "root") return "root can never be a vendor account";
-    auto pw = lookup_user(e.name);
+    // nss_vendor itself answers "unavailable" (ENOENT) until its first index
+    // exists: that is not another source serving the name.
+    auto pw = lookup_user(e.name, !e.existing);
     if (!pw) return "cannot resolve " + e.name + ": " + pw.error().detail;
     if (!e.existing) {
         if (*pw && (*pw)->uid != e.uid)
@@ -172,7 +174,7 @@ std::string identity_problem(const Config& c, const Entry& e) {
         passwd pwd{};
         passwd* res = nullptr;
         int rc = getpwuid_r(e.uid, &pwd, buf.data(), buf.size(), &res);
-        if (rc != 0)
+        if (rc != 0 && rc != ENOENT)
             return "cannot resolve uid " + std::to_string(e.uid) + ": " + std::strerror(rc);
         if (res && e.name != res->pw_name)
             return "uid " + std::to_string(e.uid) + " is already account '" +

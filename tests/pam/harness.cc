@@ -221,7 +221,8 @@ void build_tree(const Env& e, const std::string& probe) {
     put_file(s + kSvcNoAudit, service_text(e.module, probe, e.root + "/noaudit.conf", ""), 0644);
     // One service per way a configuration file can become unusable
     // (test_broken_config_*): each names its own file, made by the test.
-    for (const char* k : {"symlink", "bom", "fifo", "dir", "big", "insecure", "missing", "eio"})
+    for (const char* k :
+         {"symlink", "bom", "fifo", "dir", "big", "insecure", "missing", "eio", "gid"})
         put_file(s + "pvt_cfg_" + k,
                  service_text(e.module, probe, e.root + "/cfg_" + k + ".conf", ""), 0644);
     put_file(s + kSvcPrivAd, service_text(e.module, probe, e.root + "/privad.conf", ""), 0644);
@@ -291,7 +292,8 @@ bool sys(const std::vector<std::string>& argv) {
 
 void remove_users() {
     // Only our own, unlikely names; also what a killed earlier run left.
-    for (const char* u : {kExtAlias, kPrivUser, kMemberUser, kExtUser, kExtUser2, kPrivUser2})
+    for (const char* u :
+         {kExtAlias, kPrivUser, kMemberUser, kExtUser, kExtUser2, kPrivUser2, kGidUser})
         if (user_exists(u)) (void)sys({"userdel", u});
     if (group_exists(kVendorGroup)) (void)sys({"groupdel", kVendorGroup});
 }
@@ -322,6 +324,9 @@ void create_users(Env& e) {
     if (ok && priv)
         ok = sys({"useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin",
                   "--groups", priv, kPrivUser2});
+    if (ok)
+        ok = sys({"useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin",
+                  kGidUser});
     e.have_ext_users = ok && priv;
 }
 

@@ -67,6 +67,10 @@ inline constexpr const char* kExtUser = "pvt_ext1";
 inline constexpr const char* kExtAlias = "pvt_ext1b";
 inline constexpr const char* kExtUser2 = "pvt_ext2";
 inline constexpr const char* kPrivUser2 = "pvt_priv2";
+// An ordinary account with its own group, whose gid a test config names as
+// vendor_gid while vendor_group names a group that does not resolve (what a
+// missing NSS index does to the vendor group).
+inline constexpr const char* kGidUser = "pvt_gid1";
 
 struct Env {
     std::string root;  // private directory, mode 0700

@@ -320,6 +320,14 @@ void test_source_any_needs_flag(void**) {
     expect_denied_both(kSvc, "src_anyhand", from_rhost(kGoodIp), "registry_error");
 }
 
+// The hand-edited entry must not outlive the test: vendorctl add refuses to
+// allocate a uid while an entry cannot be read.
+int teardown_src_any(void**) {
+    for (const char* n : {"src_any6", "src_any4", "src_anyhand"}) ::unlink(entry_path(n).c_str());
+    (void)vendorctl({"reindex"});
+    return 0;
+}
+
 // --key FILE: a FIFO, device or directory is refused at once (never opened,
 // never waited on), and no error prints the file's content.
 void test_key_file_refused(void**) {
@@ -605,6 +613,32 @@ void test_broken_config_denies_vendors(void**) {
         }
         if (kind == "dir") ::rmdir(conf.c_str());
         else ::unlink(conf.c_str());
+    }
+}
+
+// The vendor group does not resolve (an NSS index gone missing): a user
+// whose group is vendor_gid, or whose uid is in the vendor range, is still a
+// vendor without an entry, never an ordinary user.
+void test_vendor_group_unresolvable(void**) {
+    if (!env().have_ext_users) {
+        skip();
+        return;
+    }
+    struct passwd* pw = getpwnam(kGidUser);
+    assert_non_null(pw);
+    std::string gid = std::to_string(pw->pw_gid);
+    std::string conf = read_file(env().cfg);
+    std::string key = std::string("vendor_group = ") + kVendorGroup;
+    auto at = conf.find(key);
+    assert_true(at != std::string::npos);
+    conf.replace(at, key.size(), "vendor_group = pvt_nosuch_group");
+    conf += "vendor_gid = " + gid + "\nuid_min = " + gid + "\nuid_max = " +
+            std::to_string(pw->pw_gid + 1) + "\n";
+    write_file(env().root + "/cfg_gid.conf", conf, 0644);
+    expect_denied_both("pvt_cfg_gid", kGidUser, Source(), "no_entry");
+    for (const char* u : {"root", "nobody"}) {
+        Pam p("pvt_cfg_gid", u);
+        assert_rc(p.acct(), kIgnored);
     }
 }
 
@@ -1750,7 +1784,7 @@ int run_all() {
         cmocka_unit_test(test_source_ssh_connection_needs_rhost),
         cmocka_unit_test(test_source_not_allowed),
         cmocka_unit_test(test_source_allowed_forms),
-        cmocka_unit_test(test_source_any_needs_flag),
+        cmocka_unit_test_teardown(test_source_any_needs_flag, teardown_src_any),
         cmocka_unit_test(test_key_file_refused),
         cmocka_unit_test(test_host_not_allowed),
         cmocka_unit_test(test_host_allowed_by_pattern),
@@ -1765,6 +1799,7 @@ int run_all() {
         cmocka_unit_test_teardown(test_alias_of_existing_account, teardown_ext),
         cmocka_unit_test_teardown(test_broken_config_denies_vendors, teardown_ext),
         cmocka_unit_test_teardown(test_reindex_refuses_collisions, teardown_ext),
+        cmocka_unit_test(test_vendor_group_unresolvable),
         cmocka_unit_test_teardown(test_lookup_faults_never_free_a_vendor, teardown_fault),
         cmocka_unit_test(test_lockout),
         cmocka_unit_test(test_otp_required),

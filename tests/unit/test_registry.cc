@@ -113,8 +113,15 @@ void full_entry_fields(void**) {
     expect_refused(
         R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true})", "jdoe",
         "otp");
-    expect_refused(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
+    // An existing account carries the uid it resolved to when registered
+    // (the module checks it at login), but no home, shell or groups.
+    auto ex = parse_ok(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
                        "access": "otp", "uid": 2000300001})",
+                       "jdoe");
+    assert_true(ex.uid_recorded);
+    assert_int_equal(ex.uid, 2000300001);
+    expect_refused(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
+                       "access": "otp", "home": "/home/jdoe"})",
                    "jdoe");
     // Local-only account: empty 'from' is fine when local logins are allowed.
     auto local = parse_ok(minimal_with("from", "[]").insert(1, "\"local\": true, "), "acme");
