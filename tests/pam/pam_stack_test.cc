@@ -288,6 +288,13 @@ void test_source_allowed_forms(void**) {
     assert_string_equal(e.s("rhost").c_str(), "2001:db8::6");  // logged in canonical form
 }
 
+// The hand-edited entry below would make every later vendorctl add refuse
+// (it reads the whole registry): removed afterwards, passed or failed.
+int teardown_any_entry(void**) {
+    ::unlink(entry_path("src_anyhand").c_str());
+    return 0;
+}
+
 // ::/0 is not "every address" for IPv4 sources, and an all-addresses block
 // is only taken with an explicit flag.
 void test_source_any_needs_flag(void**) {
@@ -1242,7 +1249,7 @@ int run_all() {
         cmocka_unit_test(test_source_ssh_connection_needs_rhost),
         cmocka_unit_test(test_source_not_allowed),
         cmocka_unit_test(test_source_allowed_forms),
-        cmocka_unit_test(test_source_any_needs_flag),
+        cmocka_unit_test_teardown(test_source_any_needs_flag, teardown_any_entry),
         cmocka_unit_test(test_key_file_refused),
         cmocka_unit_test(test_host_not_allowed),
         cmocka_unit_test(test_host_allowed_by_pattern),
