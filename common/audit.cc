@@ -69,7 +69,11 @@ struct ChainAppend : AppendFn {
     Result<std::string> make_line(std::string_view tail) override {
         std::string last = tail.empty() ? std::string() : last_line(tail);
         std::string prev = tail.empty() ? std::string() : line_hash(last);
-        std::uint64_t seq = tail.empty() ? 0 : seq_of(last);
+        // The head record names the last line: its seq comes from there, and
+        // the last line is parsed only without one (first run after an
+        // upgrade) or when they disagree. Keeps a JSON parse off the login path.
+        bool at_head = head && !tail.empty() && prev == head->hash;
+        std::uint64_t seq = tail.empty() ? 0 : at_head ? head->seq : seq_of(last);
         out = AuditWritten{};
         out.torn_bytes = torn_bytes;
         if (head && prev != head->hash && (head->seq || head->size)) {

@@ -299,6 +299,63 @@ void input_files(void**) {
     assert_err(read_input_file("/dev/zero", 1024), Code::invalid);
 }
 
+struct Hooks : AppendFn {
+    std::vector<std::size_t> torn;
+    std::vector<std::uint64_t> sizes;
+    int locked_calls = 0;
+    Status locked(int dir_fd) override {
+        assert_true(dir_fd >= 0);
+        ++locked_calls;
+        return {};
+    }
+    Result<std::string> make_line(std::string_view) override {
+        torn.push_back(torn_bytes);
+        return std::string("line\n");
+    }
+    Status committed(int, std::uint64_t size) override {
+        sizes.push_back(size);
+        return {};
+    }
+};
+
+// A torn last line (no final newline) is cut back to the last newline under
+// the lock before the append; a file of nothing but a fragment, to empty.
+void append_cuts_torn_tail(void**) {
+    TmpDir t;
+    Hooks fn;
+    write_file(t / "log", "one\ntwo\nthr", 0600);
+    assert_ok(locked_append(t / "log", 0600, 64, fn));
+    assert_str_eq(slurp(t / "log"), "one\ntwo\nline\n");
+    write_file(t / "log", "fragment", 0600);
+    assert_ok(locked_append(t / "log", 0600, 64, fn));
+    assert_str_eq(slurp(t / "log"), "line\n");
+    assert_ok(locked_append(t / "log", 0600, 64, fn));
+    assert_int_equal(fn.torn.size(), 3);
+    assert_int_equal(fn.torn[0], 3);
+    assert_int_equal(fn.torn[1], 8);
+    assert_int_equal(fn.torn[2], 0);
+    assert_int_equal(fn.sizes[2], 10);
+    assert_int_equal(fn.locked_calls, 3);
+    // A fragment longer than tail_max is not cut blindly.
+    write_file(t / "log", "a\n" + std::string(100, 'x'), 0600);
+    assert_err(locked_append(t / "log", 0600, 64, fn), Code::invalid);
+    assert_int_equal(slurp(t / "log").size(), 102);
+}
+
+void records(void**) {
+    TmpDir t;
+    assert_ok(write_record(t / "rec", "0123456789", 0600));
+    assert_ok(write_record(t / "rec", "abc", 0600));  // shorter: the rest goes
+    assert_str_eq(slurp(t / "rec"), "abc");
+    struct stat st {};
+    assert_int_equal(::stat((t / "rec").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(::chmod((t / "rec").c_str(), 0644), 0);
+    assert_err(write_record(t / "rec", "abc", 0600), Code::insecure);
+    assert_int_equal(::symlink((t / "rec").c_str(), (t / "lnk").c_str()), 0);
+    assert_err(write_record(t / "lnk", "abc", 0600), Code::insecure);
+}
+
 }  // namespace
 
 int main() {
@@ -309,6 +366,7 @@ int main() {
         cmocka_unit_test(refuses_special_files), cmocka_unit_test(refuses_oversize),
         cmocka_unit_test(atomic_writes),         cmocka_unit_test(dirs_and_removal),
         cmocka_unit_test(lock_bounded_wait),     cmocka_unit_test(appends),
+        cmocka_unit_test(append_cuts_torn_tail), cmocka_unit_test(records),
     };
     return RUN_GROUP("files", tests);
 }
