@@ -44,7 +44,11 @@ inline constexpr int kIgnored = PAM_NO_MODULE_DATA;
 
 // The test config (main service "pvt").
 inline constexpr const char* kHostName = "pvt-host.example.org";
-inline constexpr unsigned kLockoutThreshold = 10;  // above the 7 losers of the race test
+// Above the 7 losers of test_concurrent_code_use (which checks that exactly
+// one of 8 racing logins wins); test_race_losers_keep_winner uses kSvcRace,
+// whose threshold the losers reach.
+inline constexpr unsigned kLockoutThreshold = 10;
+inline constexpr unsigned kRaceLockoutThreshold = 3;
 inline constexpr const char* kVendorGroup = "pvt_vendors";
 inline constexpr const char* kGoodIp = "192.0.2.10";  // inside the default 'from' of add_account
 
@@ -54,6 +58,7 @@ inline constexpr const char* kSvcBadKey = "pvt_badkey";    // config with an unk
 inline constexpr const char* kSvcBadArg = "pvt_badarg";    // unknown module argument
 inline constexpr const char* kSvcBroken = "pvt_broken";    // registry_dir mode 0777
 inline constexpr const char* kSvcNoAudit = "pvt_noaudit";  // audit log in a 0777 directory
+inline constexpr const char* kSvcRace = "pvt_race";  // lockout_threshold kRaceLockoutThreshold
 
 // Throwaway system users made by the supervisor when it runs as root.
 inline constexpr const char* kPrivUser = "pvt_priv1";       // member of a privileged group
