@@ -3,12 +3,45 @@
 #include <json-c/json.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
-#include <set>
+#include <new>
 
 #include "util.h"
 
 namespace vendor::core {
+
+// json-c reports allocation failure as NULL (constructors, serialisation) or
+// as a negative return (object/array add, which then leave the value with
+// the caller). Each becomes std::bad_alloc, like any other allocation of the
+// core: the PAM boundary maps it to PAM_BUF_ERR, a denial. Unchecked, the
+// NULL reached json-c's assert()s or a std::string constructor: an abort or
+// a crash inside sshd.
+namespace {
+json_object* made(json_object* o) {
+    if (!o) throw std::bad_alloc();
+    return o;
+}
+void add_field(json_object* obj, const char* key, json_object* v) {
+    made(v);
+    if (json_object_object_add(obj, key, v) != 0) {
+        json_object_put(v);
+        throw std::bad_alloc();
+    }
+}
+void add_item(json_object* arr, json_object* v) {
+    made(v);
+    if (json_object_array_add(arr, v) != 0) {
+        json_object_put(v);
+        throw std::bad_alloc();
+    }
+}
+std::string text_of(const char* s) {
+    if (!s) throw std::bad_alloc();
+    return s;
+}
+}  // namespace
 
 Json& Json::operator=(Json&& other) noexcept {
     if (this != &other) {
@@ -23,116 +56,228 @@ Json::~Json() {
     if (o_) json_object_put(o_);
 }
 
-Json Json::object() { return Json(json_object_new_object()); }
-Json Json::array() { return Json(json_object_new_array()); }
+Json Json::object() { return Json(made(json_object_new_object())); }
+Json Json::array() { return Json(made(json_object_new_array())); }
 
 namespace {
 
-void put_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xc0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xe0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-        out += static_cast<char>(0xf0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
+// A strict RFC 8259 reader building json-c objects through the checked
+// constructors above. It replaces json_tokener: json-c 0.16's tokener
+// strdup()s object keys without checking and hashes the NULL on failure (a
+// SIGSEGV inside sshd when memory runs out, issue item 10). Depth is capped
+// like the tokener was (32); numbers are integers (int64) or doubles.
+class Reader {
+  public:
+    explicit Reader(std::string_view t) : t_(t) {}
+    // The value and where it ends; nullptr with err_ set when invalid.
+    Json document() {
+        Json v = value(0);
+        if (!err_.empty()) return Json();
+        return v;
     }
-}
+    std::size_t end() const { return i_; }
+    const std::string& error() const { return err_; }
 
-bool hex4(std::string_view t, std::size_t i, std::uint32_t& v) {
-    if (t.size() < i + 4) return false;
-    v = 0;
-    for (std::size_t k = i; k < i + 4; ++k) {
-        char c = t[k];
-        unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
-                     : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
-                                            : 16u;
-        if (d > 15) return false;
-        v = v << 4 | d;
+  private:
+    static constexpr int kMaxDepth = 32;
+    std::string_view t_;
+    std::size_t i_ = 0;
+    std::string err_;
+    bool null_ = false;  // the last value was JSON null (json-c: nullptr)
+
+    Json bad(const char* why) {
+        if (err_.empty()) err_ = std::string(why) + " at offset " + std::to_string(i_);
+        return Json();
     }
-    return true;
-}
-
-// The string starting at the quote t[i], decoded (so that "a" and "\u0061"
-// are the same key); i is left on the closing quote. `lone` is set by a
-// \u escape of an unpaired surrogate, which names no character (json-c
-// would quietly make it U+FFFD).
-std::string decode_string(std::string_view t, std::size_t& i, bool& lone) {
-    std::string out;
-    for (++i; i < t.size() && t[i] != '"'; ++i) {
-        if (t[i] != '\\' || i + 1 >= t.size()) {
-            out += t[i];
-            continue;
+    void ws() {
+        while (i_ < t_.size() &&
+               (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\n' || t_[i_] == '\r'))
+            ++i_;
+    }
+    bool eat(char c) {
+        ws();
+        if (i_ < t_.size() && t_[i_] == c) {
+            ++i_;
+            return true;
         }
-        char e = t[++i];
-        std::uint32_t cp = 0, lo = 0;
-        switch (e) {
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u':
-            if (!hex4(t, i + 1, cp)) break;
-            i += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff && i + 2 < t.size() && t[i + 1] == '\\' &&
-                t[i + 2] == 'u' && hex4(t, i + 3, lo) && lo >= 0xdc00 && lo <= 0xdfff) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                i += 6;
-            } else if (cp >= 0xd800 && cp <= 0xdfff) {
-                lone = true;
+        return false;
+    }
+    bool literal(std::string_view word) {
+        if (t_.substr(i_, word.size()) != word) return false;
+        i_ += word.size();
+        return true;
+    }
+
+    Json value(int depth) {
+        null_ = false;
+        ws();
+        if (i_ >= t_.size()) return bad("unexpected end");
+        char c = t_[i_];
+        if (c == '{' || c == '[') {
+            if (depth >= kMaxDepth) return bad("nesting too deep");
+            ++i_;
+            return c == '{' ? object(depth + 1) : array(depth + 1);
+        }
+        if (c == '"') {
+            std::string str;
+            if (!string(str)) return Json();
+            return Json(made(json_object_new_string_len(str.data(), static_cast<int>(str.size()))));
+        }
+        if (literal("true")) return Json(made(json_object_new_boolean(1)));
+        if (literal("false")) return Json(made(json_object_new_boolean(0)));
+        if (literal("null")) {
+            null_ = true;
+            return Json();
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) return number();
+        return bad("unexpected character");
+    }
+
+    Json object(int depth) {
+        Json obj(made(json_object_new_object()));
+        if (eat('}')) return obj;
+        for (;;) {
+            ws();
+            std::string key;
+            if (i_ >= t_.size() || t_[i_] != '"') return bad("expected a field name");
+            if (!string(key)) return Json();
+            if (key.find('\0') != std::string::npos) return bad("NUL in a field name");
+            if (!eat(':')) return bad("expected ':'");
+            // A key given twice: tools disagree on which one counts
+            // (json-c keeps the last), so the document is refused.
+            if (json_object_object_get_ex(obj.get(), key.c_str(), nullptr))
+                return bad(("field '" + escape(key, 64) + "' given twice").c_str());
+            Json v = value(depth);
+            if (!err_.empty()) return Json();
+            if (!v.get() && !null_) return bad("expected a value");
+            obj.set(key.c_str(), std::move(v));
+            if (eat(',')) continue;
+            if (eat('}')) return obj;
+            return bad("expected ',' or '}'");
+        }
+    }
+
+    Json array(int depth) {
+        Json arr(made(json_object_new_array()));
+        if (eat(']')) return arr;
+        for (;;) {
+            Json v = value(depth);
+            if (!err_.empty()) return Json();
+            arr.push(std::move(v));
+            if (eat(',')) continue;
+            if (eat(']')) return arr;
+            return bad("expected ',' or ']'");
+        }
+    }
+
+    static void utf8(std::string& out, std::uint32_t cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+    bool hex4(std::uint32_t& out) {
+        if (t_.size() - i_ < 4) return false;
+        out = 0;
+        for (int k = 0; k < 4; ++k) {
+            char h = t_[i_++];
+            out <<= 4;
+            if (h >= '0' && h <= '9') out |= static_cast<std::uint32_t>(h - '0');
+            else if (h >= 'a' && h <= 'f') out |= static_cast<std::uint32_t>(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F') out |= static_cast<std::uint32_t>(h - 'A' + 10);
+            else return false;
+        }
+        return true;
+    }
+    // At the opening quote.
+    bool string(std::string& out) {
+        ++i_;
+        for (;;) {
+            if (i_ >= t_.size()) return bad("unterminated string"), false;
+            char c = t_[i_++];
+            if (c == '"') return true;
+            if (static_cast<unsigned char>(c) < 0x20)
+                return bad("control character in string"), false;
+            if (c != '\\') {
+                out += c;
+                continue;
             }
-            put_utf8(out, cp);
-            break;
-        default: out += e; break;  // '"', '\\', '/'
+            if (i_ >= t_.size()) return bad("unterminated string"), false;
+            char e = t_[i_++];
+            switch (e) {
+            case '"': out += '"'; break;
+            case '\\': out += '\\'; break;
+            case '/': out += '/'; break;
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            case 't': out += '\t'; break;
+            case 'u': {
+                std::uint32_t cp = 0, lo = 0;
+                if (!hex4(cp)) return bad("bad \\u escape"), false;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return bad("lone surrogate"), false;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    if (!literal("\\u") || !hex4(lo) || lo < 0xDC00 || lo > 0xDFFF)
+                        return bad("lone surrogate"), false;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                utf8(out, cp);
+                break;
+            }
+            default: return bad("bad escape"), false;
+            }
         }
     }
-    return out;
-}
 
-// Over text json-c has already accepted: "" if every object names each key
-// once and every escape is a character, else why not.
-std::string strict_scan(std::string_view t) {
-    struct Level {
-        bool object;
-        bool expect_key;
-        std::set<std::string> keys;
-    };
-    std::vector<Level> stack;
-    for (std::size_t i = 0; i < t.size(); ++i) {
-        switch (t[i]) {
-        case '{': stack.push_back({true, true, {}}); break;
-        case '[': stack.push_back({false, false, {}}); break;
-        case '}':
-        case ']':
-            if (!stack.empty()) stack.pop_back();
-            break;
-        case ',':
-            if (!stack.empty() && stack.back().object) stack.back().expect_key = true;
-            break;
-        case '"': {
-            bool lone = false;
-            std::string s = decode_string(t, i, lone);
-            if (lone) return "a \\u escape names a lone surrogate (not valid UTF-8)";
-            if (stack.empty() || !stack.back().object || !stack.back().expect_key) break;
-            stack.back().expect_key = false;
-            if (!stack.back().keys.insert(s).second)
-                return "field '" + escape(s, 64) + "' given twice";
-            break;
+    Json number() {
+        std::size_t start = i_;
+        if (t_[i_] == '-') ++i_;
+        auto digits = [&] {
+            std::size_t d = i_;
+            while (i_ < t_.size() && t_[i_] >= '0' && t_[i_] <= '9') ++i_;
+            return i_ - d;
+        };
+        std::size_t lead = i_;
+        if (digits() == 0) return bad("bad number");
+        if (t_[lead] == '0' && i_ - lead > 1) return bad("leading zero");
+        bool integer = true;
+        if (i_ < t_.size() && t_[i_] == '.') {
+            ++i_;
+            integer = false;
+            if (digits() == 0) return bad("bad number");
         }
-        default: break;
+        if (i_ < t_.size() && (t_[i_] == 'e' || t_[i_] == 'E')) {
+            ++i_;
+            integer = false;
+            if (i_ < t_.size() && (t_[i_] == '+' || t_[i_] == '-')) ++i_;
+            if (digits() == 0) return bad("bad number");
         }
+        const char* b = t_.data() + start;
+        const char* e = t_.data() + i_;
+        if (integer) {
+            std::int64_t n = 0;
+            auto r = std::from_chars(b, e, n);
+            if (r.ec != std::errc() || r.ptr != e) return bad("integer out of range");
+            return Json(made(json_object_new_int64(n)));
+        }
+        double d = 0;
+        auto r = std::from_chars(b, e, d);
+        if (r.ec != std::errc() || r.ptr != e) return bad("number out of range");
+        return Json(made(json_object_new_double(d)));
     }
-    return "";
-}
+};
 
 }  // namespace
 
@@ -141,30 +286,23 @@ Result<Json> Json::parse(std::string_view text, std::string_view what) {
         return make_error(Code::too_large, std::string(what) + ": too large");
     if (!text.empty() && std::memchr(text.data(), '\0', text.size()))
         return make_error(Code::invalid, std::string(what) + ": NUL byte");
-    json_tokener* tok = json_tokener_new_ex(32);
-    if (!tok) return make_error(Code::no_memory, "json_tokener_new");
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object* o = json_tokener_parse_ex(tok, text.data(), static_cast<int>(text.size()));
-    json_tokener_error err = json_tokener_get_error(tok);
-    std::size_t consumed = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    Json j(o);
-    if (!o || err != json_tokener_success)
-        return make_error(Code::invalid, std::string(what) + ": not valid JSON (" +
-                                             (o ? "trailing data" : json_tokener_error_desc(err)) +
-                                             ")");
-    // Only whitespace may follow the document.
-    if (trim(text.substr(consumed)).size() != 0)
-        return make_error(Code::invalid,
-                          std::string(what) + ": trailing data after the JSON document");
     if (!valid_utf8(text))
         return make_error(Code::invalid, std::string(what) + ": not valid UTF-8");
-    if (auto why = strict_scan(text); !why.empty())
-        return make_error(Code::invalid, std::string(what) + ": " + why);
+    Reader r(text);
+    Json j = r.document();
+    if (!r.error().empty() || !j.get())
+        return make_error(Code::invalid, std::string(what) + ": not valid JSON (" +
+                                             (r.error().empty() ? "null" : r.error()) + ")");
+    // Only whitespace may follow the document.
+    if (trim(text.substr(r.end())).size() != 0)
+        return make_error(Code::invalid,
+                          std::string(what) + ": trailing data after the JSON document");
     return j;
 }
 
 namespace {
+// Every string written is UTF-8: invalid bytes become \xNN text, so that no
+// line of the audit log (or any document) stops being valid JSON.
 json_object* new_string(std::string_view v) {
     if (valid_utf8(v)) return json_object_new_string_len(v.data(), static_cast<int>(v.size()));
     std::string clean = utf8_sanitize(v);
@@ -173,44 +311,52 @@ json_object* new_string(std::string_view v) {
 }  // namespace
 
 Json& Json::set(const char* key, std::string_view v) {
-    json_object_object_add(o_, key, new_string(v));
+    add_field(o_, key, new_string(v));
     return *this;
 }
 Json& Json::set_null(const char* key) {
-    json_object_object_add(o_, key, nullptr);
+    if (json_object_object_add(o_, key, nullptr) != 0) throw std::bad_alloc();
     return *this;
 }
 Json& Json::set(const char* key, std::int64_t v) {
-    json_object_object_add(o_, key, json_object_new_int64(v));
+    add_field(o_, key, json_object_new_int64(v));
     return *this;
 }
 Json& Json::set(const char* key, bool v) {
-    json_object_object_add(o_, key, json_object_new_boolean(v ? 1 : 0));
+    add_field(o_, key, json_object_new_boolean(v ? 1 : 0));
     return *this;
 }
 Json& Json::set(const char* key, Json&& v) {
-    json_object_object_add(o_, key, v.o_);
+    json_object* o = v.o_;  // ours from here, freed on failure
     v.o_ = nullptr;
+    if (json_object_object_add(o_, key, o) != 0) {
+        json_object_put(o);
+        throw std::bad_alloc();
+    }
     return *this;
 }
 Json& Json::push(std::string_view v) {
-    json_object_array_add(o_, new_string(v));
+    add_item(o_, new_string(v));
     return *this;
 }
 
 Json& Json::push(Json&& v) {
-    json_object_array_add(o_, v.o_);
+    json_object* o = v.o_;
     v.o_ = nullptr;
+    if (json_object_array_add(o_, o) != 0) {
+        json_object_put(o);
+        throw std::bad_alloc();
+    }
     return *this;
 }
 
 std::string Json::dump() const {
-    return json_object_to_json_string_ext(o_,
-                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return text_of(json_object_to_json_string_ext(o_, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 std::string Json::dump_pretty() const {
-    return json_object_to_json_string_ext(o_, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+    return text_of(json_object_to_json_string_ext(
+        o_, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 Status JsonReader::check_keys(std::initializer_list<const char*> allowed) const {
@@ -249,7 +395,6 @@ Status JsonReader::str(const char* key, std::string& out, bool required,
     const char* s = json_object_get_string(v);
     if (std::memchr(s, '\0', len))
         return make_error(Code::invalid, what_ + ": NUL in '" + key + "'");
-    // Defence in depth: whatever json-c made of an escape must still be UTF-8.
     if (!valid_utf8(std::string_view(s, len)))
         return make_error(Code::invalid, what_ + ": field '" + key + "' is not valid UTF-8");
     out.assign(s, len);

@@ -243,11 +243,23 @@ int do_auth(Ctx& c, const Identity& id) {
         std::free(mark);
         return deny(c, &id, Reason::internal_error, "pam_set_data failed");
     }
+    // Until auth succeeds, a later failure (the otp_used event not written,
+    // out of memory) must not leave the mark for the account phase: that
+    // turned a denied auth into an allowed account. Replacing existing data
+    // allocates nothing.
+    struct Unmark {
+        pam_handle_t* pamh;
+        bool keep = false;
+        ~Unmark() {
+            if (!keep) (void)pam_set_data(pamh, kOtpData, nullptr, nullptr);
+        }
+    } unmark{c.pamh};
     Event e = c.base("otp_used", &id);
     e.result = "ok";
     e.reason = "ok";
     e.detail = cv->outcome == CodeOutcome::accepted_code ? "issued code" : "TOTP";
     if (!c.record(e)) return deny_code(c.phase);
+    unmark.keep = true;
     return PAM_SUCCESS;
 }
 

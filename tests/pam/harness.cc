@@ -146,7 +146,7 @@ void fill_paths(Env& e, const std::string& root) {
 }
 
 std::string config_text(const Env& e, const std::string& registry, const std::string& audit_log,
-                        const std::string& extra) {
+                        const std::string& extra, unsigned threshold = kLockoutThreshold) {
     const std::pair<const char*, std::string> keys[] = {
         {"registry_dir", registry},
         {"state_dir", e.state},
@@ -156,7 +156,7 @@ std::string config_text(const Env& e, const std::string& registry, const std::st
         {"host_name", kHostName},
         {"timezone", "UTC"},
         {"vendor_group", kVendorGroup},
-        {"lockout_threshold", std::to_string(kLockoutThreshold)},
+        {"lockout_threshold", std::to_string(threshold)},
         {"lockout_time", "15m"},
         {"otp_ttl", "10m"},
     };
@@ -212,6 +212,8 @@ void build_tree(const Env& e, const std::string& probe) {
              config_text(e, e.registry, e.audit_log,
                          "privileged_groups = \"domain admins\" admins@corp.example ADM SUDO\n"),
              0644);
+    put_file(e.root + "/race.conf",
+             config_text(e, e.registry, e.audit_log, "", kRaceLockoutThreshold), 0644);
 
     std::string s = e.root + "/services/";
     put_file(s + kSvc, service_text(e.module, probe, e.cfg, ""), 0644);
@@ -226,6 +228,7 @@ void build_tree(const Env& e, const std::string& probe) {
         put_file(s + "pvt_cfg_" + k,
                  service_text(e.module, probe, e.root + "/cfg_" + k + ".conf", ""), 0644);
     put_file(s + kSvcPrivAd, service_text(e.module, probe, e.root + "/privad.conf", ""), 0644);
+    put_file(s + kSvcRace, service_text(e.module, probe, e.root + "/race.conf", ""), 0644);
     // libpam reads "other" beside every service; ours denies everything.
     put_file(s + "other",
              "auth required " + probe + "\naccount required " + probe + "\npassword required " +
@@ -389,7 +392,7 @@ std::string abs_path(const char* p) {
 }
 
 int supervise(int argc, char** argv) {
-    std::string module, vendorctl_path, probe, map, data, fault, nss_dir;
+    std::string module, vendorctl_path, probe, map, data, fault, nss_dir, preload;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k == "--module") module = abs_path(argv[i + 1]);
@@ -399,6 +402,7 @@ int supervise(int argc, char** argv) {
         else if (k == "--data") data = abs_path(argv[i + 1]);
         else if (k == "--fault") fault = abs_path(argv[i + 1]);
         else if (k == "--nss-dir") nss_dir = abs_path(argv[i + 1]);
+        else if (k == "--preload") preload = abs_path(argv[i + 1]);  // after pam_wrapper
     }
     if (module.empty() || vendorctl_path.empty() || probe.empty() || map.empty() || data.empty()) {
         std::fprintf(stderr,
@@ -437,7 +441,8 @@ int supervise(int argc, char** argv) {
     std::vector<std::string> envv = clean_environ();
     std::string asan = asan_runtime();
     envv.push_back("LD_PRELOAD=" + (asan.empty() ? std::string() : asan + " ") +
-                   (fault.empty() ? std::string() : fault + " ") + "libpam_wrapper.so");
+                   (fault.empty() ? std::string() : fault + " ") + "libpam_wrapper.so" +
+                   (preload.empty() ? std::string() : " " + preload));
     if (!nss_dir.empty()) envv.push_back("LD_LIBRARY_PATH=" + nss_dir);
     envv.push_back("PAM_WRAPPER=1");
     envv.push_back("PAM_WRAPPER_SERVICE_DIR=" + e.root + "/services");

@@ -44,7 +44,11 @@ inline constexpr int kIgnored = PAM_NO_MODULE_DATA;
 
 // The test config (main service "pvt").
 inline constexpr const char* kHostName = "pvt-host.example.org";
-inline constexpr unsigned kLockoutThreshold = 10;  // above the 7 losers of the race test
+// Above the 7 losers of test_concurrent_code_use (which checks that exactly
+// one of 8 racing logins wins); test_race_losers_keep_winner uses kSvcRace,
+// whose threshold the losers reach.
+inline constexpr unsigned kLockoutThreshold = 10;
+inline constexpr unsigned kRaceLockoutThreshold = 3;
 inline constexpr const char* kVendorGroup = "pvt_vendors";
 inline constexpr const char* kGoodIp = "192.0.2.10";  // inside the default 'from' of add_account
 
@@ -56,6 +60,7 @@ inline constexpr const char* kSvcBroken = "pvt_broken";    // registry_dir mode 
 inline constexpr const char* kSvcNoAudit = "pvt_noaudit";  // audit log in a 0777 directory
 // privileged_groups = "domain admins" admins@corp.example ADM SUDO
 inline constexpr const char* kSvcPrivAd = "pvt_privad";
+inline constexpr const char* kSvcRace = "pvt_race";  // lockout_threshold kRaceLockoutThreshold
 
 // Throwaway system users made by the supervisor when it runs as root.
 inline constexpr const char* kPrivUser = "pvt_priv1";       // member of a privileged group

@@ -1427,6 +1427,79 @@ void test_concurrent_code_use(void**) {
     assert_int_equal(evs.size(), kProcs);
 }
 
+// The losers of a race with the one right code reach the lockout threshold
+// while the winner's transaction is between auth and account (sshd runs the
+// account phase after keyboard-interactive auth): the winner is not locked
+// out, every later login is. The winner goes first so the interleaving is
+// the same on every run; the losers race each other.
+void test_race_losers_keep_winner(void**) {
+    NEED_ROOT();
+    Spec s;
+    s.access = "otp";
+    add_account("race2", s);
+    std::string code = issue_code("race2");
+    constexpr int kLosers = 7;
+    static_assert(kLosers > static_cast<int>(kRaceLockoutThreshold));
+    std::size_t m = audit_mark();
+    Pam winner(kSvcRace, "race2");
+    winner.conv.answers = {code};
+    assert_rc(winner.auth(), PAM_SUCCESS);
+    int barrier[2];
+    assert_int_equal(pipe(barrier), 0);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pids[kLosers];
+    for (int i = 0; i < kLosers; ++i) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            ::close(barrier[1]);
+            ConvState cs;
+            cs.answers = {code};
+            struct pam_conv pc = {pvt_conv, &cs};
+            pam_handle_t* h = nullptr;
+            if (pam_start(kSvcRace, "race2", &pc, &h) != PAM_SUCCESS) _exit(90);
+            pam_set_item(h, PAM_RHOST, kGoodIp);
+            char c;
+            while (::read(barrier[0], &c, 1) < 0 && errno == EINTR) {}
+            int rc = pam_authenticate(h, 0);
+            _exit(rc == PAM_AUTH_ERR ? 1 : 10 + rc);  // no pam_end: pam_wrapper's copy stays
+        }
+    }
+    ::close(barrier[0]);
+    ::close(barrier[1]);
+    for (pid_t pid : pids) {
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+            fail_msg("a losing auth ended with status %d, want PAM_AUTH_ERR", st);
+    }
+    assert_rc(winner.acct(), PAM_SUCCESS);
+    {
+        Pam later(kSvcRace, "race2");
+        assert_rc(later.acct(), PAM_PERM_DENIED);
+    }
+    int used = 0, failed = 0, lockouts = 0, locked_auth = 0, acct_ok = 0, acct_locked = 0;
+    for (const auto& e : events_since(m)) {
+        if (e.s("account") != "race2") fail_msg("event of %s", e.s("account").c_str());
+        std::string ev = e.s("event"), reason = e.s("reason");
+        if (ev == "otp_used" && reason == "ok") ++used;
+        else if (ev == "otp_failed" && reason == "otp_failed") ++failed;
+        else if (ev == "lockout" && reason == "locked_out") ++lockouts;
+        else if (ev == "auth" && reason == "locked_out") ++locked_auth;
+        else if (ev == "account" && reason == "ok") ++acct_ok;
+        else if (ev == "account" && reason == "locked_out") ++acct_locked;
+        else fail_msg("unexpected event: %s", e.raw.c_str());
+    }
+    assert_int_equal(used, 1);
+    assert_int_equal(failed, kRaceLockoutThreshold);
+    assert_int_equal(lockouts, 1);
+    assert_int_equal(locked_auth, kLosers - static_cast<int>(kRaceLockoutThreshold));
+    assert_int_equal(acct_ok, 1);
+    assert_int_equal(acct_locked, 1);
+    unlock("race2");
+}
+
 // ---- structure-held TOTP -------------------------------------------------------------------
 
 void test_totp(void**) {
@@ -1828,6 +1901,7 @@ int run_all() {
         cmocka_unit_test(test_hostile_user_names),
         cmocka_unit_test(test_hostile_rhost),
         cmocka_unit_test(test_concurrent_code_use),
+        cmocka_unit_test(test_race_losers_keep_winner),
         cmocka_unit_test(test_totp),
         cmocka_unit_test(test_privileged_group_ad_names),
         cmocka_unit_test_teardown(test_registry_strict_entries, teardown_strict_entries),
