@@ -631,8 +631,8 @@ void test_vendor_group_unresolvable(void**) {
     auto at = conf.find(key);
     assert_true(at != std::string::npos);
     conf.replace(at, key.size(), "vendor_group = pvt_nosuch_group");
-    conf += "vendor_gid = " + gid + "\nuid_min = " + gid + "\nuid_max = " +
-            std::to_string(pw->pw_gid + 1) + "\n";
+    conf += "vendor_gid = " + gid + "\nuid_min = " + gid +
+            "\nuid_max = " + std::to_string(pw->pw_gid + 1) + "\n";
     write_file(env().root + "/cfg_gid.conf", conf, 0644);
     expect_denied_both("pvt_cfg_gid", kGidUser, Source(), "no_entry");
     for (const char* u : {"root", "nobody"}) {
@@ -700,25 +700,32 @@ void test_lookup_faults_never_free_a_vendor(void**) {
     long runs = 0, faulted = 0;
     for (const char* u : users) {
         for (const char* fn : fns) {
-            for (long count : {1L, -1L}) {
-                for (int ph = auth; ph <= open_s; ++ph) {
-                    for (long skip = 0; skip < 64; ++skip) {
-                        int rc;
-                        long hits;
-                        {
-                            Pam p(kSvc, u);
-                            p.conv.answers = {"00000000"};
-                            fault_arm(fn, skip, count, EIO);
-                            rc = ph == auth ? p.auth() : ph == acct ? p.acct() : p.open();
-                            hits = fault_hits();
-                            fault_disarm();
+            // EIO for every call; ENOMEM too for the NSS lookups (a source
+            // out of memory).
+            std::vector<int> errs = {EIO};
+            if (std::strncmp(fn, "get", 3) == 0) errs.push_back(ENOMEM);
+            for (int err : errs) {
+                for (long count : {1L, -1L}) {
+                    for (int ph = auth; ph <= open_s; ++ph) {
+                        for (long skip = 0; skip < 64; ++skip) {
+                            int rc;
+                            long hits;
+                            {
+                                Pam p(kSvc, u);
+                                p.conv.answers = {"00000000"};
+                                fault_arm(fn, skip, count, err);
+                                rc = ph == auth ? p.auth() : ph == acct ? p.acct() : p.open();
+                                hits = fault_hits();
+                                fault_disarm();
+                            }
+                            ++runs;
+                            if (hits == 0) break;  // past the last call of fn
+                            ++faulted;
+                            if (rc == PAM_SUCCESS || rc == kIgnored)
+                                fail_msg("%s: %s %s fault (%s) at call %ld, phase %d: %s", u, fn,
+                                         count == 1 ? "one-shot" : "sticky", std::strerror(err),
+                                         skip + 1, ph, rc_name(rc));
                         }
-                        ++runs;
-                        if (hits == 0) break;  // past the last call of fn
-                        ++faulted;
-                        if (rc == PAM_SUCCESS || rc == kIgnored)
-                            fail_msg("%s: %s %s fault at call %ld, phase %d: %s", u, fn,
-                                     count == 1 ? "one-shot" : "sticky", skip + 1, ph, rc_name(rc));
                     }
                 }
             }
