@@ -202,9 +202,14 @@ Verdict decide(const Entry& e, const Facts& f) {
                         "outside '" + escape(e.hours->text, 80) + "' (" + f.tz->name() + ")");
     }
     // 4. Privilege guard
-    if (f.privileged)
+    if (f.privileged) {
+        // uid 0 and system accounts are privileged by their uid, not a group.
+        bool by_uid = f.privileged_group.rfind("uid ", 0) == 0 ||
+                      f.privileged_group.rfind("system account", 0) == 0;
         return deny(Reason::privileged_group,
-                    "member of privileged group " + escape(f.privileged_group, 64));
+                    (by_uid ? std::string() : std::string("member of privileged group ")) +
+                        escape(f.privileged_group, 64));
+    }
     // 5. Lockout of the code factor, then the code itself. The lock stops
     // guessing: it applies to codes not yet compared. A code this same PAM
     // handle had accepted was compared while the factor was open; the

@@ -1537,14 +1537,20 @@ void test_privileged_group_ad_names(void**) {
         skip();
         return;
     }
-    if (::access(entry_path(kPrivUser).c_str(), F_OK) != 0) {
-        Spec s;
-        s.existing = true;
-        s.access = "grant+otp";
-        add_active(kPrivUser, s);
-    }
+    // vendorctl refuses to register an administrator: the entry is written
+    // by hand, as the guard must catch whatever reaches the registry.
+    write_existing_entry(kPrivUser, "grant+otp");
+    activate(kPrivUser);
     (void)issue_code(kPrivUser);
     expect_denied_both(kSvcPrivAd, kPrivUser, Source(), "privileged_group");
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvcPrivAd, kPrivUser);
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    // Matched by name through the configured spelling (ADM or SUDO), not by
+    // the system-account rule that comes after the groups.
+    expect_detail(only_event(m), "privileged group");
 }
 
 int teardown_strict_entries(void**) {
@@ -1910,7 +1916,7 @@ int run_all() {
         cmocka_unit_test(test_concurrent_code_use),
         cmocka_unit_test(test_race_losers_keep_winner),
         cmocka_unit_test(test_totp),
-        cmocka_unit_test(test_privileged_group_ad_names),
+        cmocka_unit_test_teardown(test_privileged_group_ad_names, teardown_root_entry),
         cmocka_unit_test_teardown(test_registry_strict_entries, teardown_strict_entries),
         cmocka_unit_test_teardown(test_vendorctl_refuses_bad_input, teardown_strict_entries),
         cmocka_unit_test_teardown(test_json_fields_null, teardown_strict_entries),
