@@ -54,7 +54,7 @@ Result<TimeZone> load_zone(const Config& c) {
 }
 
 Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view user,
-                std::int64_t now) {
+                std::int64_t now, UserCache* cache) {
     Gathered g;
     g.facts.now = now;
     g.facts.host = this_host(c);
@@ -86,7 +86,7 @@ Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view 
         g.zone = std::make_shared<TimeZone>(std::move(*z));
         g.facts.tz = g.zone.get();
     }
-    auto priv = privileged_group_of(c, user);
+    auto priv = privileged_group_of(c, user, cache);
     if (!priv) {
         g.error = Reason::state_error;
         g.detail = priv.error().detail;

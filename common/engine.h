@@ -47,6 +47,18 @@ struct PwInfo {
 // unavailable, e.g. nss_vendor before its first index) reads as "absent";
 // only vendorctl's collision checks use it, never the module.
 Result<std::optional<PwInfo>> lookup_user(std::string_view name, bool enoent_is_absent = false);
+
+// The NSS answers of one PAM transaction, kept on the handle so that the
+// four phases of a login ask NSS once (a miss walks every source: files,
+// systemd userdb, sssd). Only answers are kept, never errors; keyed by the
+// typed name.
+struct UserCache {
+    bool have_user = false;
+    std::string typed;
+    std::optional<PwInfo> pw;
+    bool have_groups = false;
+    std::vector<std::string> group_names;  // names of the canonical user's gids
+};
 Result<std::optional<gid_t>> lookup_group(std::string_view group);
 // The user's groups (primary first); getgrouplist has no error return, so a
 // list that cannot be completed is an error.
@@ -62,7 +74,7 @@ Result<std::vector<std::pair<std::uint32_t, std::string>>> parse_uid_index(std::
 // 1. the typed name's registry entry; 2. the canonical identity through
 // NSS; 3. canonical name, uid index, entry uid, vendor id range, vendor
 // group (by gid too, so a missing NSS index does not hide a member).
-Identity identify(const Config& c, std::string_view user);
+Identity identify(const Config& c, std::string_view user, UserCache* cache = nullptr);
 
 // The module's view when its configuration cannot be used: every source
 // that may name vendors (the built-in defaults, what can be salvaged from
@@ -74,7 +86,7 @@ struct Identification {
     Identity id;
 };
 Identification identify_user(const std::string& conf_path, bool explicit_conf,
-                             std::string_view user);
+                             std::string_view user, UserCache* cache = nullptr);
 
 // CONF.known: the identity settings (registry_dir, vendor_group, vendor_gid,
 // id range, audit_log, host_name) of every valid configuration vendorctl
@@ -86,7 +98,8 @@ Status remember_config(const std::string& conf_path, const Config& c);
 
 // First privileged group (config list) the user belongs to, "" if none; a
 // system account (uid < 1000) and uid 0 count as privileged.
-Result<std::string> privileged_group_of(const Config& c, std::string_view user);
+Result<std::string> privileged_group_of(const Config& c, std::string_view user,
+                                        UserCache* cache = nullptr);
 
 std::string this_host(const Config& c);
 Result<TimeZone> load_zone(const Config& c);
@@ -100,7 +113,7 @@ struct Gathered {
 // Everything decide() needs except the source and otp_done, which the
 // caller sets (PAM items or the command line).
 Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view user,
-                std::int64_t now);
+                std::int64_t now, UserCache* cache = nullptr);
 
 // Operator name for grants and admin events: SUDO_USER when run through sudo
 // by root, else the login name of the real uid.

@@ -203,7 +203,7 @@ Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
     return r;
 }
 
-Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode) {
+Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode, bool durable) {
     auto pdir = open_dir_checked(dirname_of(abs_path));
     if (!pdir) return std::move(pdir).error();
     Fd dir(::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -222,10 +222,11 @@ Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mod
     if (fchmod(fd.get(), mode & 0777) != 0)
         return fail(sys_error(Code::io, "cannot chmod", abs_path, errno));
     if (auto st = write_all(fd.get(), data, abs_path); !st) return fail(st.error());
-    if (fsync(fd.get()) != 0) return fail(sys_error(Code::io, "cannot fsync", abs_path, errno));
+    if (durable && fsync(fd.get()) != 0)
+        return fail(sys_error(Code::io, "cannot fsync", abs_path, errno));
     if (::renameat(dir.get(), tmp.c_str(), dir.get(), base.c_str()) != 0)
         return fail(sys_error(Code::io, "cannot rename into", abs_path, errno));
-    if (fsync(dir.get()) != 0)
+    if (durable && fsync(dir.get()) != 0)
         return sys_error(Code::io, "cannot fsync directory of", abs_path, errno);
     return {};
 }

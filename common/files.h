@@ -58,7 +58,11 @@ Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
 
 // Atomic replace: temp file in the same directory, write, fsync, rename,
 // fsync the directory. Mode applied before the data is written.
-Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode);
+// durable = false skips both fsyncs, for records whose loss in a crash is
+// harmless (a session record: the close then logs that it has none); the
+// rename still makes the replacement atomic.
+Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode,
+                    bool durable = true);
 // Remove a file; absent is not an error. Sets `removed` when it existed.
 Status remove_file(std::string_view abs_path, bool* removed = nullptr);
 // Create a directory (and missing parents) with `mode` if absent; an existing

@@ -87,6 +87,22 @@ Result<std::optional<PwInfo>> lookup_user(std::string_view name, bool enoent_is_
     return std::optional<PwInfo>(PwInfo{res->pw_name, res->pw_uid, res->pw_gid});
 }
 
+namespace {
+
+Result<std::optional<PwInfo>> lookup_cached(std::string_view name, UserCache* cache) {
+    if (cache && cache->have_user && cache->typed == name) return cache->pw;
+    auto pw = lookup_user(name);
+    if (pw && cache) {
+        cache->have_user = true;
+        cache->typed = std::string(name);
+        cache->pw = *pw;
+        cache->have_groups = false;
+    }
+    return pw;
+}
+
+}  // namespace
+
 Result<std::optional<gid_t>> lookup_group(std::string_view group) {
     std::string n(group);
     std::vector<char> buf(4096);
@@ -179,7 +195,7 @@ Result<std::vector<std::pair<std::uint32_t, std::string>>> registered_uids(const
     return out;
 }
 
-Identity identify(const Config& c, std::string_view user) {
+Identity identify(const Config& c, std::string_view user, UserCache* cache) {
     Identity id;
     auto deny = [&](Reason r, std::string detail) {
         id.kind = Identity::vendor_error;
@@ -190,7 +206,7 @@ Identity identify(const Config& c, std::string_view user) {
     };
     auto typed_reg = registry_has(c, user);
     if (!typed_reg) return deny(Reason::state_error, typed_reg.error().detail);
-    auto pw = lookup_user(user);
+    auto pw = lookup_cached(user, cache);
     if (!pw) return deny(Reason::state_error, "cannot resolve the user: " + pw.error().detail);
     if (!*pw) {
         // Resolves nowhere (sshd refuses such a login by itself): a vendor
@@ -266,27 +282,40 @@ Identity identify(const Config& c, std::string_view user) {
                                             " without a registry entry");
 }
 
-Result<std::string> privileged_group_of(const Config& c, std::string_view user) {
-    auto pw = lookup_user(user);
+Result<std::string> privileged_group_of(const Config& c, std::string_view user, UserCache* cache) {
+    auto pw = lookup_cached(user, cache);
     if (!pw) return std::move(pw).error();
     if (!*pw) return std::string();  // resolves nowhere: sshd refuses it by itself
     if ((*pw)->uid == 0) return std::string("uid 0");
-    // By the user's own few gids (one NSS lookup each), not by the ten
-    // configured names: most of those do not exist on a given system, and
-    // every miss walks every NSS source (files, systemd userdb, sssd...).
-    auto gids = groups_of((*pw)->name, (*pw)->gid);
-    if (!gids) return std::move(gids).error();
-    for (gid_t g : *gids) {
-        std::vector<char> buf(4096);
-        struct group gr {};
-        struct group* res = nullptr;
-        int rc = with_buffer(
-            buf, [&](char* b, std::size_t len) { return getgrgid_r(g, &gr, b, len, &res); });
-        if (rc != 0) return lookup_error("getgrgid_r", std::to_string(g), rc);
-        if (!res || !res->gr_name) continue;  // a gid without a name is in no configured list
-        for (const auto& name : c.privileged_groups)
-            if (group_name_matches(name, res->gr_name)) return name;
+    bool cached = cache && cache->have_user && cache->typed == user;
+    std::vector<std::string> names;
+    if (cached && cache->have_groups) {
+        names = cache->group_names;
+    } else {
+        // By the user's own few gids (one NSS lookup each), not by the ten
+        // configured names: most of those do not exist on a given system,
+        // and every miss walks every NSS source (files, systemd userdb,
+        // sssd...).
+        auto gids = groups_of((*pw)->name, (*pw)->gid);
+        if (!gids) return std::move(gids).error();
+        for (gid_t g : *gids) {
+            std::vector<char> buf(4096);
+            struct group gr {};
+            struct group* res = nullptr;
+            int rc = with_buffer(
+                buf, [&](char* b, std::size_t len) { return getgrgid_r(g, &gr, b, len, &res); });
+            if (rc != 0) return lookup_error("getgrgid_r", std::to_string(g), rc);
+            if (!res || !res->gr_name) continue;  // a gid without a name is in no list
+            names.emplace_back(res->gr_name);
+        }
+        if (cached) {
+            cache->group_names = names;
+            cache->have_groups = true;
+        }
     }
+    for (const auto& g : names)
+        for (const auto& name : c.privileged_groups)
+            if (group_name_matches(name, g)) return name;
     if ((*pw)->uid < 1000) return "system account (uid " + std::to_string((*pw)->uid) + ")";
     return std::string();
 }
@@ -410,12 +439,12 @@ Status remember_config(const std::string& conf_path, const Config& c) {
 }
 
 Identification identify_user(const std::string& conf_path, bool explicit_conf,
-                             std::string_view user) {
+                             std::string_view user, UserCache* cache) {
     Identification r;
     auto loaded = load_config(conf_path, explicit_conf);
     if (loaded) {
         r.cfg = std::move(*loaded);
-        r.id = identify(r.cfg, user);
+        r.id = identify(r.cfg, user, cache);
         return r;
     }
     r.config_problem = loaded.error().detail;
@@ -463,7 +492,7 @@ Identification identify_user(const std::string& conf_path, bool explicit_conf,
         break;
     }
     for (const auto& s : sources) {
-        Identity id = identify(s.cfg, user);
+        Identity id = identify(s.cfg, user, cache);
         if (id.kind == Identity::not_vendor) continue;
         if (!s.trusted && id.kind != Identity::vendor) continue;
         r.id = std::move(id);

@@ -28,7 +28,9 @@ Status write_session_record(const Config& c, const SessionRecord& r) {
     if (auto st = ensure_dir(dir_of(c), 0700); !st) return st;
     Json j = Json::object();
     j.set("id", r.id).set("account", r.account).set("start_ms", r.start_ms).set("pid", r.pid);
-    return atomic_write(path_of(c, r.id), j.dump() + "\n", 0600);
+    // Not synced: a record lost in a crash only makes its close log that it
+    // has none (the audit log is not synced either).
+    return atomic_write(path_of(c, r.id), j.dump() + "\n", 0600, false);
 }
 
 Result<SessionRecord> take_session_record(const Config& c, std::string_view id,

@@ -30,6 +30,7 @@ constexpr const char* kOtpData = "pam_vendor_otp_ok";
 constexpr const char* kSessionData = "pam_vendor_session";
 constexpr const char* kSessionEnv = "PAM_VENDOR_SESSION";
 constexpr const char* kAuthRanData = "pam_vendor_auth_ran";
+constexpr const char* kUserCacheData = "pam_vendor_nss";
 
 struct Args {
     std::string conf = kDefaultConfigPath;
@@ -65,6 +66,7 @@ struct Ctx {
     Config cfg;
     std::string host;
     Source source;
+    UserCache* cache = nullptr;  // NSS answers of this transaction (on the handle)
     const char* phase_event() const {
         switch (phase) {
         case Phase::auth: return "auth";
@@ -148,6 +150,22 @@ int deny(const Ctx& c, const Identity* id, Reason r, const std::string& detail,
 
 void free_data(pam_handle_t*, void* data, int) { std::free(data); }
 
+void free_user_cache(pam_handle_t*, void* data, int) { delete static_cast<UserCache*>(data); }
+
+// The handle's NSS answers: the four phases of one login resolve the user
+// once. Without it (pam_set_data failing) every phase asks NSS again.
+UserCache* user_cache(pam_handle_t* pamh) {
+    const void* d = nullptr;
+    if (pam_get_data(pamh, kUserCacheData, &d) == PAM_SUCCESS && d)
+        return static_cast<UserCache*>(const_cast<void*>(d));
+    auto* cache = new UserCache;
+    if (pam_set_data(pamh, kUserCacheData, cache, free_user_cache) != PAM_SUCCESS) {
+        delete cache;
+        return nullptr;
+    }
+    return cache;
+}
+
 struct SessionData {
     char id[33];
     std::int64_t start_ms;
@@ -163,7 +181,7 @@ std::string new_session_id() {
 int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth, Verdict* out,
           Gathered* keep = nullptr) {
     const Entry& e = *id.entry;
-    auto g = gather(c.cfg, store, e, c.user, now_s());
+    auto g = gather(c.cfg, store, e, c.user, now_s(), c.cache);
     if (g.error) return deny(c, &id, *g.error, g.detail);
     g.facts.source = c.source;
     g.facts.otp_done = otp_done;
@@ -390,7 +408,8 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
     // Who is a vendor, on the canonical identity; with a configuration that
     // cannot be used, every source that may name vendors is asked (engine.h,
     // identify_user): vendors are denied, everyone else is left alone.
-    Identification who = identify_user(args.conf, args.explicit_conf, c.user);
+    c.cache = user_cache(pamh);
+    Identification who = identify_user(args.conf, args.explicit_conf, c.user, c.cache);
     c.cfg = std::move(who.cfg);
     Identity id = std::move(who.id);
     std::string config_problem = std::move(who.config_problem);
