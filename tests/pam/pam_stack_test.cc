@@ -1376,6 +1376,49 @@ void test_hostile_rhost(void**) {
 
 // ---- concurrency ---------------------------------------------------------------------------
 
+// `n` processes authenticate `user` through `svc` with `code` at the same
+// moment (released together through a pipe); returns each one's outcome:
+// 0 PAM_SUCCESS, 1 PAM_AUTH_ERR, 10 + rc otherwise. No CMocka in the
+// children: plain libpam, the result in the exit code. `end` says whether a
+// child calls pam_end (without it pam_wrapper's copy of the services stays).
+std::vector<int> race_auth(const char* svc, const char* user, const std::string& code, int n,
+                           bool end) {
+    int barrier[2];
+    assert_int_equal(pipe(barrier), 0);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::vector<pid_t> pids(static_cast<std::size_t>(n));
+    for (auto& pid : pids) {
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            ::close(barrier[1]);
+            ConvState cs;
+            cs.answers = {code};
+            struct pam_conv pc = {pvt_conv, &cs};
+            pam_handle_t* h = nullptr;
+            if (pam_start(svc, user, &pc, &h) != PAM_SUCCESS) _exit(90);
+            pam_set_item(h, PAM_RHOST, kGoodIp);
+            char c;
+            while (::read(barrier[0], &c, 1) < 0 && errno == EINTR) {}
+            int rc = pam_authenticate(h, 0);
+            if (end) pam_end(h, rc);
+            _exit(rc == PAM_SUCCESS ? 0 : rc == PAM_AUTH_ERR ? 1 : 10 + rc);
+        }
+    }
+    ::close(barrier[0]);
+    ::close(barrier[1]);  // all children start their auth now
+    std::vector<int> out;
+    for (pid_t pid : pids) {
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        if (!WIFEXITED(st))
+            fail_msg("an auth process died (signal %d)", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        out.push_back(WEXITSTATUS(st));
+    }
+    return out;
+}
+
 void test_concurrent_code_use(void**) {
     NEED_ROOT();
     Spec s;
@@ -1383,42 +1426,12 @@ void test_concurrent_code_use(void**) {
     add_account("race1", s);
     std::string code = issue_code("race1");
     constexpr int kProcs = 8;
-    int barrier[2];
-    assert_int_equal(pipe(barrier), 0);
     std::size_t m = audit_mark();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_t pids[kProcs];
-    for (int i = 0; i < kProcs; ++i) {
-        pids[i] = fork();
-        assert_true(pids[i] >= 0);
-        if (pids[i] == 0) {
-            // No CMocka in the children: plain libpam, result in the exit code.
-            ::close(barrier[1]);
-            ConvState cs;
-            cs.answers = {code};
-            struct pam_conv pc = {pvt_conv, &cs};
-            pam_handle_t* h = nullptr;
-            if (pam_start(kSvc, "race1", &pc, &h) != PAM_SUCCESS) _exit(90);
-            pam_set_item(h, PAM_RHOST, kGoodIp);
-            char c;
-            while (::read(barrier[0], &c, 1) < 0 && errno == EINTR) {}
-            int rc = pam_authenticate(h, 0);
-            pam_end(h, rc);
-            _exit(rc == PAM_SUCCESS ? 0 : rc == PAM_AUTH_ERR ? 1 : 10 + rc);
-        }
-    }
-    ::close(barrier[0]);
-    ::close(barrier[1]);  // all children start their auth now
     int ok = 0, refused = 0;
-    for (pid_t pid : pids) {
-        int st = 0;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        if (!WIFEXITED(st))
-            fail_msg("an auth process died (signal %d)", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-        if (WEXITSTATUS(st) == 0) ++ok;
-        else if (WEXITSTATUS(st) == 1) ++refused;
-        else fail_msg("an auth process exited %d", WEXITSTATUS(st));
+    for (int st : race_auth(kSvc, "race1", code, kProcs, true)) {
+        if (st == 0) ++ok;
+        else if (st == 1) ++refused;
+        else fail_msg("an auth process exited %d", st);
     }
     assert_int_equal(ok, 1);
     assert_int_equal(refused, kProcs - 1);
@@ -1451,36 +1464,8 @@ void test_race_losers_keep_winner(void**) {
     Pam winner(kSvcRace, "race2");
     winner.conv.answers = {code};
     assert_rc(winner.auth(), PAM_SUCCESS);
-    int barrier[2];
-    assert_int_equal(pipe(barrier), 0);
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_t pids[kLosers];
-    for (int i = 0; i < kLosers; ++i) {
-        pids[i] = fork();
-        assert_true(pids[i] >= 0);
-        if (pids[i] == 0) {
-            ::close(barrier[1]);
-            ConvState cs;
-            cs.answers = {code};
-            struct pam_conv pc = {pvt_conv, &cs};
-            pam_handle_t* h = nullptr;
-            if (pam_start(kSvcRace, "race2", &pc, &h) != PAM_SUCCESS) _exit(90);
-            pam_set_item(h, PAM_RHOST, kGoodIp);
-            char c;
-            while (::read(barrier[0], &c, 1) < 0 && errno == EINTR) {}
-            int rc = pam_authenticate(h, 0);
-            _exit(rc == PAM_AUTH_ERR ? 1 : 10 + rc);  // no pam_end: pam_wrapper's copy stays
-        }
-    }
-    ::close(barrier[0]);
-    ::close(barrier[1]);
-    for (pid_t pid : pids) {
-        int st = 0;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
-            fail_msg("a losing auth ended with status %d, want PAM_AUTH_ERR", st);
-    }
+    for (int st : race_auth(kSvcRace, "race2", code, kLosers, false))
+        if (st != 1) fail_msg("a losing auth ended with status %d, want PAM_AUTH_ERR", st);
     assert_rc(winner.acct(), PAM_SUCCESS);
     {
         Pam later(kSvcRace, "race2");
