@@ -67,15 +67,24 @@ struct ChainAppend : AppendFn {
         return {};
     }
     Result<std::string> make_line(std::string_view tail) override {
-        std::string last = tail.empty() ? std::string() : last_line(tail);
-        std::string prev = tail.empty() ? std::string() : line_hash(last);
-        // The head record names the last line: its seq comes from there, and
-        // the last line is parsed only without one (first run after an
-        // upgrade) or when they disagree. Keeps a JSON parse off the login path.
-        bool at_head = head && !tail.empty() && prev == head->hash;
-        std::uint64_t seq = tail.empty() ? 0 : at_head ? head->seq : seq_of(last);
+        // The head record names the end of the log: when the log still has
+        // the size it gives, the chain goes on from its hash and seq without
+        // hashing or parsing the last line (the login path). A last line
+        // edited to the same length is then left out of the chain, which
+        // verify reports. Otherwise the last line decides, and one the head
+        // record does not name means a gap.
+        std::string prev;
+        std::uint64_t seq = 0;
         out = AuditWritten{};
         out.torn_bytes = torn_bytes;
+        if (head && !tail.empty() && size_before == head->size) {
+            prev = head->hash;
+            seq = head->seq;
+        } else if (!tail.empty()) {
+            std::string last = last_line(tail);
+            prev = line_hash(last);
+            seq = head && prev == head->hash ? head->seq : seq_of(last);
+        }
         if (head && prev != head->hash && (head->seq || head->size)) {
             // The log does not end where the head record says: its last
             // lines were removed, or it was truncated, deleted or rotated.
@@ -288,10 +297,10 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
     // written by an earlier version) or to the line before it.
     std::string alt;
     std::optional<std::uint64_t> last_seq;  // set from the first line with a seq
-    std::uint64_t end_seq = 0;  // the last complete line's seq (0: none)
+    std::uint64_t end_seq = 0;              // the last complete line's seq (0: none)
     bool have_end_seq = false;
-    std::string end_hash;                   // and its hash
-    std::size_t complete = 0;               // bytes in complete lines
+    std::string end_hash;      // and its hash
+    std::size_t complete = 0;  // bytes in complete lines
     std::optional<std::int64_t> pruned_before;
     bool torn = false;
     while (!content.empty()) {

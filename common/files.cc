@@ -450,6 +450,7 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     else {
         fn.torn_bytes = size - *cut;
         size = *cut;
+        fn.size_before = size;
     }
     // Read a small tail first: it almost always holds the whole last line.
     // Only when it does not (a line longer than that) read up to tail_max.

@@ -91,6 +91,7 @@ struct AppendFn {
     virtual Result<std::string> make_line(std::string_view tail) = 0;
     virtual Status committed(int /*dir_fd*/, std::uint64_t /*size*/) { return {}; }
     std::size_t torn_bytes = 0;
+    std::uint64_t size_before = 0;  // of the file make_line sees (torn tail cut)
 };
 Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_max, AppendFn& fn);
 

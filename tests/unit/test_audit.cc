@@ -400,6 +400,18 @@ void head_record(void**) {
     v = del.verify(del.content());
     print_breaks(v);
     assert_true(has_break(v, 5, "seq 6 follows seq 4"));
+    // The last line edited to the same length, then a login: the new line
+    // chains to the line the head record names, so the edit shows.
+    Log same;
+    fill(same);
+    auto sl = lines_of(same.content());
+    auto at5 = sl[4].find("\"account\":\"acme\"");
+    sl[4][at5 + 14] = 'f';
+    write_file(same.cfg.audit_log, join(sl), 0600);
+    same.append(event("auth", "acme", "ok"));
+    v = same.verify(same.content());
+    print_breaks(v);
+    assert_true(has_break(v, 6, "prev does not match"));
     // A malformed head record makes the append fail (closed).
     write_file(head_path(del.cfg), "garbage", 0600);
     assert_err(audit_append(del.cfg, "web-01", event("auth", "acme", "ok")), Code::invalid);
