@@ -227,7 +227,8 @@ class Reader {
             case 'u': {
                 std::uint32_t cp = 0, lo = 0;
                 if (!hex4(cp)) return bad("bad \\u escape"), false;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) return bad("lone surrogate (not valid UTF-8)"), false;
+                if (cp >= 0xDC00 && cp <= 0xDFFF)
+                    return bad("lone surrogate (not valid UTF-8)"), false;
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                     if (!literal("\\u") || !hex4(lo) || lo < 0xDC00 || lo > 0xDFFF)
                         return bad("lone surrogate (not valid UTF-8)"), false;

@@ -115,9 +115,10 @@ void full_entry_fields(void**) {
         "otp");
     // An existing account carries the uid it resolved to when registered
     // (the module checks it at login), but no home, shell or groups.
-    auto ex = parse_ok(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
+    auto ex =
+        parse_ok(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
                        "access": "otp", "uid": 2000300001})",
-                       "jdoe");
+                 "jdoe");
     assert_true(ex.uid_recorded);
     assert_int_equal(ex.uid, 2000300001);
     expect_refused(R"({"name": "jdoe", "vendor": "ACME", "from": ["192.0.2.10"], "existing": true,
