@@ -175,6 +175,22 @@ rc=$?
 expect_rc 0 "$rc" "login with key and code"
 say "${G}Accepted${N}: the key first (publickey), then the code through PAM (keyboard-interactive)."
 
+step "A maintenance session is not a tunnel into the hospital network" \
+    "The vendor asks sshd to forward to an internal service (here sshd's own port, ssh -W):"
+code_w=$(vendorctl otp acme1 --quiet) || die "vendorctl otp"
+printf '   %s$ ssh -F %s -b 127.0.0.2 -i %s -W 127.0.0.1:%s acme1@sandbox%s\n' "$G" "$C/ssh_config" \
+    "$C/acme" "$PORT" "$N"
+printf '   %s  (typed at the "One-time code:" prompt: %s)%s\n' "$D" "$code_w" "$N"
+sshd_mark
+HOME=$C SBX_CODE=$code_w SSH_ASKPASS=$C/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+    timeout 30 "${SSH[@]}" -b 127.0.0.2 -i "$C/acme" -W "127.0.0.1:$PORT" acme1@sandbox \
+    </dev/null 2>&1 | grep -v '^SSH-2.0' | sed 's/^/     /'
+rc=${PIPESTATUS[0]}
+expect_rc 255 "$rc" "ssh -W through a vendor session"
+say "Refused: DisableForwarding in the Match block, restrict in the key options:"
+sleep 0.3
+sshd_since 'refused|forward' | head -3
+
 step "Someone else tries from another address (127.0.0.3), even with the key and a fresh code"
 code2=$(vendorctl otp acme1 --quiet) || die "vendorctl otp"
 sshd_mark
@@ -186,6 +202,11 @@ say "source again in auth and account):"
 sleep 0.3
 sshd_since 'acme1'
 show_run vendorctl explain acme1 --from 127.0.0.3
+
+step "The helpdesk cannot turn root or an administrator into a vendor account" \
+    "That would lock them out of su, the console and sshd; vendorctl refuses:"
+show_run vendorctl add root --existing --vendor "ACME Imaging" --from 127.0.0.2/32 --access otp
+[ $? = 1 ] || die "vendorctl add root must be refused"
 
 step "What the helpdesk sees"
 show_run vendorctl status || die "vendorctl status"
