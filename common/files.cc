@@ -496,6 +496,9 @@ Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn
     if (!content) return std::move(content).error();
     auto out = fn.rewrite(*content);
     if (!out) return std::move(out).error();
+    // Nothing to change (prune --dry-run, nothing old enough): the file is
+    // left as it is, inode and all; appenders never see a replacement.
+    if (*out == *content) return {};
     if (auto pre = fn.replacing(*out); !pre) return pre;
     return atomic_write(abs_path, *out, st.st_mode & 0777);  // lock held until fd closes
 }

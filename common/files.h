@@ -105,6 +105,7 @@ struct RewriteFn {
     virtual Result<std::string> rewrite(std::string_view content) = 0;
     virtual Status replacing(std::string_view /*out*/) { return {}; }
 };
+// Content returned unchanged is not written back (the file keeps its inode).
 Status locked_rewrite(std::string_view abs_path, std::size_t max_size, RewriteFn& fn);
 
 // A small fixed-size record overwritten in place: one pwrite at offset 0, no

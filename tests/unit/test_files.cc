@@ -358,15 +358,47 @@ void records(void**) {
 
 }  // namespace
 
+// A rewrite that changes nothing (prune --dry-run) leaves the file alone:
+// same inode, same bytes; a real change replaces it.
+void rewrite_unchanged_keeps_file(void**) {
+    TmpDir t;
+    std::string p = t / "log";
+    unit::write_file(p, "one\ntwo\n", 0600);
+    struct stat before {
+    }, after{};
+    assert_int_equal(::stat(p.c_str(), &before), 0);
+    struct Same : RewriteFn {
+        Result<std::string> rewrite(std::string_view c) override { return std::string(c); }
+    } same;
+    assert_ok(locked_rewrite(p, 1 << 20, same));
+    assert_int_equal(::stat(p.c_str(), &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    struct Drop : RewriteFn {
+        Result<std::string> rewrite(std::string_view) override { return std::string("two\n"); }
+    } drop;
+    assert_ok(locked_rewrite(p, 1 << 20, drop));
+    assert_int_equal(::stat(p.c_str(), &after), 0);
+    assert_true(before.st_ino != after.st_ino);
+    assert_str_eq(slurp(p), "two\n");
+}
+
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(reads_good_file),       cmocka_unit_test(refuses_bad_paths),
-        cmocka_unit_test(refuses_symlinks),      cmocka_unit_test(input_files),
-        cmocka_unit_test(refuses_writable),      cmocka_unit_test(refuses_other_owner),
-        cmocka_unit_test(refuses_special_files), cmocka_unit_test(refuses_oversize),
-        cmocka_unit_test(atomic_writes),         cmocka_unit_test(dirs_and_removal),
-        cmocka_unit_test(lock_bounded_wait),     cmocka_unit_test(appends),
-        cmocka_unit_test(append_cuts_torn_tail), cmocka_unit_test(records),
+        cmocka_unit_test(reads_good_file),
+        cmocka_unit_test(refuses_bad_paths),
+        cmocka_unit_test(refuses_symlinks),
+        cmocka_unit_test(input_files),
+        cmocka_unit_test(refuses_writable),
+        cmocka_unit_test(refuses_other_owner),
+        cmocka_unit_test(refuses_special_files),
+        cmocka_unit_test(refuses_oversize),
+        cmocka_unit_test(atomic_writes),
+        cmocka_unit_test(dirs_and_removal),
+        cmocka_unit_test(lock_bounded_wait),
+        cmocka_unit_test(appends),
+        cmocka_unit_test(append_cuts_torn_tail),
+        cmocka_unit_test(records),
+        cmocka_unit_test(rewrite_unchanged_keeps_file),
     };
     return RUN_GROUP("files", tests);
 }
