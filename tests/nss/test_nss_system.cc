@@ -286,6 +286,22 @@ void config_uid_floor(void**) {
     }
 }
 
+// `config --keys` and `reasons` print the built-in tables: no configuration
+// is read (a missing, explicitly named one is no error), nothing is written.
+void tables_need_no_config(void**) {
+    const std::string none = root() + "/no-such.conf";
+    Run r = vendorctl_with(none, {"config", "--keys"});
+    assert_run(r, 0);
+    assert_true(contains(r.out, "registry_dir\tpath\t/etc/pam_vendor/accounts.d\t"));
+    assert_true(contains(r.out, "\nauthorized_keys_options\tssh-options\trestrict,pty\t"));
+    r = vendorctl_with(none, {"reasons"});
+    assert_run(r, 0);
+    assert_true(r.out.rfind("ok\t", 0) == 0);
+    assert_true(contains(r.out, "\nprivileged_group\t"));
+    assert_run(vendorctl_with(none, {"config"}), 1);
+    assert_run(vendorctl_with(none, {"config", "--keys", "--check"}), 2);
+}
+
 // Supplementary groups are re-checked on every compile: a group that left
 // allowed_groups (or became privileged) is dropped from the index.
 void groups_rechecked_at_reindex(void**) {
@@ -693,6 +709,7 @@ int main() {
         cmocka_unit_test(add_refuses_groups),
         cmocka_unit_test(add_existing),
         cmocka_unit_test(config_uid_floor),
+        cmocka_unit_test(tables_need_no_config),
         cmocka_unit_test(groups_rechecked_at_reindex),
         cmocka_unit_test(getent_service_vendor),
         cmocka_unit_test(getent_long_entries),
