@@ -392,7 +392,7 @@ Config salvage_identity(std::string_view text) {
         if (!set_value(*k, probe, kv.value)) continue;
         // Never a privileged group, even from a broken file: that would
         // deny the administrators who have to repair it.
-        if (k->kind == KeyKind::group && !privileged_vendor_group(probe).empty()) continue;
+        if (!privileged_vendor_group(probe).empty()) continue;
         std::visit([&](auto field) { c.*field = probe.*field; }, k->field);
     }
     return c;
