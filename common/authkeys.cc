@@ -20,13 +20,13 @@ std::string path_of(const Config& c, const std::string& name) {
     return c.state_dir + "/authkeys/" + name + ".json";
 }
 
-// gid of keys_user's primary group, or -1 when the user does not exist.
-long keys_gid(const Config& c) {
-    std::vector<char> buf(16384);
-    passwd pw{};
-    passwd* res = nullptr;
-    if (getpwnam_r(c.keys_user.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return -1;
-    return static_cast<long>(pw.pw_gid);
+// gid of keys_user's primary group; nullopt when the user does not exist,
+// an error when NSS cannot say.
+Result<std::optional<gid_t>> keys_gid(const Config& c) {
+    auto pw = lookup_user(c.keys_user, true);
+    if (!pw) return std::move(pw).error();
+    if (!*pw) return std::optional<gid_t>();
+    return std::optional<gid_t>((*pw)->gid);
 }
 
 }  // namespace
@@ -40,12 +40,12 @@ Status publish_authkeys(const Config& c, const std::string& name, const Entry* e
     ::chmod(c.state_dir.c_str(), 0711);
     if (auto st = ensure_dir(dir, 0750); !st) return st;
     ::chmod(dir.c_str(), 0750);
-    long gid = keys_gid(c);
+    auto gid = keys_gid(c);
+    if (!gid) return std::move(gid).error();
     // Group-readable by keys_user only; without that user the view stays
     // root-only and AuthorizedKeysCommand (not root) will see no key.
-    if (gid >= 0) {
-        if (::chown(dir.c_str(), 0, static_cast<gid_t>(gid)) != 0)
-            return make_error(Code::io, "cannot chown " + dir);
+    if (*gid) {
+        if (::chown(dir.c_str(), 0, **gid) != 0) return make_error(Code::io, "cannot chown " + dir);
     }
     Json j = Json::object();
     j.set("name", name);
@@ -60,7 +60,7 @@ Status publish_authkeys(const Config& c, const std::string& name, const Entry* e
     j.set("grant_not_before", g ? g->not_before : 0).set("grant_not_after", g ? g->not_after : 0);
     std::string file = path_of(c, name);
     if (auto st = atomic_write(file, j.dump() + "\n", 0640); !st) return st;
-    if (gid >= 0 && ::chown(file.c_str(), 0, static_cast<gid_t>(gid)) != 0)
+    if (*gid && ::chown(file.c_str(), 0, **gid) != 0)
         return make_error(Code::io, "cannot chown " + file);
     return {};
 }

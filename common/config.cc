@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
@@ -9,39 +10,112 @@
 
 namespace vendor::core {
 
-const std::vector<ConfigKey>& config_keys() {
-    static const std::vector<ConfigKey>* keys = new std::vector<ConfigKey>{
-        {"registry_dir", "directory of account entries NAME.json"},
-        {"state_dir", "grants, codes, TOTP secrets, failure counters"},
-        {"nss_dir", "compiled NSS index"},
-        {"audit_log", "hash-chained JSON-lines audit log"},
-        {"host_name", "name matched against an entry's hosts (default: gethostname)"},
-        {"timezone", "zone for hours schedules, e.g. Europe/Paris (default: /etc/localtime)"},
-        {"vendor_group", "members are vendor accounts (default vendors)"},
-        {"privileged_groups", "space-separated groups a vendor may never be in"},
-        {"otp_digits", "digits of an issued code, 8 to 12 (default 8)"},
-        {"otp_ttl", "lifetime of an issued code, at most 1h (default 10m)"},
-        {"totp_window", "TOTP steps accepted either side of now, 0 to 3 (default 1)"},
-        {"max_grant", "longest activation (default 12h)"},
-        {"lockout_threshold",
-         "consecutive bad codes that lock the code factor, 1 to 100 (default 5)"},
-        {"lockout_time", "how long the lock lasts (default 15m)"},
-        {"log_retention_days", "days of audit log vendorctl prune keeps (default 190; prune "
-                               "refuses below 183 without --force)"},
-        {"uid_min", "first id of vendor accounts served by nss_vendor (default 2000300000)"},
-        {"uid_max", "last id of vendor accounts (default 2000499999)"},
-        {"vendor_gid", "gid of the vendor group served by nss_vendor (default 2000300000)"},
-        {"home_base", "parent of vendor home directories (default /home/vendors)"},
-        {"shell", "login shell of new vendor accounts (default /bin/bash)"},
-        {"allowed_groups", "space-separated supplementary groups vendorctl add --groups may give"},
-        {"remove_home",
-         "what vendorctl remove does with the home: archive, delete or keep (default archive)"},
-        {"keys_user",
-         "sshd AuthorizedKeysCommandUser that may read published keys (default pam-vendor-keys)"},
-        {"authorized_keys_options",
-         "options put before every key vendorctl authorized-keys prints"},
-    };
-    return *keys;
+namespace {
+
+using K = KeyKind;
+constexpr std::int64_t kNone = 0;
+constexpr Salvage kNo = Salvage::no;
+
+// The keyword table, in documentation order (pam_vendor.conf(5)). Ranges are
+// the man page's promises; ids: 1000 is the hard floor of the NSS module,
+// 2^31-2 the top of the range every tool treats as an ordinary id.
+constexpr ConfigKey kKeys[] = {
+    {"registry_dir", K::path, &Config::registry_dir, kNone, kNone, nullptr, nullptr,
+     Salvage::identifies_vendors, "directory of account entries NAME.json"},
+    {"state_dir", K::path, &Config::state_dir, kNone, kNone, nullptr, nullptr, kNo,
+     "grants, codes, TOTP secrets, failure counters"},
+    {"nss_dir", K::path, &Config::nss_dir, kNone, kNone, nullptr, nullptr, kNo,
+     "compiled NSS index"},
+    {"audit_log", K::path, &Config::audit_log, kNone, kNone, nullptr, nullptr, Salvage::logs_denial,
+     "hash-chained JSON-lines audit log"},
+    {"host_name", K::host, &Config::host_name, kNone, kNone, nullptr, "(gethostname)",
+     Salvage::logs_denial, "name matched against an entry's hosts"},
+    {"timezone", K::zone, &Config::timezone, kNone, kNone, nullptr, "(/etc/localtime)", kNo,
+     "zone for hours schedules, e.g. Europe/Paris"},
+    {"vendor_group", K::group, &Config::vendor_group, kNone, kNone, nullptr, nullptr,
+     Salvage::identifies_vendors, "members are vendor accounts; never a privileged group"},
+    {"privileged_groups", K::names, &Config::privileged_groups, kNone, kNone, nullptr, nullptr, kNo,
+     "space-separated groups a vendor may never be in (\"quote\" names with spaces)"},
+    {"otp_digits", K::count, &Config::otp_digits, 8, 12, nullptr, nullptr, kNo,
+     "digits of an issued code"},
+    {"otp_ttl", K::duration, &Config::otp_ttl, 30, 3600, nullptr, nullptr, kNo,
+     "lifetime of an issued code"},
+    {"totp_window", K::count, &Config::totp_window, 0, 3, nullptr, nullptr, kNo,
+     "TOTP steps accepted either side of now"},
+    {"max_grant", K::duration, &Config::max_grant, 60, 7 * 86400, nullptr, nullptr, kNo,
+     "longest activation"},
+    {"lockout_threshold", K::count, &Config::lockout_threshold, 1, 100, nullptr, nullptr, kNo,
+     "consecutive bad codes that lock the code factor"},
+    {"lockout_time", K::duration, &Config::lockout_time, 10, 86400, nullptr, nullptr, kNo,
+     "how long the lock lasts"},
+    {"log_retention_days", K::count, &Config::log_retention_days, 1, 36500, nullptr, nullptr, kNo,
+     "days of audit log vendorctl prune keeps (prune refuses below 183 without --force)"},
+    {"uid_min", K::id, &Config::uid_min, 1000, 2147483646, nullptr, nullptr,
+     Salvage::identifies_vendors, "first id of vendor accounts served by nss_vendor"},
+    {"uid_max", K::id, &Config::uid_max, 1000, 2147483646, nullptr, nullptr,
+     Salvage::identifies_vendors, "last id of vendor accounts"},
+    {"vendor_gid", K::id, &Config::vendor_gid, 1000, 2147483646, nullptr, nullptr,
+     Salvage::identifies_vendors, "gid of the vendor group served by nss_vendor"},
+    {"home_base", K::path, &Config::home_base, kNone, kNone, nullptr, nullptr, kNo,
+     "parent of vendor home directories"},
+    {"shell", K::path, &Config::shell, kNone, kNone, nullptr, nullptr, kNo,
+     "login shell of new vendor accounts"},
+    {"allowed_groups", K::group_list, &Config::allowed_groups, kNone, kNone, nullptr, nullptr, kNo,
+     "space-separated supplementary groups vendorctl add --groups may give"},
+    {"remove_home", K::choice, &Config::remove_home, kNone, kNone, "archive delete keep", nullptr,
+     kNo, "what vendorctl remove does with the home"},
+    {"keys_user", K::user, &Config::keys_user, kNone, kNone, nullptr, nullptr, kNo,
+     "sshd AuthorizedKeysCommandUser that may read published keys"},
+    {"authorized_keys_options", K::ssh_options, &Config::authorized_keys_options, kNone, kNone,
+     nullptr, nullptr, kNo, "options put before every key vendorctl authorized-keys prints"},
+};
+
+// Each kind's value lives in a member of the matching type: checked at
+// compile time, so the parser and the dump never meet a mismatched row.
+constexpr bool table_fits() {
+    for (const auto& k : kKeys) {
+        std::size_t want = 0;
+        switch (k.kind) {
+        case KeyKind::group_list:
+        case KeyKind::names: want = 1; break;
+        case KeyKind::count:
+        case KeyKind::id: want = 2; break;
+        case KeyKind::duration: want = 3; break;
+        default: want = 0; break;
+        }
+        if (k.field.index() != want) return false;
+        if ((k.kind == KeyKind::choice) != (k.choices != nullptr)) return false;
+    }
+    return true;
+}
+static_assert(table_fits());
+
+}  // namespace
+
+std::span<const ConfigKey> config_keys() { return kKeys; }
+
+const ConfigKey* find_config_key(std::string_view name) {
+    for (const auto& k : kKeys)
+        if (name == k.name) return &k;
+    return nullptr;
+}
+
+const char* key_kind_name(KeyKind k) noexcept {
+    switch (k) {
+    case KeyKind::path: return "path";
+    case KeyKind::duration: return "duration";
+    case KeyKind::count: return "number";
+    case KeyKind::id: return "id";
+    case KeyKind::host: return "host";
+    case KeyKind::zone: return "zone";
+    case KeyKind::group: return "group";
+    case KeyKind::user: return "user";
+    case KeyKind::group_list: return "groups";
+    case KeyKind::names: return "names";
+    case KeyKind::choice: return "choice";
+    case KeyKind::ssh_options: return "ssh-options";
+    }
+    return "?";
 }
 
 namespace {
@@ -135,90 +209,84 @@ bool valid_tz_name(std::string_view v) {
     return true;
 }
 
-Status set_key(Config& c, const std::string& key, std::string_view v) {
+// Parse one value of key `k` into `c`. Every kind says what was wrong, the
+// caller adds "key: " and the value.
+Status set_value(const ConfigKey& k, Config& c, std::string_view v) {
     auto bad = [&](const std::string& why) {
-        return make_error(Code::invalid, key + ": " + why + " ('" + escape(v, 80) + "')");
+        return make_error(Code::invalid,
+                          std::string(k.name) + ": " + why + " ('" + escape(v, 80) + "')");
     };
-    auto dur = [&](std::int64_t& out, std::int64_t min, std::int64_t max) -> Status {
+    // Every string kind has a string field (table_fits() proves it).
+    auto* sp = std::get_if<std::string Config::*>(&k.field);
+    std::string none;
+    std::string& str = sp ? c.**sp : none;
+    switch (k.kind) {
+    case KeyKind::path:
+        if (!is_abs_path(v)) return bad("must be an absolute path without spaces, . or ..");
+        str = std::string(v);
+        while (str.size() > 1 && str.back() == '/') str.pop_back();
+        return {};
+    case KeyKind::duration: {
         auto d = parse_duration(v);
         if (!d) return bad(d.error().detail);
-        if (*d < min || *d > max)
-            return bad("must be between " + format_duration(min) + " and " + format_duration(max));
-        out = *d;
+        if (*d < k.min || *d > k.max)
+            return bad("must be between " + format_duration(k.min) + " and " +
+                       format_duration(k.max));
+        c.*std::get<std::int64_t Config::*>(k.field) = *d;
         return {};
-    };
-    auto num = [&](unsigned& out, unsigned min, unsigned max) -> Status {
+    }
+    case KeyKind::count:
+    case KeyKind::id: {
         std::uint64_t n;
-        if (!parse_uint(v, max, n) || n < min)
-            return bad("must be a number from " + std::to_string(min) + " to " +
-                       std::to_string(max));
-        out = static_cast<unsigned>(n);
+        auto max = static_cast<std::uint64_t>(k.max);
+        if (!parse_uint(v, max, n) || n < static_cast<std::uint64_t>(k.min))
+            return bad(std::string(k.kind == KeyKind::id ? "must be an id from "
+                                                         : "must be a number from ") +
+                       std::to_string(k.min) + " to " + std::to_string(k.max));
+        c.*std::get<unsigned Config::*>(k.field) = static_cast<unsigned>(n);
         return {};
-    };
-    auto path = [&](std::string& out) -> Status {
-        if (!is_abs_path(v)) return bad("must be an absolute path without spaces, . or ..");
-        out = std::string(v);
-        while (out.size() > 1 && out.back() == '/') out.pop_back();
-        return {};
-    };
-    if (key == "registry_dir") return path(c.registry_dir);
-    if (key == "state_dir") return path(c.state_dir);
-    if (key == "nss_dir") return path(c.nss_dir);
-    if (key == "audit_log") return path(c.audit_log);
-    if (key == "host_name") {
+    }
+    case KeyKind::host:
         if (!valid_host_name(v)) return bad("not a host name");
-        c.host_name = std::string(v);
+        str = std::string(v);
         return {};
-    }
-    if (key == "timezone") {
+    case KeyKind::zone:
         if (!valid_tz_name(v)) return bad("not a zoneinfo name such as Europe/Paris");
-        c.timezone = std::string(v);
+        str = std::string(v);
         return {};
-    }
-    if (key == "vendor_group") {
-        if (!valid_group_name(v)) return bad("not a group name");
-        c.vendor_group = std::string(v);
+    case KeyKind::group:
+    case KeyKind::user:
+        if (!valid_group_name(v))
+            return bad(k.kind == KeyKind::user ? "not a user name" : "not a group name");
+        str = std::string(v);
         return {};
-    }
-    if (key == "privileged_groups") {
-        if (auto st = parse_group_words(v, c.privileged_groups); !st) return bad(st.error().detail);
-        return {};
-    }
-    if (key == "otp_digits") return num(c.otp_digits, 8, 12);
-    if (key == "otp_ttl") return dur(c.otp_ttl, 30, 3600);
-    if (key == "totp_window") return num(c.totp_window, 0, 3);
-    if (key == "max_grant") return dur(c.max_grant, 60, 7 * 86400);
-    if (key == "lockout_threshold") return num(c.lockout_threshold, 1, 100);
-    if (key == "lockout_time") return dur(c.lockout_time, 10, 86400);
-    if (key == "log_retention_days") return num(c.log_retention_days, 1, 36500);
-    auto id = [&](std::uint32_t& out) -> Status {
-        std::uint64_t n;
-        // 1000 is the hard floor of the NSS module; 2^31-2 the top of the
-        // range that every tool treats as an ordinary id.
-        if (!parse_uint(v, 2147483646, n) || n < 1000)
-            return bad("must be an id from 1000 to 2147483646");
-        out = static_cast<std::uint32_t>(n);
-        return {};
-    };
-    if (key == "uid_min") return id(c.uid_min);
-    if (key == "uid_max") return id(c.uid_max);
-    if (key == "vendor_gid") return id(c.vendor_gid);
-    if (key == "home_base") return path(c.home_base);
-    if (key == "shell") return path(c.shell);
-    if (key == "allowed_groups") {
-        c.allowed_groups.clear();
+    case KeyKind::group_list: {
+        auto& out = c.*std::get<std::vector<std::string> Config::*>(k.field);
+        out.clear();
         for (auto& g : split(v, ' ')) {
             if (!valid_group_name(g)) return bad("not a group name: " + escape(g, 64));
-            c.allowed_groups.push_back(g);
+            out.push_back(g);
         }
         return {};
     }
-    if (key == "keys_user") {
-        if (!valid_group_name(v)) return bad("not a user name");
-        c.keys_user = std::string(v);
+    case KeyKind::names:
+        if (auto st =
+                parse_group_words(v, c.*std::get<std::vector<std::string> Config::*>(k.field));
+            !st)
+            return bad(st.error().detail);
+        return {};
+    case KeyKind::choice: {
+        auto words = split(k.choices, ' ');
+        if (std::find(words.begin(), words.end(), v) == words.end()) {
+            std::string list;
+            for (std::size_t i = 0; i < words.size(); ++i)
+                list += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+            return bad("must be " + list);
+        }
+        str = std::string(v);
         return {};
     }
-    if (key == "authorized_keys_options") {
+    case KeyKind::ssh_options: {
         // authorized_keys(5) option list: words, '=' and quoted values; no
         // spaces outside quotes, no control characters.
         bool in_quote = false;
@@ -228,16 +296,17 @@ Status set_key(Config& c, const std::string& key, std::string_view v) {
             else if (ch == ' ' && !in_quote) return bad("spaces only inside quotes");
         }
         if (in_quote) return bad("unbalanced quote");
-        c.authorized_keys_options = std::string(v);
+        str = std::string(v);
         return {};
     }
-    if (key == "remove_home") {
-        if (v != "archive" && v != "delete" && v != "keep")
-            return bad("must be archive, delete or keep");
-        c.remove_home = std::string(v);
-        return {};
     }
-    return make_error(Code::invalid, "unknown key '" + escape(key, 64) + "'");
+    return make_error(Code::internal, std::string(k.name) + ": no parser for its kind");
+}
+
+Status set_key(Config& c, const std::string& key, std::string_view v) {
+    const ConfigKey* k = find_config_key(key);
+    if (!k) return make_error(Code::invalid, "unknown key '" + escape(key, 64) + "'");
+    return set_value(*k, c, v);
 }
 
 struct Line {
@@ -310,7 +379,6 @@ Result<Config> load_config(const std::string& path, bool explicit_path) {
 
 Config salvage_identity(std::string_view text) {
     Config c;
-    Config probe;
     while (!text.empty()) {
         auto nl = text.find('\n');
         auto line = trim(text.substr(0, nl));
@@ -318,23 +386,14 @@ Config salvage_identity(std::string_view text) {
         if (line.empty() || line[0] == '#') continue;
         auto kv = split_line(line);
         if (!kv.ok) continue;
-        if (kv.key == "registry_dir" && set_key(probe, kv.key, kv.value))
-            c.registry_dir = probe.registry_dir;
+        const ConfigKey* k = find_config_key(kv.key);
+        if (!k || k->salvage == Salvage::no) continue;
+        Config probe;
+        if (!set_value(*k, probe, kv.value)) continue;
         // Never a privileged group, even from a broken file: that would
         // deny the administrators who have to repair it.
-        if (kv.key == "vendor_group" && set_key(probe, kv.key, kv.value) &&
-            privileged_vendor_group(probe).empty())
-            c.vendor_group = probe.vendor_group;
-        if (kv.key == "vendor_gid" && set_key(probe, kv.key, kv.value))
-            c.vendor_gid = probe.vendor_gid;
-        if (kv.key == "uid_min" && set_key(probe, kv.key, kv.value)) c.uid_min = probe.uid_min;
-        if (kv.key == "uid_max" && set_key(probe, kv.key, kv.value)) c.uid_max = probe.uid_max;
-        // Where the denial is logged, and as which host: the administrator's
-        // audit log, not the default path.
-        if (kv.key == "audit_log" && set_key(probe, kv.key, kv.value))
-            c.audit_log = probe.audit_log;
-        if (kv.key == "host_name" && set_key(probe, kv.key, kv.value))
-            c.host_name = probe.host_name;
+        if (!privileged_vendor_group(probe).empty()) continue;
+        std::visit([&](auto field) { c.*field = probe.*field; }, k->field);
     }
     return c;
 }
@@ -361,42 +420,61 @@ bool group_name_matches(std::string_view configured, std::string_view actual) no
     return bs != std::string_view::npos && ieq(configured, actual.substr(bs + 1));
 }
 
-std::string dump_config(const Config& c) {
-    std::string groups;
-    for (const auto& g : c.privileged_groups) {
-        bool quote = g.find(' ') != std::string::npos;
-        groups += (groups.empty() ? "" : " ") + (quote ? "\"" + g + "\"" : g);
-    }
+std::string format_config_value(const ConfigKey& k, const Config& c) {
     std::string out;
-    auto put = [&](const char* k, const std::string& v) {
-        out += std::string(k) + " = " + v + "\n";
-    };
-    put("registry_dir", c.registry_dir);
-    put("state_dir", c.state_dir);
-    put("nss_dir", c.nss_dir);
-    put("audit_log", c.audit_log);
-    put("host_name", c.host_name.empty() ? "(gethostname)" : c.host_name);
-    put("timezone", c.timezone.empty() ? "(/etc/localtime)" : c.timezone);
-    put("vendor_group", c.vendor_group);
-    put("privileged_groups", groups);
-    put("otp_digits", std::to_string(c.otp_digits));
-    put("otp_ttl", format_duration(c.otp_ttl));
-    put("totp_window", std::to_string(c.totp_window));
-    put("max_grant", format_duration(c.max_grant));
-    put("lockout_threshold", std::to_string(c.lockout_threshold));
-    put("lockout_time", format_duration(c.lockout_time));
-    put("log_retention_days", std::to_string(c.log_retention_days));
-    put("uid_min", std::to_string(c.uid_min));
-    put("uid_max", std::to_string(c.uid_max));
-    put("vendor_gid", std::to_string(c.vendor_gid));
-    put("home_base", c.home_base);
-    put("shell", c.shell);
-    std::string allowed;
-    for (const auto& g : c.allowed_groups) allowed += (allowed.empty() ? "" : " ") + g;
-    put("allowed_groups", allowed);
-    put("remove_home", c.remove_home);
-    put("keys_user", c.keys_user);
-    put("authorized_keys_options", c.authorized_keys_options);
+    switch (k.kind) {
+    case KeyKind::duration: return format_duration(c.*std::get<std::int64_t Config::*>(k.field));
+    case KeyKind::count:
+    case KeyKind::id: return std::to_string(c.*std::get<unsigned Config::*>(k.field));
+    case KeyKind::names:
+        // Quoted where a name has a space: the dump reads back to the same list.
+        for (const auto& g : c.*std::get<std::vector<std::string> Config::*>(k.field)) {
+            bool quote = g.find(' ') != std::string::npos;
+            out += (out.empty() ? "" : " ") + (quote ? "\"" + g + "\"" : g);
+        }
+        return out;
+    case KeyKind::group_list:
+        for (const auto& g : c.*std::get<std::vector<std::string> Config::*>(k.field))
+            out += (out.empty() ? "" : " ") + g;
+        return out;
+    case KeyKind::path:
+    case KeyKind::host:
+    case KeyKind::zone:
+    case KeyKind::group:
+    case KeyKind::user:
+    case KeyKind::choice:
+    case KeyKind::ssh_options:
+        out = c.*std::get<std::string Config::*>(k.field);
+        return out.empty() && k.unset ? k.unset : out;
+    }
+    return out;
+}
+
+std::string dump_config(const Config& c) {
+    std::string out;
+    for (const auto& k : kKeys)
+        out += std::string(k.name) + " = " + format_config_value(k, c) + "\n";
+    return out;
+}
+
+std::string list_config_keys() {
+    const Config defaults;
+    std::string out;
+    for (const auto& k : kKeys) {
+        std::string kind = key_kind_name(k.kind);
+        if (k.kind == KeyKind::count || k.kind == KeyKind::id)
+            kind += "(" + std::to_string(k.min) + ".." + std::to_string(k.max) + ")";
+        else if (k.kind == KeyKind::duration)
+            kind += "(" + format_duration(k.min) + ".." + format_duration(k.max) + ")";
+        else if (k.kind == KeyKind::choice) {
+            std::string ch = k.choices;
+            std::replace(ch.begin(), ch.end(), ' ', '|');
+            kind += "(" + ch + ")";
+        }
+        auto def = format_config_value(k, defaults);
+        out += std::string(k.name) + "\t" + kind + "\t" + (def.empty() ? "(none)" : def) + "\t" +
+               k.help + "\n";
+    }
     return out;
 }
 

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "result.h"
@@ -49,12 +52,53 @@ struct Config {
     std::string authorized_keys_options = "restrict,pty";
 };
 
+// The keyword table: one row per key drives the parser, `vendorctl config`
+// (the dump), `vendorctl config --keys` (the listing the man-page lint
+// reads), and salvage_identity(). A new key is one row here, one member of
+// Config, one .TP item in pam_vendor.conf(5).
+enum class KeyKind {
+    path,         // absolute, no space, no . or .. component; trailing '/' dropped
+    duration,     // 90s, 10m, 1h30m, 1d (duration.h), within min..max seconds
+    count,        // a number within min..max
+    id,           // a uid/gid within min..max
+    host,         // a host name
+    zone,         // a zoneinfo name
+    group,        // one group name (files syntax)
+    user,         // one user name (files syntax)
+    group_list,   // space-separated group names (files syntax)
+    names,        // space-separated names, "quoted" when they hold a space (AD groups)
+    choice,       // one word of `choices`
+    ssh_options,  // an authorized_keys(5) option list
+};
+// Which keys salvage_identity() keeps from a broken file.
+enum class Salvage {
+    no,
+    identifies_vendors,  // who is a vendor: their denial must not turn into a pass
+    logs_denial,         // where and as which host that denial is logged
+};
+// Where the value lives. Ids (uid_t-sized) and counts share `unsigned`.
+static_assert(std::is_same_v<std::uint32_t, unsigned>);
+using ConfigField = std::variant<std::string Config::*, std::vector<std::string> Config::*,
+                                 unsigned Config::*, std::int64_t Config::*>;
 struct ConfigKey {
     const char* name;
-    const char* help;  // one line, for `vendorctl config --help` and lint against the man page
+    KeyKind kind;
+    ConfigField field;
+    std::int64_t min, max;  // duration (seconds), count, id
+    const char* choices;    // choice: the words, space-separated
+    const char* unset;      // shown by the dump for an empty value, e.g. "(gethostname)"
+    Salvage salvage;
+    const char* help;  // one line, for `vendorctl config --keys`; the default is added there
 };
-// The keyword table, in documentation order.
-const std::vector<ConfigKey>& config_keys();
+// The table, in documentation order.
+std::span<const ConfigKey> config_keys();
+const ConfigKey* find_config_key(std::string_view name);
+const char* key_kind_name(KeyKind k) noexcept;
+// A key's value in the file's own syntax (what the dump prints after "=").
+std::string format_config_value(const ConfigKey& k, const Config& c);
+// `vendorctl config --keys`: one line per key, tab-separated:
+// name, kind (with its range or choices), built-in default, help.
+std::string list_config_keys();
 
 // Parse text; unknown keys, repeated keys, bad values reject the whole file.
 Result<Config> parse_config(std::string_view text, std::string path);

@@ -105,10 +105,8 @@ std::string operator_name() {
         if (su && *su && valid_account_name(su)) return su;
     }
     uid_t uid = getuid();
-    std::vector<char> buf(4096);
-    passwd pw{};
-    passwd* res = nullptr;
-    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) == 0 && res) return pw.pw_name;
+    // For the record only: an unanswered lookup records the uid.
+    if (auto pw = lookup_uid(uid); pw && *pw) return (*pw)->name;
     return "uid " + std::to_string(uid);
 }
 

@@ -47,6 +47,8 @@ struct PwInfo {
 // unavailable, e.g. nss_vendor before its first index) reads as "absent";
 // only vendorctl's collision checks use it, never the module.
 Result<std::optional<PwInfo>> lookup_user(std::string_view name, bool enoent_is_absent = false);
+// The same by uid (vendorctl's free-id search, the name-collision checks).
+Result<std::optional<PwInfo>> lookup_uid(uid_t uid, bool enoent_is_absent = false);
 
 // The NSS answers of one PAM transaction, kept on the handle so that the
 // four phases of a login ask NSS once (a miss walks every source: files,
@@ -59,7 +61,12 @@ struct UserCache {
     bool have_groups = false;
     std::vector<std::string> group_names;  // names of the canonical user's gids
 };
-Result<std::optional<gid_t>> lookup_group(std::string_view group);
+// Every user and group lookup goes through these helpers and their one
+// buffer policy (4 KiB, grown on ERANGE up to 4 MiB: an AD or files group
+// with thousands of members is still answered, never read as absent).
+Result<std::optional<gid_t>> lookup_group(std::string_view group, bool enoent_is_absent = false);
+// A group's name by gid; nullopt when the gid has no entry (or no name).
+Result<std::optional<std::string>> group_name_of(gid_t gid);
 // The user's groups (primary first); getgrouplist has no error return, so a
 // list that cannot be completed is an error.
 Result<std::vector<gid_t>> groups_of(const std::string& user, gid_t primary);

@@ -87,6 +87,19 @@ Result<std::optional<PwInfo>> lookup_user(std::string_view name, bool enoent_is_
     return std::optional<PwInfo>(PwInfo{res->pw_name, res->pw_uid, res->pw_gid});
 }
 
+Result<std::optional<PwInfo>> lookup_uid(uid_t uid, bool enoent_is_absent) {
+    std::vector<char> buf(4096);
+    passwd pw{};
+    passwd* res = nullptr;
+    int rc = with_buffer(
+        buf, [&](char* b, std::size_t len) { return getpwuid_r(uid, &pw, b, len, &res); });
+    if (rc == ENOENT && enoent_is_absent) return std::optional<PwInfo>();
+    if (rc != 0) return lookup_error("getpwuid_r", std::to_string(uid), rc);
+    if (!res) return std::optional<PwInfo>();
+    if (!res->pw_name) return make_error(Code::invalid, "getpwuid_r: entry without a name");
+    return std::optional<PwInfo>(PwInfo{res->pw_name, res->pw_uid, res->pw_gid});
+}
+
 namespace {
 
 Result<std::optional<PwInfo>> lookup_cached(std::string_view name, UserCache* cache) {
@@ -103,16 +116,28 @@ Result<std::optional<PwInfo>> lookup_cached(std::string_view name, UserCache* ca
 
 }  // namespace
 
-Result<std::optional<gid_t>> lookup_group(std::string_view group) {
+Result<std::optional<gid_t>> lookup_group(std::string_view group, bool enoent_is_absent) {
     std::string n(group);
     std::vector<char> buf(4096);
     struct group gr {};
     struct group* res = nullptr;
     int rc = with_buffer(
         buf, [&](char* b, std::size_t len) { return getgrnam_r(n.c_str(), &gr, b, len, &res); });
+    if (rc == ENOENT && enoent_is_absent) return std::optional<gid_t>();
     if (rc != 0) return lookup_error("getgrnam_r", group, rc);
     if (!res) return std::optional<gid_t>();
     return std::optional<gid_t>(res->gr_gid);
+}
+
+Result<std::optional<std::string>> group_name_of(gid_t gid) {
+    std::vector<char> buf(4096);
+    struct group gr {};
+    struct group* res = nullptr;
+    int rc = with_buffer(
+        buf, [&](char* b, std::size_t len) { return getgrgid_r(gid, &gr, b, len, &res); });
+    if (rc != 0) return lookup_error("getgrgid_r", std::to_string(gid), rc);
+    if (!res || !res->gr_name) return std::optional<std::string>();
+    return std::optional<std::string>(res->gr_name);
 }
 
 Result<std::vector<gid_t>> groups_of(const std::string& user, gid_t primary) {
@@ -299,14 +324,10 @@ Result<std::string> privileged_group_of(const Config& c, std::string_view user, 
         auto gids = groups_of((*pw)->name, (*pw)->gid);
         if (!gids) return std::move(gids).error();
         for (gid_t g : *gids) {
-            std::vector<char> buf(4096);
-            struct group gr {};
-            struct group* res = nullptr;
-            int rc = with_buffer(
-                buf, [&](char* b, std::size_t len) { return getgrgid_r(g, &gr, b, len, &res); });
-            if (rc != 0) return lookup_error("getgrgid_r", std::to_string(g), rc);
-            if (!res || !res->gr_name) continue;  // a gid without a name is in no list
-            names.emplace_back(res->gr_name);
+            auto name = group_name_of(g);
+            if (!name) return std::move(name).error();
+            if (!*name) continue;  // a gid without a name is in no list
+            names.push_back(std::move(**name));
         }
         if (cached) {
             cache->group_names = names;

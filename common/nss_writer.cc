@@ -170,15 +170,12 @@ std::string identity_problem(const Config& c, const Entry& e) {
         if (*pw && (*pw)->uid != e.uid)
             return "name " + e.name + " is already served by another NSS source (uid " +
                    std::to_string((*pw)->uid) + ")";
-        std::vector<char> buf(16384);
-        passwd pwd{};
-        passwd* res = nullptr;
-        int rc = getpwuid_r(e.uid, &pwd, buf.data(), buf.size(), &res);
-        if (rc != 0 && rc != ENOENT)
-            return "cannot resolve uid " + std::to_string(e.uid) + ": " + std::strerror(rc);
-        if (res && e.name != res->pw_name)
+        auto byid = lookup_uid(e.uid, true);
+        if (!byid)
+            return "cannot resolve uid " + std::to_string(e.uid) + ": " + byid.error().detail;
+        if (*byid && e.name != (*byid)->name)
             return "uid " + std::to_string(e.uid) + " is already account '" +
-                   escape(res->pw_name, 64) + "' of another NSS source";
+                   escape((*byid)->name, 64) + "' of another NSS source";
         if (files_db_has("/etc/passwd", e.name, e.uid))
             return "/etc/passwd also has name " + e.name + " or uid " + std::to_string(e.uid);
         return "";
@@ -241,12 +238,16 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
                 if (!allowed || priv) continue;
                 auto it = gid_cache.find(g);
                 if (it == gid_cache.end()) {
-                    std::vector<char> buf(4096);
-                    struct group gr {};
-                    struct group* res = nullptr;
-                    if (getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res)
-                        continue;
-                    it = gid_cache.emplace(g, res->gr_gid).first;
+                    // A group that no longer exists is dropped; one that
+                    // cannot be looked up (a failing source, a member list
+                    // too long for a fixed buffer) stops the compile: the
+                    // old index stays, no account silently loses a group.
+                    auto gid = lookup_group(g, true);
+                    if (!gid)
+                        return make_error(gid.error().code, e->name + ": group " + escape(g, 64) +
+                                                                ": " + gid.error().detail);
+                    if (!*gid) continue;
+                    it = gid_cache.emplace(g, **gid).first;
                 }
                 u.sup.push_back(it->second);
             }

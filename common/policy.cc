@@ -7,33 +7,60 @@
 
 namespace vendor::core {
 
+namespace {
+
+// The reasons table (pam_vendor(8), REASONS): one row per Reason, in enum
+// order, checked at compile time. reason_name() and `vendorctl reasons`
+// read it; the man-page lint reads that listing.
+constexpr ReasonInfo kReasons[] = {
+    {Reason::ok, "ok", "allowed"},
+    {Reason::source_unknown, "source_unknown", "no usable client address"},
+    {Reason::source_not_allowed, "source_not_allowed",
+     "the client address is in none of the entry's from blocks"},
+    {Reason::host_not_allowed, "host_not_allowed",
+     "this server's name matches none of the entry's hosts"},
+    {Reason::not_activated, "not_activated", "the account needs an activation and has none"},
+    {Reason::grant_expired, "grant_expired", "the last activation has ended"},
+    {Reason::outside_hours, "outside_hours", "outside the entry's business hours"},
+    {Reason::privileged_group, "privileged_group",
+     "the vendor is uid 0 or in one of privileged_groups"},
+    {Reason::locked_out, "locked_out", "too many consecutive wrong codes: code factor locked"},
+    {Reason::otp_required, "otp_required", "a one-time code is needed and none was accepted"},
+    {Reason::otp_failed, "otp_failed", "the code was wrong, malformed, used or expired"},
+    {Reason::key_not_pinned, "key_not_pinned",
+     "sshd accepted a public key that is not pinned in the entry"},
+    {Reason::key_required, "key_required",
+     "the account has pinned keys but PAM auth ran without a public key first"},
+    {Reason::no_auth_factor, "no_auth_factor",
+     "PAM auth asked of an account without a code gate (keys only)"},
+    {Reason::name_not_canonical, "name_not_canonical",
+     "the typed name is an alias or case variant of a vendor account"},
+    {Reason::uid_mismatch, "uid_mismatch", "entry, uid index and NSS disagree on the uid"},
+    {Reason::config_error, "config_error",
+     "configuration missing, insecure or invalid, or a bad module argument"},
+    {Reason::registry_error, "registry_error",
+     "the registry entry is unreadable, insecure or invalid"},
+    {Reason::no_entry, "no_entry", "in the vendor group or id range without a registry entry"},
+    {Reason::state_error, "state_error", "grant, code, counter or TOTP state unusable"},
+    {Reason::conversation_error, "conversation_error", "the PAM conversation gave no answer"},
+    {Reason::auth_info_invalid, "auth_info_invalid", "SSH_AUTH_INFO_0 cannot be parsed"},
+    {Reason::internal_error, "internal_error", "something that should not happen"},
+};
+
+constexpr bool reasons_in_enum_order() {
+    for (std::size_t i = 0; i < std::size(kReasons); ++i)
+        if (static_cast<std::size_t>(kReasons[i].reason) != i) return false;
+    return std::size(kReasons) == static_cast<std::size_t>(Reason::internal_error) + 1;
+}
+static_assert(reasons_in_enum_order(), "kReasons: one row per Reason, in enum order");
+
+}  // namespace
+
+std::span<const ReasonInfo> reasons() noexcept { return kReasons; }
+
 const char* reason_name(Reason r) noexcept {
-    switch (r) {
-    case Reason::ok: return "ok";
-    case Reason::source_unknown: return "source_unknown";
-    case Reason::source_not_allowed: return "source_not_allowed";
-    case Reason::host_not_allowed: return "host_not_allowed";
-    case Reason::not_activated: return "not_activated";
-    case Reason::grant_expired: return "grant_expired";
-    case Reason::outside_hours: return "outside_hours";
-    case Reason::privileged_group: return "privileged_group";
-    case Reason::locked_out: return "locked_out";
-    case Reason::otp_required: return "otp_required";
-    case Reason::otp_failed: return "otp_failed";
-    case Reason::no_auth_factor: return "no_auth_factor";
-    case Reason::key_not_pinned: return "key_not_pinned";
-    case Reason::key_required: return "key_required";
-    case Reason::name_not_canonical: return "name_not_canonical";
-    case Reason::uid_mismatch: return "uid_mismatch";
-    case Reason::config_error: return "config_error";
-    case Reason::registry_error: return "registry_error";
-    case Reason::no_entry: return "no_entry";
-    case Reason::state_error: return "state_error";
-    case Reason::conversation_error: return "conversation_error";
-    case Reason::auth_info_invalid: return "auth_info_invalid";
-    case Reason::internal_error: return "internal_error";
-    }
-    return "internal_error";
+    auto i = static_cast<std::size_t>(r);
+    return i < std::size(kReasons) ? kReasons[i].name : "internal_error";
 }
 
 Source resolve_source(const char* ssh_connection, const char* rhost) {

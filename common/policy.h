@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,13 @@ enum class Reason {
     internal_error,
 };
 
+struct ReasonInfo {
+    Reason reason;
+    const char* name;     // the log token; a .TP item of pam_vendor(8), REASONS
+    const char* meaning;  // one line, for `vendorctl reasons`
+};
+// Every reason, in enum order.
+std::span<const ReasonInfo> reasons() noexcept;
 const char* reason_name(Reason r) noexcept;
 
 // Where the login comes from.

@@ -332,4 +332,21 @@ int cmd_explain(Ctl& c) {
     return v.allow ? kExitOk : kExitRefused;
 }
 
+// Every reason the module logs and explain predicts, with its meaning
+// (pam_vendor(8), REASONS); needs neither root nor a configuration.
+int cmd_reasons(Ctl& c) {
+    if (c.json) {
+        Json arr = Json::array();
+        for (const auto& r : reasons()) {
+            Json j = Json::object();
+            j.set("reason", r.name).set("meaning", r.meaning);
+            arr.push(std::move(j));
+        }
+        std::printf("%s\n", arr.dump_pretty().c_str());
+        return kExitOk;
+    }
+    for (const auto& r : reasons()) std::printf("%s\t%s\n", r.name, r.meaning);
+    return kExitOk;
+}
+
 }  // namespace vendor::cli

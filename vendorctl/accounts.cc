@@ -29,28 +29,25 @@ std::vector<std::string> account_names(const Ctl& c, Error* err);
 namespace {
 
 // Through every NSS source, ours included: a name or id that already means
-// someone must never be given to a vendor.
-bool user_resolves(const std::string& name, uid_t* uid = nullptr) {
-    std::vector<char> buf(16384);
-    passwd pw{};
-    passwd* res = nullptr;
-    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return false;
-    if (uid) *uid = pw.pw_uid;
-    return true;
+// someone must never be given to a vendor. A lookup that cannot be answered
+// is an error, never "free" (nss_vendor's own "unavailable" before its first
+// index is ENOENT, read as absent).
+Result<bool> user_resolves(const std::string& name) {
+    auto pw = lookup_user(name, true);
+    if (!pw) return std::move(pw).error();
+    return pw->has_value();
 }
 
-bool uid_resolves(uid_t uid) {
-    std::vector<char> buf(16384);
-    passwd pw{};
-    passwd* res = nullptr;
-    return getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) == 0 && res;
+Result<bool> uid_resolves(uid_t uid) {
+    auto pw = lookup_uid(uid, true);
+    if (!pw) return std::move(pw).error();
+    return pw->has_value();
 }
 
-bool group_exists(const std::string& name) {
-    std::vector<char> buf(65536);
-    struct group gr {};
-    struct group* res = nullptr;
-    return getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res) == 0 && res;
+Result<bool> group_exists(const std::string& name) {
+    auto gr = lookup_group(name, true);
+    if (!gr) return std::move(gr).error();
+    return gr->has_value();
 }
 
 void run_quietly(const char* path, const char* arg1, const char* arg2) {
@@ -216,7 +213,9 @@ int cmd_add(Ctl& c) {
                 return fail("--existing: uid " + std::to_string(uid) +
                             " is already registered as vendor account '" + owner + "'");
     } else {
-        if (user_resolves(name))
+        auto taken = user_resolves(name);
+        if (!taken) return fail(taken.error());
+        if (*taken)
             return fail("'" + name +
                         "' already resolves through another NSS source; use --existing to register "
                         "a policy for it");
@@ -235,7 +234,9 @@ int cmd_add(Ctl& c) {
             if (!allowed)
                 return fail("group '" + escape(g, 64) +
                             "' is not in allowed_groups (pam_vendor.conf)");
-            if (!group_exists(g)) return fail("group '" + escape(g, 64) + "' does not exist");
+            auto exists = group_exists(g);
+            if (!exists) return fail(exists.error());
+            if (!*exists) return fail("group '" + escape(g, 64) + "' does not exist");
             e.groups.push_back(g);
         }
     }
@@ -273,9 +274,10 @@ int cmd_add(Ctl& c) {
         std::uint32_t uid = 0;
         for (std::uint64_t cand = c.cfg.uid_min; cand <= c.cfg.uid_max; ++cand) {
             auto u = static_cast<std::uint32_t>(cand);
-            if (u == c.cfg.vendor_gid || std::binary_search(used.begin(), used.end(), u) ||
-                uid_resolves(u))
-                continue;
+            if (u == c.cfg.vendor_gid || std::binary_search(used.begin(), used.end(), u)) continue;
+            auto taken = uid_resolves(u);
+            if (!taken) return fail(taken.error());
+            if (*taken) continue;
             uid = u;
             break;
         }
@@ -496,6 +498,11 @@ int cmd_show(Ctl& c) {
 }
 
 int cmd_config(Ctl& c) {
+    if (c.args.has("--keys")) {
+        if (c.args.has("--check")) throw UsageError{"--keys and --check do not go together"};
+        std::printf("%s", list_config_keys().c_str());
+        return kExitOk;
+    }
     if (c.args.has("--check")) {
         std::printf("%s: ok\n", c.cfg.path.empty() ? "(built-in defaults)" : c.cfg.path.c_str());
         return kExitOk;

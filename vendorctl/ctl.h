@@ -70,6 +70,7 @@ int cmd_totp(Ctl& c);
 int cmd_unlock(Ctl& c);
 int cmd_status(Ctl& c);
 int cmd_explain(Ctl& c);
+int cmd_reasons(Ctl& c);
 int cmd_log(Ctl& c);
 int cmd_prune(Ctl& c);
 int cmd_config(Ctl& c);

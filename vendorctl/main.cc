@@ -90,7 +90,8 @@ const std::vector<Command>& commands() {
          {"--verify"},
          "log [--since DURATION] [--account NAME] [--verify]"},
         {"prune", cmd_prune, false, {}, {"--force", "--dry-run"}, "prune [--force] [--dry-run]"},
-        {"config", cmd_config, false, {}, {"--check"}, "config [--check]"},
+        {"config", cmd_config, false, {}, {"--check", "--keys"}, "config [--check | --keys]"},
+        {"reasons", cmd_reasons, true, {}, {}, "reasons"},
     };
     return *cmds;
 }
@@ -178,6 +179,12 @@ int real_main(int argc, char** argv) {
     // refuse before touching it. authorized-keys runs as sshd's unprivileged
     // AuthorizedKeysCommandUser and reads only the published public view.
     bool unprivileged_ok = std::string(cmd->name) == "authorized-keys";
+    // The built-in tables (config --keys, reasons) describe the program,
+    // not this system: no root, no configuration file (the man-page lint
+    // runs them from the build tree).
+    if ((std::string(cmd->name) == "config" && c.args.has("--keys")) ||
+        std::string(cmd->name) == "reasons")
+        return cmd->fn(c);
     if (geteuid() != 0 && !unprivileged_ok)
         return fail("must be run as root (try: sudo vendorctl ...)");
     umask(077);

@@ -8,7 +8,8 @@
 #   lint-cppcheck  cppcheck --enable=warning,performance,portability
 #                  (suppressions, each justified: tests/lint/cppcheck.supp)
 #   lint-man       man pages: every config key, vendorctl command and option,
-#                  and policy reason documented (tests/lint/man_coverage.sh);
+#                  and policy reason documented (tests/lint/man_coverage.sh,
+#                  keys and reasons read from the built vendorctl);
 #                  `man --warnings` and `groff -ww` clean
 #
 #   make lint                      everything
@@ -66,9 +67,9 @@ lint-cppcheck:
 	@echo "== cppcheck"
 	@$(CPPCHECK) $(CPPCHECK_FLAGS) $(LINT_DIRS) && echo "cppcheck: no finding"
 
-lint-man:
+lint-man: $(VENDORCTL)
 	@echo "== man pages"
-	@tests/lint/man_coverage.sh
+	@VENDORCTL=$(VENDORCTL) tests/lint/man_coverage.sh
 	@rc=0; for f in $(sort $(wildcard man/*.[1-8])); do \
 	    w=$$( { MANWIDTH=80 man --warnings -l -E UTF-8 $$f >/dev/null; groff -man -ww -z $$f; } 2>&1 ); \
 	    if [ -n "$$w" ]; then echo "$$f:"; echo "$$w" | sed 's/^/  /'; rc=1; fi; \

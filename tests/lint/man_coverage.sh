@@ -2,13 +2,17 @@
 # Man-page coverage: every config key, vendorctl command and option, and
 # policy reason that the code defines must be documented.
 #
-#   config keys   config_keys() in common/config.cc      -> man/pam_vendor.conf.5
+#   config keys   `vendorctl config --keys` (first field)  -> man/pam_vendor.conf.5
 #                 (a ".TP" item whose tag is ".B KEY")
 #   commands      commands() in vendorctl/main.cc         -> man/vendorctl.8
 #                 (a ".TP" item whose tag starts with ".B COMMAND")
 #   options       every "--option" of that table          -> man/vendorctl.8
-#   reasons       reason_name() in common/policy.cc       -> man/pam_vendor.8
+#   reasons       `vendorctl reasons` (first field)        -> man/pam_vendor.8
 #                 (a ".TP" item whose tag is ".B REASON")
+#
+# Keys and reasons come from the program's own tables (common/config.cc,
+# common/policy.cc) through the built vendorctl: $VENDORCTL, default
+# ${B:-build}/vendorctl/vendorctl (make lint-man builds it first).
 #
 # Exit 0 when everything is covered, 1 with the list of what is missing.
 set -euo pipefail
@@ -36,15 +40,19 @@ block() {
     awk -v a="$2" -v b="$3" '$0 ~ a { on = 1 } on { print } on && $0 ~ b { exit }' "$1"
 }
 
-for f in common/config.cc vendorctl/main.cc common/policy.cc \
-         man/pam_vendor.conf.5 man/vendorctl.8 man/pam_vendor.8; do
+for f in vendorctl/main.cc man/pam_vendor.conf.5 man/vendorctl.8 man/pam_vendor.8; do
     [ -f "$f" ] || { echo "man_coverage: $f not found" >&2; exit 1; }
 done
+VENDORCTL=${VENDORCTL:-${B:-build}/vendorctl/vendorctl}
+[ -x "$VENDORCTL" ] || { echo "man_coverage: $VENDORCTL not built (make vendorctl)" >&2; exit 1; }
+# A sanitizer build reports leaks at exit; the listing is what counts here.
+table_of() {
+    ASAN_OPTIONS=detect_leaks=0 "$VENDORCTL" "$@" | cut -f1
+}
 
 # --- configuration keys ------------------------------------------------------
-keys=$(block common/config.cc 'config_keys\(\)' 'return \*keys;' |
-       sed -n 's/^[[:space:]]*{"\([a-z_][a-z0-9_]*\)",.*/\1/p')
-[ -n "$keys" ] || missing "no key found in config_keys() (has common/config.cc changed shape?)"
+keys=$(table_of config --keys) || missing "vendorctl config --keys failed"
+[ -n "$keys" ] || missing "vendorctl config --keys listed no key"
 conf_tags=$(tp_tags man/pam_vendor.conf.5)
 nkeys=0
 for k in $keys; do
@@ -76,8 +84,8 @@ for o in $opts --config --json --help --version; do
 done
 
 # --- reasons -----------------------------------------------------------------
-reasons=$(sed -n 's/.*case Reason::[a-z_]*: return "\([a-z_]*\)";.*/\1/p' common/policy.cc)
-[ -n "$reasons" ] || missing "no reason found in reason_name() (has common/policy.cc changed shape?)"
+reasons=$(table_of reasons) || missing "vendorctl reasons failed"
+[ -n "$reasons" ] || missing "vendorctl reasons listed no reason"
 pam_tags=$(tp_tags man/pam_vendor.8)
 nreasons=0
 for r in $reasons; do

@@ -74,16 +74,20 @@ Run getent(std::vector<std::string> args) {
 
 // argv run inside a private mount namespace whose /etc/nsswitch.conf lists
 // the vendor service; nscd, if any, hidden so that glibc asks the modules.
-Run in_namespace(std::vector<std::string> argv) {
+// group_file, when given, is bind-mounted over /etc/group as well.
+Run in_namespace(std::vector<std::string> argv, const std::string& group_file = "") {
     std::string mod = env("NSS_TEST_MODULE");
-    std::string script = "conf=$1; shift; mount --bind \"$conf\" /etc/nsswitch.conf || exit 97; "
-                         "if [ -d /run/nscd ]; then mount -t tmpfs tmpfs /run/nscd || exit 98; fi; "
-                         "exec env LD_LIBRARY_PATH='" +
-                         mod.substr(0, mod.rfind('/')) + "' LD_PRELOAD='" +
-                         env_or("NSS_TEST_PRELOAD", "") + "' ASAN_OPTIONS=detect_leaks=0 \"$@\"";
+    std::string script =
+        "conf=$1; grp=$2; shift 2; "
+        "mount --bind \"$conf\" /etc/nsswitch.conf || exit 97; "
+        "if [ -n \"$grp\" ]; then mount --bind \"$grp\" /etc/group || exit 96; fi; "
+        "if [ -d /run/nscd ]; then mount -t tmpfs tmpfs /run/nscd || exit 98; fi; "
+        "exec env LD_LIBRARY_PATH='" +
+        mod.substr(0, mod.rfind('/')) + "' LD_PRELOAD='" + env_or("NSS_TEST_PRELOAD", "") +
+        "' ASAN_OPTIONS=detect_leaks=0 \"$@\"";
     std::vector<std::string> full = {
-        "unshare", "--mount", "--propagation", "private", "--",
-        "/bin/sh", "-c",      script,          "sh",      root() + "/nsswitch.conf"};
+        "unshare", "--mount", "--propagation",           "private", "--", "/bin/sh", "-c",
+        script,    "sh",      root() + "/nsswitch.conf", group_file};
     full.insert(full.end(), argv.begin(), argv.end());
     return run(full);
 }
@@ -282,6 +286,22 @@ void config_uid_floor(void**) {
     }
 }
 
+// `config --keys` and `reasons` print the built-in tables: no configuration
+// is read (a missing, explicitly named one is no error), nothing is written.
+void tables_need_no_config(void**) {
+    const std::string none = root() + "/no-such.conf";
+    Run r = vendorctl_with(none, {"config", "--keys"});
+    assert_run(r, 0);
+    assert_true(contains(r.out, "registry_dir\tpath\t/etc/pam_vendor/accounts.d\t"));
+    assert_true(contains(r.out, "\nauthorized_keys_options\tssh-options\trestrict,pty\t"));
+    r = vendorctl_with(none, {"reasons"});
+    assert_run(r, 0);
+    assert_true(r.out.rfind("ok\t", 0) == 0);
+    assert_true(contains(r.out, "\nprivileged_group\t"));
+    assert_run(vendorctl_with(none, {"config"}), 1);
+    assert_run(vendorctl_with(none, {"config", "--keys", "--check"}), 2);
+}
+
 // Supplementary groups are re-checked on every compile: a group that left
 // allowed_groups (or became privileged) is dropped from the index.
 void groups_rechecked_at_reindex(void**) {
@@ -378,6 +398,40 @@ void namespace_nsswitch(void**) {
     // Outside the namespace nothing changed.
     assert_true(read_file("/etc/nsswitch.conf") == g_nsswitch_before);
     assert_run(run({"getent", "passwd", "alice"}), 2);
+}
+
+// A supplementary group whose group(5) entry is larger than 4 KiB (a files
+// or AD group with hundreds of members) must reach the index: the writer
+// once looked groups up with a fixed 4 KiB buffer and read ERANGE as "no
+// such group", silently dropping it from the account. The group exists
+// only inside a private mount namespace (a copy of /etc/group bind-mounted
+// over it).
+void big_group_kept(void**) {
+    if (!g_unshare_ok) fail_msg("unshare --mount does not work here");
+    constexpr gid_t kBig = 59871;
+    std::string etc_group = read_file("/etc/group");
+    if (contains(etc_group, "\npvbig:") || contains(etc_group, ":" + std::to_string(kBig) + ":"))
+        fail_msg("/etc/group already has pvbig or gid %u", kBig);
+    std::string line = "pvbig:x:" + std::to_string(kBig) + ":";
+    for (int i = 0; i < 600; ++i) line += (i ? ",member" : "member") + std::to_string(i);
+    assert_true(line.size() > 4096);
+    const std::string group_file = root() + "/group";
+    write_file(group_file, etc_group + line + "\n");
+    const std::string conf = root() + "/big.conf";
+    write_file(conf, config_text("", "users audio pvbig"));
+    Run r = in_namespace({"getent", "group", "pvbig"}, group_file);
+    assert_run(r, 0);
+    assert_true(r.out.size() > 4096);
+    r = in_namespace({env("NSS_TEST_VENDORCTL"), "--config", conf, "add", "bigg", "--vendor",
+                      "Acme", "--from", "192.0.2.5", "--groups", "users,pvbig"},
+                     group_file);
+    assert_run(r, 0);
+    std::vector<gid_t> gids;
+    int err = 0;
+    assert_int_equal(initgroups("bigg", kGid, gids, &err), NSS_STATUS_SUCCESS);
+    if (gids != std::vector<gid_t>{kGid, kUsers, kBig})
+        fail_msg("bigg lost a group: %zu gids served, want vendors, users and pvbig", gids.size());
+    assert_run(vendorctl({"remove", "bigg", "--delete-home"}), 0);
 }
 
 // ------------------------------------------------------------ removal
@@ -655,13 +709,19 @@ int main() {
         cmocka_unit_test(add_refuses_groups),
         cmocka_unit_test(add_existing),
         cmocka_unit_test(config_uid_floor),
+        cmocka_unit_test(tables_need_no_config),
         cmocka_unit_test(groups_rechecked_at_reindex),
         cmocka_unit_test(getent_service_vendor),
         cmocka_unit_test(getent_long_entries),
     };
     // CMocka 1.1 prints its own skips as "not ok": say it in TAP ourselves.
-    if (g_unshare_ok) tests.push_back(cmocka_unit_test(namespace_nsswitch));
-    else std::printf("ok - namespace_nsswitch # SKIP unshare --mount failed: %s\n", u.err.c_str());
+    if (g_unshare_ok) {
+        tests.push_back(cmocka_unit_test(namespace_nsswitch));
+        tests.push_back(cmocka_unit_test(big_group_kept));
+    } else {
+        std::printf("ok - namespace_nsswitch # SKIP unshare --mount failed: %s\n", u.err.c_str());
+        std::printf("ok - big_group_kept # SKIP unshare --mount failed: %s\n", u.err.c_str());
+    }
     const CMUnitTest rest[] = {
         cmocka_unit_test(remove_archives_by_default),
         cmocka_unit_test(remove_delete_home_no_follow),

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "files.h"
+#include "util.h"
 
 #include "unit.h"
 
@@ -233,6 +234,61 @@ void dump_has_every_key(void**) {
     assert_true(contains(d, "privileged_groups = root wheel sudo\n"));
 }
 
+// Section 5 of the core reshape: one keyword table drives the parser, the
+// dump, salvage and `vendorctl config --keys` (which the man-page lint reads).
+void key_listing(void**) {
+    auto list = list_config_keys();
+    auto keys = config_keys();
+    std::size_t at = 0, n = 0;
+    while (at < list.size()) {
+        auto nl = list.find('\n', at);
+        assert_true(nl != std::string::npos);
+        auto fields = split(list.substr(at, nl - at), '\t');
+        at = nl + 1;
+        if (fields.size() != 4) fail_msg("listing line %zu has %zu fields", n, fields.size());
+        assert_true(n < keys.size());
+        assert_str_eq(fields[0], keys[n].name);
+        assert_true(fields[1].rfind(key_kind_name(keys[n].kind), 0) == 0);
+        assert_false(fields[2].empty());
+        assert_str_eq(fields[3], keys[n].help);
+        assert_true(find_config_key(fields[0]) == &keys[n]);
+        ++n;
+    }
+    assert_int_equal(n, keys.size());
+    assert_null(find_config_key("no_such_key"));
+    // Ranges and defaults come from the same rows the parser uses.
+    assert_true(contains(list, "otp_digits\tnumber(8..12)\t8\t"));
+    assert_true(contains(list, "otp_ttl\tduration(30s..1h)\t10m\t"));
+    assert_true(contains(list, "uid_min\tid(1000..2147483646)\t2000300000\t"));
+    assert_true(contains(list, "remove_home\tchoice(archive|delete|keep)\tarchive\t"));
+    assert_true(contains(list, "host_name\thost\t(gethostname)\t"));
+    assert_true(contains(list, "allowed_groups\tgroups\t(none)\t"));
+    expect_refused("otp_digits = 7\n", "from 8 to 12");
+    expect_refused("otp_ttl = 29s\n", "between 30s and 1h");
+    expect_refused("remove_home = shred\n", "must be archive, delete or keep");
+    // salvage_identity() keeps exactly the rows marked for it: a broken file
+    // with every key at a non-default value keeps those and nothing else.
+    std::string text = "broken line\n";
+    for (const auto& k : keys) {
+        std::string v = k.kind == KeyKind::path       ? "/salvaged/" + std::string(k.name)
+                        : k.kind == KeyKind::id       ? std::string("2000300500")
+                        : k.kind == KeyKind::host     ? std::string("salvaged-host")
+                        : k.kind == KeyKind::group    ? std::string("salvaged-group")
+                        : k.kind == KeyKind::count    ? std::to_string(k.max)
+                        : k.kind == KeyKind::duration ? std::to_string(k.max) + "s"
+                                                      : std::string();
+        if (!v.empty()) text += std::string(k.name) + " = " + v + "\n";
+    }
+    auto s = salvage_identity(text);
+    for (const auto& k : keys) {
+        bool changed = format_config_value(k, s) != format_config_value(k, Config{});
+        bool fed = contains(text, "\n" + std::string(k.name) + " = ");
+        if (changed != (fed && k.salvage != Salvage::no))
+            fail_msg("salvage of '%s': changed=%d, salvaged row=%d", k.name, changed,
+                     k.salvage != Salvage::no);
+    }
+}
+
 void load_from_disk(void**) {
     TmpDir dir;
     // Absent file at the default path: built-in defaults; named explicitly: error.
@@ -333,6 +389,7 @@ int main() {
         cmocka_unit_test(salvage),           cmocka_unit_test(dump_has_every_key),
         cmocka_unit_test(load_from_disk),    cmocka_unit_test(privileged_ad_names),
         cmocka_unit_test(group_names_match), cmocka_unit_test(vendor_group_never_privileged),
+        cmocka_unit_test(key_listing),
     };
     return RUN_GROUP("config", tests);
 }

@@ -422,6 +422,15 @@ void reason_names(void**) {
     assert_str_eq(reason_name(Reason::source_not_allowed), "source_not_allowed");
     assert_str_eq(reason_name(Reason::not_activated), "not_activated");
     assert_str_eq(reason_name(Reason::internal_error), "internal_error");
+    // The table behind reason_name() and `vendorctl reasons`: one row per
+    // reason, in enum order, each with a meaning.
+    auto table = reasons();
+    assert_int_equal(table.size(), static_cast<std::size_t>(last + 1));
+    for (std::size_t i = 0; i < table.size(); ++i) {
+        assert_int_equal(static_cast<int>(table[i].reason), static_cast<int>(i));
+        assert_str_eq(table[i].name, reason_name(table[i].reason));
+        assert_true(table[i].meaning && *table[i].meaning);
+    }
 }
 
 }  // namespace
