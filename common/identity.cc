@@ -129,6 +129,22 @@ Result<std::optional<gid_t>> lookup_group(std::string_view group, bool enoent_is
     return std::optional<gid_t>(res->gr_gid);
 }
 
+Result<std::optional<std::pair<gid_t, std::vector<std::string>>>>
+lookup_group_members(std::string_view group) {
+    using Out = std::optional<std::pair<gid_t, std::vector<std::string>>>;
+    std::string n(group);
+    std::vector<char> buf(4096);
+    struct group gr {};
+    struct group* res = nullptr;
+    int rc = with_buffer(
+        buf, [&](char* b, std::size_t len) { return getgrnam_r(n.c_str(), &gr, b, len, &res); });
+    if (rc != 0) return lookup_error("getgrnam_r", group, rc);
+    if (!res) return Out();
+    std::vector<std::string> members;
+    for (char** m = res->gr_mem; m && *m; ++m) members.emplace_back(*m);
+    return Out(std::make_pair(res->gr_gid, std::move(members)));
+}
+
 Result<std::optional<std::string>> group_name_of(gid_t gid) {
     std::vector<char> buf(4096);
     struct group gr {};
@@ -193,10 +209,18 @@ Result<std::vector<std::pair<std::uint32_t, std::string>>> registered_uids(const
     auto text = safe_read_optional(c.registry_dir + "/.uids", found);
     if (!text) {
         // No registry directory at all: nobody is registered. An insecure
-        // one holds no trusted index (nor entries: they are denied by name).
-        if (text.error().code == Code::not_found || text.error().code == Code::insecure)
+        // directory holds no trusted index (nor entries: they are denied by
+        // name). An insecure index in a sound directory is rebuilt below.
+        if (text.error().code == Code::not_found)
             return std::vector<std::pair<std::uint32_t, std::string>>();
-        return std::move(text).error();
+        if (text.error().code != Code::insecure) return std::move(text).error();
+        auto dir = open_dir_checked(c.registry_dir);
+        if (!dir) {
+            if (dir.error().code == Code::insecure || dir.error().code == Code::not_found)
+                return std::vector<std::pair<std::uint32_t, std::string>>();
+            return std::move(dir).error();
+        }
+        found = false;
     }
     if (found) {
         if (auto idx = parse_uid_index(*text)) return std::move(*idx);
@@ -251,7 +275,15 @@ Identity identify(const Config& c, std::string_view user, UserCache* cache) {
         if (!r) return deny(Reason::state_error, r.error().detail);
         canon_reg = *r;
     }
-    if (p.uid == 0 && !canon_reg) return id;  // root: a vendor only by an explicit entry
+    if (p.uid == 0 && !canon_reg) {
+        // Root is a vendor only by an explicit entry; a registered name that
+        // resolves to root under another spelling is still an alias.
+        if (!same && *typed_reg)
+            return deny(Reason::name_not_canonical, "'" + escape(user, 64) +
+                                                        "' is registered but resolves to '" +
+                                                        escape(p.name, 64) + "' (uid 0)");
+        return id;
+    }
     auto uids = registered_uids(c);
     if (!uids)
         return deny(Reason::state_error, "cannot read the uid index: " + uids.error().detail);
@@ -289,14 +321,21 @@ Identity identify(const Config& c, std::string_view user, UserCache* cache) {
     bool in_range = p.uid >= c.uid_min && p.uid <= c.uid_max;
     bool member = p.gid == c.vendor_gid;
     if (!in_range && !member) {
-        auto vg = lookup_group(c.vendor_group);
+        auto vg = lookup_group_members(c.vendor_group);
         if (!vg)
             return deny(Reason::state_error,
                         "cannot resolve the vendor group: " + vg.error().detail);
+        // The group's own member list as well as the user's group list:
+        // glibc's getgrouplist skips a source whose initgroups fails and
+        // still reports success, so a membership served by that source
+        // would be lost from the list alone.
+        if (*vg)
+            for (const auto& m : (*vg)->second)
+                if (m == p.name) member = true;
         auto gids = groups_of(p.name, p.gid);
         if (!gids) return deny(Reason::state_error, "cannot list groups: " + gids.error().detail);
         for (gid_t g : *gids)
-            if (g == c.vendor_gid || (*vg && g == **vg)) member = true;
+            if (g == c.vendor_gid || (*vg && g == (*vg)->first)) member = true;
     }
     if (!in_range && !member) return id;
     if (!same) return alias("a vendor account without a registry entry");
@@ -463,6 +502,16 @@ Identification identify_user(const std::string& conf_path, bool explicit_conf,
                              std::string_view user, UserCache* cache) {
     Identification r;
     auto loaded = load_config(conf_path, explicit_conf);
+    if (loaded && loaded->path.empty()) {
+        // The default file is absent: the built-in defaults apply, unless
+        // vendorctl has seen a configuration there (CONF.known): then the
+        // file went missing and its vendors must not go free.
+        auto known = read_known(conf_path);
+        if (!known || !known->empty())
+            loaded = make_error(Code::not_found, "configuration " + escape(conf_path, 200) +
+                                                     " is missing but " + known_path(conf_path) +
+                                                     " says it existed");
+    }
     if (loaded) {
         r.cfg = std::move(*loaded);
         r.id = identify(r.cfg, user, cache);
@@ -481,7 +530,16 @@ Identification identify_user(const std::string& conf_path, bool explicit_conf,
     if (auto raw = salvage_read(conf_path, trusted)) {
         Config s = salvage_identity(strip_bom(std::move(*raw)));
         if (trusted) {
-            sources.push_back({s, true});
+            // Only registry entries make vendors from a salvaged file: a
+            // group or id range read from a file the parser refused (a
+            // privileged vendor_group, say) could deny the administrators.
+            // Groups and ranges come from CONF.known (valid configurations)
+            // and the defaults.
+            Config d;
+            d.registry_dir = s.registry_dir;
+            d.audit_log = s.audit_log;
+            d.host_name = s.host_name;
+            sources.push_back({d, true});
         } else {
             // Written by someone other than root: only where the registry is,
             // and only fully valid root-owned entries there count.

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "engine.h"
 #include "files.h"
@@ -197,6 +198,10 @@ std::string identity_problem(const Config& c, const Entry& e) {
 Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>* problems) {
     std::vector<NssUser> users;
     std::vector<std::pair<std::uint32_t, std::string>> uids;
+    // An entry that cannot be read stops the NSS index (never a partial
+    // registry served) but not the uid index: the module must still know
+    // every readable entry's uid.
+    std::optional<Error> first_error;
     auto files = list_dir(c.registry_dir);
     if (!files && files.error().code != Code::not_found) return std::move(files).error();
     std::map<std::string, std::uint32_t> gid_cache;
@@ -206,9 +211,15 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
             std::string name = f.substr(0, f.size() - 5);
             if (!valid_account_name(name)) continue;
             auto text = safe_read(entry_path(c.registry_dir, name));
-            if (!text) return std::move(text).error();
+            if (!text) {
+                if (!first_error) first_error = std::move(text).error();
+                continue;
+            }
             auto e = parse_entry(*text, name);
-            if (!e) return std::move(e).error();
+            if (!e) {
+                if (!first_error) first_error = std::move(e).error();
+                continue;
+            }
             if (e->uid_recorded) uids.emplace_back(e->uid, e->name);
             if (problems) {
                 if (auto p = identity_problem(c, *e); !p.empty()) {
@@ -253,6 +264,11 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
             }
             users.push_back(std::move(u));
         }
+    }
+    if (first_error) {
+        std::sort(uids.begin(), uids.end());
+        (void)atomic_write(c.registry_dir + "/.uids", uid_index_text(uids), 0600);
+        return std::move(*first_error);
     }
     std::vector<NssGroup> groups;
     groups.push_back(NssGroup{c.vendor_group, c.vendor_gid, {}});

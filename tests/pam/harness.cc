@@ -224,7 +224,7 @@ void build_tree(const Env& e, const std::string& probe) {
     // One service per way a configuration file can become unusable
     // (test_broken_config_*): each names its own file, made by the test.
     for (const char* k :
-         {"symlink", "bom", "fifo", "dir", "big", "insecure", "missing", "eio", "gid"})
+         {"symlink", "bom", "fifo", "dir", "big", "insecure", "missing", "eio", "gid", "salvage"})
         put_file(s + "pvt_cfg_" + k,
                  service_text(e.module, probe, e.root + "/cfg_" + k + ".conf", ""), 0644);
     put_file(s + kSvcPrivAd, service_text(e.module, probe, e.root + "/privad.conf", ""), 0644);

@@ -548,6 +548,12 @@ void test_alias_of_existing_account(void**) {
     // Also without the uid index (rebuilt from the entries).
     ::unlink((env().registry + "/.uids").c_str());
     expect_denied_both(kSvc, kExtAlias, Source(), "uid_mismatch");
+    // An index nobody may trust (writable by others) is rebuilt, not read
+    // as "no uid registered".
+    vendorctl({"reindex"});
+    assert_int_equal(::chmod((env().registry + "/.uids").c_str(), 0666), 0);
+    expect_denied_both(kSvc, kExtAlias, Source(), "uid_mismatch");
+    ::unlink((env().registry + "/.uids").c_str());
     // explain says the same.
     auto r = vendorctl({"explain", "PVT_EXT1", "--from", kGoodIp});
     assert_int_equal(r.status, 1);
@@ -638,6 +644,50 @@ void test_vendor_group_unresolvable(void**) {
     for (const char* u : {"root", "nobody"}) {
         Pam p("pvt_cfg_gid", u);
         assert_rc(p.acct(), kIgnored);
+    }
+}
+
+// A group source that fails silently inside getgrouplist (glibc skips it
+// and reports success): the vendor group's own member list still names the
+// member, who stays a vendor without an entry.
+void test_vendor_group_member_list(void**) {
+    if (!env().have_fault || !env().have_member_user) {
+        skip();
+        return;
+    }
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, kMemberUser);
+        fault_arm("getgrouplist", 0, -1, EDOM);
+        int rc = p.acct();
+        long hits = fault_hits();
+        fault_disarm();
+        assert_true(hits > 0);
+        assert_rc(rc, PAM_PERM_DENIED);
+    }
+    expect_events(m, kMemberUser, {{"account", "denied", "no_entry"}});
+}
+
+// A file the parser refuses names a privileged group as vendor_group: the
+// salvage of that file must not deny the administrators (only registry
+// entries make vendors from a salvaged file).
+void test_salvage_never_denies_admins(void**) {
+    if (!env().have_ext_users) {
+        skip();
+        return;
+    }
+    std::string conf = read_file(env().cfg);
+    std::string key = std::string("vendor_group = ") + kVendorGroup;
+    auto at = conf.find(key);
+    assert_true(at != std::string::npos);
+    conf.replace(at, key.size(), "vendor_group = " + env().priv_group);
+    write_file(env().root + "/cfg_salvage.conf", conf + "frobnicate = 1\n", 0644);
+    for (const char* u : {kPrivUser2, "root"}) {
+        std::size_t m = audit_mark();
+        Pam p("pvt_cfg_salvage", u);
+        assert_rc(p.auth(), kIgnored);
+        assert_rc(p.acct(), kIgnored);
+        expect_no_events(m);
     }
 }
 
@@ -1870,6 +1920,8 @@ int run_all() {
         cmocka_unit_test_teardown(test_broken_config_denies_vendors, teardown_ext),
         cmocka_unit_test_teardown(test_reindex_refuses_collisions, teardown_ext),
         cmocka_unit_test(test_vendor_group_unresolvable),
+        cmocka_unit_test(test_vendor_group_member_list),
+        cmocka_unit_test(test_salvage_never_denies_admins),
         cmocka_unit_test_teardown(test_lookup_faults_never_free_a_vendor, teardown_fault),
         cmocka_unit_test(test_lockout),
         cmocka_unit_test(test_otp_required),

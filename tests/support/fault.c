@@ -8,7 +8,9 @@
  *   pvt_fault_arm("getpwnam_r", skip, count, err);
  *
  * lets `skip` calls of that function through, then fails the next `count`
- * (-1: every later call, "sticky") with `err`; pvt_fault_disarm() stops all
+ * (-1: every later call, "sticky") with `err` (for getgrouplist, EDOM means
+ * "succeed, but with the primary group only": a source that failed silently);
+ * pvt_fault_disarm() stops all
  * and pvt_fault_hits() says how many calls were failed. Interposed calls:
  * the NSS lookups (getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r,
  * getgrouplist) and the file calls the module makes (fstatat, openat).
@@ -173,6 +175,17 @@ PVT_EXPORT int getgrgid_r(gid_t gid, struct group* gr, char* buf, size_t len,
 PVT_EXPORT int getgrouplist(const char* user, gid_t group, gid_t* groups, int* ngroups) {
     static int (*next)(const char*, gid_t, gid_t*, int*);
     int err = should_fail(F_GETGROUPLIST);
+    if (err == EDOM) {
+        /* A source whose initgroups failed: glibc skips it and reports
+         * success with what the others gave (here: the primary group). */
+        if (*ngroups < 1) {
+            *ngroups = 1;
+            return -1;
+        }
+        groups[0] = group;
+        *ngroups = 1;
+        return 1;
+    }
     if (err) {
         errno = err;
         return -1;

@@ -220,6 +220,25 @@ void unusable_config_asks_known_sources(void**) {
     check("symbolic link");
 }
 
+// The default configuration file deleted after vendorctl saw it: its
+// vendors are not freed (CONF.known says the file existed).
+void missing_default_config_with_known(void**) {
+    TmpDir t;
+    Config c = config_in(t);
+    unit::make_dir(c.registry_dir);
+    unit::write_file(c.registry_dir + "/" + kGhost + ".json", entry_json(kGhost));
+    std::string conf = t / "pam_vendor.conf";
+    // Without CONF.known an absent default file is the built-in defaults.
+    Identification none = identify_user(conf, false, kGhost);
+    assert_true(none.config_problem.empty());
+    assert_int_equal(none.id.kind, Identity::not_vendor);
+    assert_ok(remember_config(conf, c));
+    Identification w = identify_user(conf, false, kGhost);
+    assert_false(w.config_problem.empty());
+    assert_int_equal(w.id.kind, Identity::vendor);
+    assert_int_equal(identify_user(conf, false, "root").id.kind, Identity::not_vendor);
+}
+
 }  // namespace
 
 int main() {
@@ -232,6 +251,7 @@ int main() {
         cmocka_unit_test(privileged_root_and_ghost),
         cmocka_unit_test(known_list_round_trip),
         cmocka_unit_test(unusable_config_asks_known_sources),
+        cmocka_unit_test(missing_default_config_with_known),
     };
     return RUN_GROUP("identity", tests);
 }
