@@ -289,4 +289,39 @@ Verdict decide(Phase p, const Entry& e, const Facts& f) {
     return Verdict{true, Reason::ok, "", 0};
 }
 
+Verdict decide_after_code(const Entry& e, Facts f) {
+    f.otp_done = true;
+    f.failures = Failures{};
+    f.via_pam_auth = true;
+    return decide(Phase::auth, e, f);
+}
+
+std::vector<Step> pam_login(const Entry& e, const Facts& f, bool pam_auth, bool code_accepted) {
+    std::vector<Step> out;
+    bool code_met = false;
+    if (pam_auth) {
+        Facts fa = f;
+        fa.via_pam_auth = true;
+        fa.otp_done = false;
+        Step s{Phase::auth, decide(Phase::auth, e, fa), Next::deny};
+        s.next = next_step(Phase::auth, s.verdict);
+        if (s.next == Next::ask_code && code_accepted) {
+            s.verdict = decide_after_code(e, fa);
+            s.next = next_step(Phase::auth, s.verdict);
+            code_met = s.next == Next::allow;
+        }
+        out.push_back(std::move(s));
+    }
+    Facts fc = f;
+    fc.via_pam_auth = pam_auth;
+    fc.otp_done = code_met;
+    Step acct{Phase::account, decide(Phase::account, e, fc), Next::deny};
+    acct.next = next_step(Phase::account, acct.verdict);
+    out.push_back(std::move(acct));
+    Step sess{Phase::session, decide(Phase::session, e, f), Next::deny};
+    sess.next = next_step(Phase::session, sess.verdict);
+    out.push_back(std::move(sess));
+    return out;
+}
+
 }  // namespace vendor::core

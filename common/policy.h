@@ -121,6 +121,21 @@ Next next_step(Phase p, const Verdict& v) noexcept;
 //   keys           pinned keys (no_pinned_key), a source block, grant, hours;
 //                  sshd itself enforces the source (from="...") and PAM the rest
 Verdict decide(Phase p, const Entry& e, const Facts& f);
+// The auth phase again once the code typed at the prompt was accepted: the
+// code gate is met and the failure count it reset is zero.
+Verdict decide_after_code(const Entry& e, Facts f);
+
+// PAM's side of one login, phase by phase, as pam_vendor.so runs it: auth
+// when keyboard-interactive is part of the login (pam_auth), account (the
+// code gate met only by a code auth accepted in this login), session.
+// `vendorctl explain` prints these; the module makes the same calls.
+struct Step {
+    Phase phase = Phase::account;
+    Verdict verdict;
+    Next next = Next::deny;
+};
+std::vector<Step> pam_login(const Entry& e, const Facts& f, bool pam_auth, bool code_accepted);
+
 // The account phase (kept for the callers that ask only that one).
 inline Verdict decide(const Entry& e, const Facts& f) { return decide(Phase::account, e, f); }
 

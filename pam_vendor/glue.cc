@@ -15,6 +15,7 @@
 #include "conversation.h"
 #include "engine.h"
 #include "files.h"
+#include "pam_codes.h"
 #include "policy.h"
 #include "registry.h"
 #include "session_record.h"
@@ -271,11 +272,10 @@ int do_auth(Ctx& c, const Identity& id, Conversation& conv) {
     // Re-decide with the code accepted (and the failure count it reset):
     // the verdict logged is the one the policy gives, not an assumption.
     // The facts gathered before the prompt are reused, with the clock moved.
-    facts.facts.otp_done = true;
-    facts.facts.failures = Failures{};
     facts.facts.now = now_s();
-    v = decide(core::Phase::auth, *id.entry, facts.facts);
-    if (next_step(core::Phase::auth, v) != Next::allow) return deny(c, &id, v.reason, v.detail);
+    v = decide_after_code(*id.entry, facts.facts);
+    if (pam_code(core::Phase::auth, next_step(core::Phase::auth, v)) != PAM_SUCCESS)
+        return deny(c, &id, v.reason, v.detail);
     // Mark this handle: the account phase of the same PAM transaction
     // accepts the code gate only through this data, which no user can set.
     char* mark = strdup(c.user.c_str());
@@ -318,7 +318,8 @@ int do_account(Ctx& c, const Identity& id) {
     if (int rc = check(c, id, *store, core::Phase::account, otp_done_in_handle(c), via_auth, &v);
         rc != PAM_SUCCESS)
         return rc;
-    if (next_step(core::Phase::account, v) != Next::allow) return deny(c, &id, v.reason, v.detail);
+    if (pam_code(core::Phase::account, next_step(core::Phase::account, v)) != PAM_SUCCESS)
+        return deny(c, &id, v.reason, v.detail);
     Event e = c.base("account", &id);
     e.result = "ok";
     e.reason = "ok";
@@ -344,7 +345,8 @@ int do_open_session(Ctx& c, const Identity& id) {
         f.grant = std::move(*g);
     }
     Verdict v = decide(core::Phase::session, *id.entry, f);
-    if (next_step(core::Phase::session, v) != Next::allow) return deny(c, &id, v.reason, v.detail);
+    if (pam_code(core::Phase::session, next_step(core::Phase::session, v)) != PAM_SUCCESS)
+        return deny(c, &id, v.reason, v.detail);
     if (v.runtime_max_s > 0) {
         std::string secs = std::to_string(v.runtime_max_s);
         char* val = strdup(secs.c_str());
