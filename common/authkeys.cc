@@ -92,41 +92,43 @@ Result<PublicView> read_authkeys(const Config& c, const std::string& name) {
     return v;
 }
 
+Verdict key_view_verdict(const Config& c, const PublicView& v, std::int64_t now) {
+    // The view as an entry and its facts, then the one decision (keys phase).
+    Entry e;
+    e.name = v.name;
+    e.access = v.access;
+    e.keys = v.keys;
+    for (const auto& f : v.from) {
+        auto cidr = parse_cidr(f);
+        if (!cidr)
+            return Verdict{false, Reason::state_error, "public view: bad block in 'from'", 0};
+        e.from.push_back(*cidr);
+    }
+    Facts f;
+    f.now = now;
+    if (v.grant_not_after != 0)
+        f.grant = Grant{v.name, v.grant_not_before, v.grant_not_after, "", "", ""};
+    TimeZone zone = TimeZone::utc();
+    if (v.access & kAccessHours) {
+        auto s = parse_schedule(v.hours);
+        if (!s) return Verdict{false, Reason::state_error, "public view: " + s.error().detail, 0};
+        e.hours = std::move(*s);
+        // Hours are judged in the configured zone, as the module does; a zone
+        // that cannot be read is a configuration error, never "outside hours".
+        auto z = load_zone(c);
+        if (!z) return Verdict{false, Reason::config_error, z.error().detail, 0};
+        zone = std::move(*z);
+        f.tz = &zone;
+    }
+    return decide(Phase::keys, e, f);
+}
+
 std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v,
                                                std::int64_t now, std::string* why) {
     std::vector<std::string> out;
-    std::string dummy;
-    std::string& reason = why ? *why : dummy;
-    reason.clear();
-    if (v.keys.empty()) {
-        reason = "no_pinned_key";
-        return out;
-    }
-    if (v.from.empty()) {
-        reason = "source_not_allowed";
-        return out;
-    }
-    if (v.access & kAccessGrant) {
-        if (now < v.grant_not_before || v.grant_not_after == 0) {
-            reason = "not_activated";
-            return out;
-        }
-        if (now >= v.grant_not_after) {
-            reason = "grant_expired";
-            return out;
-        }
-    }
-    if (v.access & kAccessHours) {
-        reason = "outside_hours";
-        auto s = parse_schedule(v.hours);
-        if (!s) return out;
-        // Hours are judged in the configured zone, as the module does.
-        auto z = load_zone(c);
-        if (!z) return out;
-        auto lt = to_local(*z, now);
-        if (!s->contains(lt.weekday_mon0, lt.minute_of_day)) return out;
-        reason.clear();
-    }
+    Verdict verdict = key_view_verdict(c, v, now);
+    if (why) *why = verdict.allow ? "" : reason_name(verdict.reason);
+    if (!verdict.allow) return out;
     std::string opts = "from=\"";
     for (std::size_t i = 0; i < v.from.size(); ++i) {
         // sshd's from= takes address/masklen patterns; validate again.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config.h"
+#include "policy.h"
 #include "registry.h"
 #include "result.h"
 #include "schedule.h"
@@ -32,9 +33,13 @@ Status publish_authkeys(const Config& c, const std::string& name, const Entry* e
                         const std::optional<Grant>& g);
 Result<PublicView> read_authkeys(const Config& c, const std::string& name);
 
-// The authorized_keys lines sshd gets for this account now; empty when no
-// gate could open (grant-only without a current grant, outside hours), and
-// then `why` names the reason (the policy's reason names).
+// The key view's decision: decide(Phase::keys) on the view (no_pinned_key,
+// source_not_allowed, not_activated, grant_expired, outside_hours;
+// config_error when the zone cannot be read, state_error for a damaged view).
+Verdict key_view_verdict(const Config& c, const PublicView& v, std::int64_t now);
+
+// The authorized_keys lines sshd gets for this account now; empty when the
+// key view's verdict denies, and then `why` names its reason.
 std::vector<std::string> authorized_keys_lines(const Config& c, const PublicView& v,
                                                std::int64_t now, std::string* why = nullptr);
 

@@ -31,6 +31,8 @@ constexpr ReasonInfo kReasons[] = {
      "sshd accepted a public key that is not pinned in the entry"},
     {Reason::key_required, "key_required",
      "the account has pinned keys but PAM auth ran without a public key first"},
+    {Reason::no_pinned_key, "no_pinned_key",
+     "key view: the account has no pinned key, sshd gets none"},
     {Reason::no_auth_factor, "no_auth_factor",
      "PAM auth asked of an account without a code gate (keys only)"},
     {Reason::name_not_canonical, "name_not_canonical",
@@ -182,8 +184,79 @@ bool key_pinned(const Entry& e, std::string_view type_and_blob) {
     return false;
 }
 
-Verdict decide(const Entry& e, const Facts& f) {
-    auto deny = [](Reason r, std::string d) { return Verdict{false, r, std::move(d)}; };
+const char* phase_name(Phase p) noexcept {
+    switch (p) {
+    case Phase::auth: return "auth";
+    case Phase::account: return "account";
+    case Phase::session: return "session";
+    case Phase::keys: return "keys";
+    }
+    return "account";
+}
+
+Next next_step(Phase p, const Verdict& v) noexcept {
+    if (v.allow) return Next::allow;
+    if (p == Phase::auth && v.reason == Reason::otp_required) return Next::ask_code;
+    return Next::deny;
+}
+
+namespace {
+
+Verdict deny(Reason r, std::string d) { return Verdict{false, r, std::move(d), 0}; }
+
+// 3a. The grant: the activation must have begun and not ended.
+std::optional<Verdict> grant_gate(const Entry& e, const Facts& f) {
+    if (!(e.access & kAccessGrant)) return std::nullopt;
+    if (!f.grant || f.now < f.grant->not_before)
+        return deny(Reason::not_activated, "no current activation");
+    if (f.now >= f.grant->not_after)
+        return deny(Reason::grant_expired,
+                    "activation ended " + format_duration(f.now - f.grant->not_after) + " ago");
+    return std::nullopt;
+}
+
+// 3b. The hours, in the configured zone. No zone is a configuration that
+// could not be used, never "outside hours" (a damaged zone file must not read
+// as a schedule).
+std::optional<Verdict> hours_gate(const Entry& e, const Facts& f) {
+    if (!(e.access & kAccessHours)) return std::nullopt;
+    if (!f.tz) return deny(Reason::config_error, "no time zone to judge the hours in");
+    if (!e.hours) return deny(Reason::outside_hours, "no schedule");
+    auto lt = to_local(*f.tz, f.now);
+    if (!e.hours->contains(lt.weekday_mon0, lt.minute_of_day))
+        return deny(Reason::outside_hours,
+                    "outside '" + escape(e.hours->text, 80) + "' (" + f.tz->name() + ")");
+    return std::nullopt;
+}
+
+Verdict decide_session(const Entry& e, const Facts& f) {
+    if (auto v = grant_gate(e, f)) return *v;
+    Verdict ok{true, Reason::ok, "", 0};
+    // Bound the session by the grant: pam_systemd (stacked after us) has the
+    // user's scope stopped when the activation ends.
+    if ((e.access & kAccessGrant) && f.grant) {
+        ok.runtime_max_s = f.grant->not_after - f.now;
+        ok.detail = "ends with the activation in " + std::to_string(ok.runtime_max_s) + "s";
+    }
+    return ok;
+}
+
+// sshd asks for the keys before any PAM phase and gives no client address:
+// the view prints from="..." for sshd to enforce, and PAM checks the source,
+// host, privilege and code afterwards.
+Verdict decide_keys(const Entry& e, const Facts& f) {
+    if (e.keys.empty()) return deny(Reason::no_pinned_key, "no pinned key");
+    if (e.from.empty()) return deny(Reason::source_not_allowed, "no source block in 'from'");
+    if (auto v = grant_gate(e, f)) return *v;
+    if (auto v = hours_gate(e, f)) return *v;
+    return Verdict{true, Reason::ok, "", 0};
+}
+
+}  // namespace
+
+Verdict decide(Phase p, const Entry& e, const Facts& f) {
+    if (p == Phase::session) return decide_session(e, f);
+    if (p == Phase::keys) return decide_keys(e, f);
     // 1. Source
     switch (f.source.kind) {
     case Source::unknown:
@@ -211,23 +284,11 @@ Verdict decide(const Entry& e, const Facts& f) {
         if (!key_pinned(e, k))
             return deny(Reason::key_not_pinned,
                         "public key " + escape(k.substr(0, k.find(' ')), 40) + " is not pinned");
-    if (f.publickeys.empty() && !e.keys.empty() && f.via_pam_auth)
+    if (f.publickeys.empty() && !e.keys.empty() && (f.via_pam_auth || p == Phase::auth))
         return deny(Reason::key_required, "this account logs in with a pinned key first");
     // 3. Access gates
-    if (e.access & kAccessGrant) {
-        if (!f.grant || f.now < f.grant->not_before)
-            return deny(Reason::not_activated, "no current activation");
-        if (f.now >= f.grant->not_after)
-            return deny(Reason::grant_expired,
-                        "activation ended " + format_duration(f.now - f.grant->not_after) + " ago");
-    }
-    if (e.access & kAccessHours) {
-        if (!e.hours || !f.tz) return deny(Reason::outside_hours, "no schedule");
-        auto lt = to_local(*f.tz, f.now);
-        if (!e.hours->contains(lt.weekday_mon0, lt.minute_of_day))
-            return deny(Reason::outside_hours,
-                        "outside '" + escape(e.hours->text, 80) + "' (" + f.tz->name() + ")");
-    }
+    if (auto v = grant_gate(e, f)) return *v;
+    if (auto v = hours_gate(e, f)) return *v;
     // 4. Privilege guard
     if (f.privileged) {
         // uid 0 and system accounts are privileged by their uid, not a group.
@@ -247,8 +308,48 @@ Verdict decide(const Entry& e, const Facts& f) {
             return deny(Reason::locked_out, "code factor locked for " +
                                                 format_duration(f.failures.locked_until - f.now));
         if (!f.otp_done) return deny(Reason::otp_required, "a one-time code is required");
+    } else if (p == Phase::auth) {
+        // 6. All gates open and no code gate: this account authenticates with
+        // its key in sshd; PAM auth must not become a password-less way in.
+        return deny(Reason::no_auth_factor,
+                    "account has no code gate; it logs in with its SSH key (PAM auth refused)");
     }
-    return Verdict{true, Reason::ok, ""};
+    return Verdict{true, Reason::ok, "", 0};
+}
+
+Verdict decide_after_code(const Entry& e, Facts f) {
+    f.otp_done = true;
+    f.failures = Failures{};
+    f.via_pam_auth = true;
+    return decide(Phase::auth, e, f);
+}
+
+std::vector<Step> pam_login(const Entry& e, const Facts& f, bool pam_auth, bool code_accepted) {
+    std::vector<Step> out;
+    bool code_met = false;
+    if (pam_auth) {
+        Facts fa = f;
+        fa.via_pam_auth = true;
+        fa.otp_done = false;
+        Step s{Phase::auth, decide(Phase::auth, e, fa), Next::deny};
+        s.next = next_step(Phase::auth, s.verdict);
+        if (s.next == Next::ask_code && code_accepted) {
+            s.verdict = decide_after_code(e, fa);
+            s.next = next_step(Phase::auth, s.verdict);
+            code_met = s.next == Next::allow;
+        }
+        out.push_back(std::move(s));
+    }
+    Facts fc = f;
+    fc.via_pam_auth = pam_auth;
+    fc.otp_done = code_met;
+    Step acct{Phase::account, decide(Phase::account, e, fc), Next::deny};
+    acct.next = next_step(Phase::account, acct.verdict);
+    out.push_back(std::move(acct));
+    Step sess{Phase::session, decide(Phase::session, e, f), Next::deny};
+    sess.next = next_step(Phase::session, sess.verdict);
+    out.push_back(std::move(sess));
+    return out;
 }
 
 }  // namespace vendor::core

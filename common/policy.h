@@ -1,5 +1,6 @@
-// The policy decision: one pure function used by the auth and account
-// phases of pam_vendor.so and by `vendorctl explain`. Same facts, same
+// The policy decision: one pure function used by every phase of
+// pam_vendor.so (auth, account, session), by sshd's key view (vendorctl
+// authorized-keys) and by `vendorctl explain`. Same phase and facts, same
 // verdict, same reason string (pam_vendor(8) lists them).
 #pragma once
 
@@ -31,6 +32,7 @@ enum class Reason {
     otp_failed,
     key_not_pinned,      // sshd accepted a public key that is not pinned in the entry
     key_required,        // PAM auth without a prior public key, for an account with pinned keys
+    no_pinned_key,       // key view: the account has no pinned key, sshd gets none
     no_auth_factor,      // auth asked of an account with no code gate: keys only
     name_not_canonical,  // the typed name is an alias or case variant of a vendor account
     uid_mismatch,        // entry, uid index and NSS disagree on the account's uid
@@ -99,12 +101,50 @@ Result<AuthInfo> parse_auth_info(const char* info);
 // Is "TYPE BASE64" one of the entry's pinned keys?
 bool key_pinned(const Entry& e, std::string_view type_and_blob);
 
+// Which decision is asked. auth: PAM auth (keyboard-interactive); account:
+// PAM account; session: PAM open_session; keys: sshd's AuthorizedKeysCommand
+// (vendorctl authorized-keys), before any PAM phase.
+enum class Phase { auth, account, session, keys };
+const char* phase_name(Phase p) noexcept;
+
 struct Verdict {
     bool allow = false;
     Reason reason = Reason::internal_error;
     std::string detail;  // for the log line
+    // session: the session ends with the activation, in this many seconds
+    // (0: no bound). pam_systemd reads it as systemd.runtime_max_sec.
+    std::int64_t runtime_max_s = 0;
 };
 
-Verdict decide(const Entry& e, const Facts& f);
+// What the caller does with a verdict: auth asks for the code when the code
+// is all that is missing (otp_required); every other denial is final.
+enum class Next { allow, ask_code, deny };
+Next next_step(Phase p, const Verdict& v) noexcept;
+
+// The gates of each phase (pam_vendor(8), DECISION):
+//   auth, account  source, host, pinned keys, grant, hours, privilege,
+//                  lockout, code; auth also refuses an account without a
+//                  code gate (no_auth_factor: it logs in with its key only)
+//   session        grant (runtime_max_s is its end)
+//   keys           pinned keys (no_pinned_key), a source block, grant, hours;
+//                  sshd itself enforces the source (from="...") and PAM the rest
+Verdict decide(Phase p, const Entry& e, const Facts& f);
+// The auth phase again once the code typed at the prompt was accepted: the
+// code gate is met and the failure count it reset is zero.
+Verdict decide_after_code(const Entry& e, Facts f);
+
+// PAM's side of one login, phase by phase, as pam_vendor.so runs it: auth
+// when keyboard-interactive is part of the login (pam_auth), account (the
+// code gate met only by a code auth accepted in this login), session.
+// `vendorctl explain` prints these; the module makes the same calls.
+struct Step {
+    Phase phase = Phase::account;
+    Verdict verdict;
+    Next next = Next::deny;
+};
+std::vector<Step> pam_login(const Entry& e, const Facts& f, bool pam_auth, bool code_accepted);
+
+// The account phase (kept for the callers that ask only that one).
+inline Verdict decide(const Entry& e, const Facts& f) { return decide(Phase::account, e, f); }
 
 }  // namespace vendor::core

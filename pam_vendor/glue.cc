@@ -12,8 +12,10 @@
 
 #include "audit.h"
 #include "config.h"
+#include "conversation.h"
 #include "engine.h"
 #include "files.h"
+#include "pam_codes.h"
 #include "policy.h"
 #include "registry.h"
 #include "session_record.h"
@@ -177,9 +179,43 @@ std::string new_session_id() {
     return to_hex(r, sizeof r);
 }
 
-// The gates for auth and account. Returns PAM_SUCCESS or a denial (logged).
-int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_auth, Verdict* out,
-          Gathered* keep = nullptr) {
+// The PAM conversation behind the core's interface.
+class PamConversation final : public Conversation {
+  public:
+    explicit PamConversation(pam_handle_t* pamh) : pamh_(pamh) {}
+    Result<SecretString> prompt(bool echo_off, std::string_view text) override {
+        char* resp = nullptr;
+        std::string t(text);
+        int rc = pam_prompt(pamh_, echo_off ? PAM_PROMPT_ECHO_OFF : PAM_PROMPT_ECHO_ON, &resp, "%s",
+                            t.c_str());
+        if (rc != PAM_SUCCESS || resp == nullptr) {
+            if (resp) {
+                sodium_memzero(resp, std::strlen(resp));
+                std::free(resp);
+            }
+            return make_error(Code::io, "conversation failed");
+        }
+        SecretString out(std::string(resp, strnlen(resp, 4096)));
+        sodium_memzero(resp, std::strlen(resp));
+        std::free(resp);
+        return out;
+    }
+    void info(std::string_view text) override { say(PAM_TEXT_INFO, text); }
+    void error(std::string_view text) override { say(PAM_ERROR_MSG, text); }
+
+  private:
+    void say(int style, std::string_view text) {
+        std::string t(text);
+        (void)pam_prompt(pamh_, style, nullptr, "%s", t.c_str());
+    }
+    pam_handle_t* pamh_;
+};
+
+// The facts of auth and account (PAM items, store, NSS), then the decision.
+// Returns PAM_SUCCESS with the verdict in *out, or a denial (logged) when a
+// fact could not be read.
+int check(Ctx& c, const Identity& id, Store& store, core::Phase phase, bool otp_done,
+          bool via_pam_auth, Verdict* out, Gathered* keep = nullptr) {
     const Entry& e = *id.entry;
     auto g = gather(c.cfg, store, e, c.user, now_s(), c.cache);
     if (g.error) return deny(c, &id, *g.error, g.detail);
@@ -189,12 +225,12 @@ int check(Ctx& c, const Identity& id, Store& store, bool otp_done, bool via_pam_
     if (!ai) return deny(c, &id, Reason::auth_info_invalid, ai.error().detail);
     g.facts.publickeys = std::move(ai->publickeys);
     g.facts.via_pam_auth = via_pam_auth;
-    *out = decide(e, g.facts);
+    *out = decide(phase, e, g.facts);
     if (keep) *keep = std::move(g);
     return PAM_SUCCESS;
 }
 
-int do_auth(Ctx& c, const Identity& id) {
+int do_auth(Ctx& c, const Identity& id, Conversation& conv) {
     // Remember that PAM auth is part of this login: the account phase then
     // requires the pinned key to have come first (key_required).
     if (pam_set_data(c.pamh, kAuthRanData, const_cast<char*>(kAuthRanData), nullptr) != PAM_SUCCESS)
@@ -202,28 +238,16 @@ int do_auth(Ctx& c, const Identity& id) {
     auto store = make_local_store(c.cfg);
     Verdict v;
     Gathered facts;
-    if (int rc = check(c, id, *store, false, true, &v, &facts); rc != PAM_SUCCESS) return rc;
-    if (!v.allow && v.reason != Reason::otp_required) return deny(c, &id, v.reason, v.detail);
-    if (v.allow) {
-        // All gates open and no code gate: this account authenticates with its
-        // key in sshd; PAM auth must not become a password-less way in.
-        return deny(c, &id, Reason::no_auth_factor,
-                    "account has no code gate; it logs in with its SSH key (PAM auth refused)");
-    }
-    char* resp = nullptr;
-    int rc = pam_prompt(c.pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", "One-time code: ");
-    if (rc != PAM_SUCCESS || resp == nullptr) {
-        if (resp) {
-            sodium_memzero(resp, std::strlen(resp));
-            std::free(resp);
-        }
-        return deny(c, &id, Reason::conversation_error, "no answer to the code prompt");
-    }
-    std::string input(resp, strnlen(resp, 128));
-    sodium_memzero(resp, std::strlen(resp));
-    std::free(resp);
-    auto cv = store->consume(c.user, input, now_s());
-    sodium_memzero(input.data(), input.size());
+    if (int rc = check(c, id, *store, core::Phase::auth, false, true, &v, &facts);
+        rc != PAM_SUCCESS)
+        return rc;
+    // The decision refuses an account without a code gate (no_auth_factor)
+    // and asks for the code when it is all that is missing.
+    if (next_step(core::Phase::auth, v) != Next::ask_code) return deny(c, &id, v.reason, v.detail);
+    auto answer = ask_code(conv);
+    if (!answer) return deny(c, &id, Reason::conversation_error, answer.error().detail);
+    auto cv = store->consume(c.user, answer->str(), now_s());
+    answer = SecretString();
     if (!cv) return deny(c, &id, Reason::state_error, cv.error().detail);
     switch (cv->outcome) {
     case CodeOutcome::locked:
@@ -248,11 +272,10 @@ int do_auth(Ctx& c, const Identity& id) {
     // Re-decide with the code accepted (and the failure count it reset):
     // the verdict logged is the one the policy gives, not an assumption.
     // The facts gathered before the prompt are reused, with the clock moved.
-    facts.facts.otp_done = true;
-    facts.facts.failures = Failures{};
     facts.facts.now = now_s();
-    v = decide(*id.entry, facts.facts);
-    if (!v.allow) return deny(c, &id, v.reason, v.detail);
+    v = decide_after_code(*id.entry, facts.facts);
+    if (pam_code(core::Phase::auth, next_step(core::Phase::auth, v)) != PAM_SUCCESS)
+        return deny(c, &id, v.reason, v.detail);
     // Mark this handle: the account phase of the same PAM transaction
     // accepts the code gate only through this data, which no user can set.
     char* mark = strdup(c.user.c_str());
@@ -292,9 +315,11 @@ int do_account(Ctx& c, const Identity& id) {
     Verdict v;
     const void* ran = nullptr;
     bool via_auth = pam_get_data(c.pamh, kAuthRanData, &ran) == PAM_SUCCESS && ran;
-    if (int rc = check(c, id, *store, otp_done_in_handle(c), via_auth, &v); rc != PAM_SUCCESS)
+    if (int rc = check(c, id, *store, core::Phase::account, otp_done_in_handle(c), via_auth, &v);
+        rc != PAM_SUCCESS)
         return rc;
-    if (!v.allow) return deny(c, &id, v.reason, v.detail);
+    if (pam_code(core::Phase::account, next_step(core::Phase::account, v)) != PAM_SUCCESS)
+        return deny(c, &id, v.reason, v.detail);
     Event e = c.base("account", &id);
     e.result = "ok";
     e.reason = "ok";
@@ -309,23 +334,28 @@ int do_open_session(Ctx& c, const Identity& id) {
     Event e = c.base("session_open", &id);
     e.session = sid;
     e.result = "ok";
-    // Bound the session by the grant: pam_systemd (stacked after us) reads
-    // this and has the user's scope stopped when the activation ends.
+    // The session's facts are the grant and the clock; the decision bounds
+    // the session by the grant (runtime_max_s), for pam_systemd stacked after
+    // us to stop the user's scope when the activation ends.
+    Facts f;
+    f.now = start / 1000;
     if (id.entry->access & kAccessGrant) {
         auto g = store->grant(c.user);
         if (!g) return deny(c, &id, Reason::state_error, g.error().detail);
-        std::int64_t now = start / 1000;
-        if (!*g || (*g)->not_after <= now)
-            return deny(c, &id, (*g) ? Reason::grant_expired : Reason::not_activated,
-                        "no current activation");
-        std::string secs = std::to_string((*g)->not_after - now);
-        char* v = strdup(secs.c_str());
-        if (!v) return PAM_BUF_ERR;
-        if (pam_set_data(c.pamh, "systemd.runtime_max_sec", v, free_data) != PAM_SUCCESS) {
-            std::free(v);
+        f.grant = std::move(*g);
+    }
+    Verdict v = decide(core::Phase::session, *id.entry, f);
+    if (pam_code(core::Phase::session, next_step(core::Phase::session, v)) != PAM_SUCCESS)
+        return deny(c, &id, v.reason, v.detail);
+    if (v.runtime_max_s > 0) {
+        std::string secs = std::to_string(v.runtime_max_s);
+        char* val = strdup(secs.c_str());
+        if (!val) return PAM_BUF_ERR;
+        if (pam_set_data(c.pamh, "systemd.runtime_max_sec", val, free_data) != PAM_SUCCESS) {
+            std::free(val);
             return deny(c, &id, Reason::internal_error, "pam_set_data failed");
         }
-        e.detail = "ends with the activation in " + secs + "s";
+        e.detail = v.detail;
     }
     auto* sd = static_cast<SessionData*>(std::calloc(1, sizeof(SessionData)));
     if (!sd) return PAM_BUF_ERR;
@@ -423,7 +453,10 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
     if (id.kind == Identity::vendor_error) return deny(c, &id, id.error_reason, id.detail);
 
     switch (phase) {
-    case Phase::auth: return do_auth(c, id);
+    case Phase::auth: {
+        PamConversation conv(pamh);
+        return do_auth(c, id, conv);
+    }
     case Phase::account: return do_account(c, id);
     case Phase::open_session: return do_open_session(c, id);
     case Phase::close_session: return do_close_session(c, id);

@@ -1,6 +1,7 @@
 // activate, deactivate, otp, totp, unlock, status, explain
 #include <cstdio>
 
+#include "authkeys.h"
 #include "ctl.h"
 #include "duration.h"
 #include "engine.h"
@@ -271,6 +272,39 @@ int cmd_status(Ctl& c) {
     return rc;
 }
 
+namespace {
+
+const char* next_word(Next n) {
+    switch (n) {
+    case Next::allow: return "allow";
+    case Next::ask_code: return "code";
+    case Next::deny: return "deny";
+    }
+    return "deny";
+}
+
+// The key view's verdict for NAME at `at`: the published view, read and
+// decided as `vendorctl authorized-keys` does.
+Verdict key_view_of(const Ctl& c, const std::string& name, std::int64_t at) {
+    auto v = read_authkeys(c.cfg, name);
+    if (!v) {
+        return Verdict{false, Reason::state_error,
+                       v.error().code == Code::not_found
+                           ? "no public view published (vendorctl rewrites it on every change)"
+                           : v.error().detail,
+                       0};
+    }
+    return key_view_verdict(c.cfg, *v, at);
+}
+
+Result<Phase> parse_phase(const std::string& s) {
+    for (Phase p : {Phase::auth, Phase::account, Phase::session, Phase::keys})
+        if (s == phase_name(p)) return p;
+    return make_error(Code::invalid, "--phase takes auth, account, session or keys");
+}
+
+}  // namespace
+
 int cmd_explain(Ctl& c) {
     std::string name = need_pos(c, 0, "account NAME");
     if (!c.args.has("--from")) throw UsageError{"explain needs --from IP (or --from local)"};
@@ -281,9 +315,36 @@ int cmd_explain(Ctl& c) {
         if (!t) throw UsageError{"--at takes an RFC 3339 time such as 2026-11-30T09:15:00+01:00"};
         at = *t;
     }
-    // The same identification, facts and decision as pam_vendor.so.
-    Identity id = identify(c.cfg, name);
-    Verdict v;
+    std::optional<Phase> only;
+    if (c.args.has("--phase")) {
+        auto p = parse_phase(c.args.get("--phase"));
+        if (!p) throw UsageError{p.error().detail};
+        only = *p;
+    }
+    // --key FILE: the public key sshd accepted (publickey) before PAM;
+    // --key none: no key (keyboard-interactive only); neither: the entry's
+    // first pinned key, if it has one (the usual login).
+    std::optional<std::string> key;
+    bool key_given = c.args.has("--key");
+    if (key_given && c.args.get("--key") != "none") {
+        auto text = read_input_file(c.args.get("--key"), 65536);
+        if (!text) return fail(text.error());
+        auto pk = parse_public_key(text->substr(0, text->find('\n')));
+        if (!pk) return fail("--key: " + pk.error().detail);
+        key = pk->type + " " + pk->blob_b64;
+    }
+    // The same identification, facts and decisions as pam_vendor.so (and,
+    // for the keys phase, as vendorctl authorized-keys). An unusable
+    // configuration is identified as the module does (identify_user).
+    Identity id;
+    std::string config_problem = c.config_problem;
+    if (!config_problem.empty()) {
+        Identification who = identify_user(c.config_path, c.explicit_config, name);
+        id = std::move(who.id);
+        config_problem = who.config_problem;
+    } else {
+        id = identify(c.cfg, name);
+    }
     if (id.kind == Identity::not_vendor) {
         if (c.json) {
             Json j = Json::object();
@@ -296,40 +357,118 @@ int cmd_explain(Ctl& c) {
         }
         return kExitOk;
     }
-    if (id.kind == Identity::vendor_error) {
-        v = Verdict{false, id.error_reason, id.detail};
+    std::vector<Step> steps;
+    std::vector<Step> steps_with_code;  // the same login with a valid code typed
+    auto all_phases = [&](Reason r, const std::string& d) {
+        for (Phase p : {Phase::keys, Phase::auth, Phase::account, Phase::session})
+            steps.push_back(Step{p, Verdict{false, r, d, 0}, Next::deny});
+        steps_with_code = steps;
+    };
+    if (!config_problem.empty()) {
+        all_phases(Reason::config_error, config_problem);
+    } else if (id.kind == Identity::vendor_error) {
+        all_phases(id.error_reason, id.detail);
     } else {
+        const Entry& e = *id.entry;
+        if (!key_given && !e.keys.empty()) {
+            std::string k = e.keys.front();
+            auto sp = k.find(' ');
+            key = k.substr(0, k.find(' ', sp + 1));
+        }
+        // sshd asks the key view for a publickey login; PAM auth runs when
+        // keyboard-interactive is part of the login: the entry takes a code,
+        // or there is no key.
+        bool pam_auth = (e.access & kAccessOtp) || !key;
         auto store = make_local_store(c.cfg);
-        auto g = gather(c.cfg, *store, *id.entry, name, at);
+        auto g = gather(c.cfg, *store, e, name, at);
+        if (key) steps.push_back(Step{Phase::keys, key_view_of(c, name, at), Next::deny});
         if (g.error) {
-            v = Verdict{false, *g.error, g.detail};
+            for (Phase p : {Phase::auth, Phase::account, Phase::session})
+                if (p != Phase::auth || pam_auth)
+                    steps.push_back(Step{p, Verdict{false, *g.error, g.detail, 0}, Next::deny});
+            steps_with_code = steps;
         } else {
             g.facts.source = from == "local" ? resolve_source(nullptr, nullptr)
                                              : resolve_source(nullptr, from.c_str());
-            g.facts.otp_done = c.args.has("--with-code");
-            v = decide(*id.entry, g.facts);
+            if (key) g.facts.publickeys = {*key};
+            // --phase auth asks for PAM auth even where the login has none.
+            bool run_auth = pam_auth || only == Phase::auth;
+            steps_with_code = steps;
+            for (auto& s : pam_login(e, g.facts, run_auth, c.args.has("--with-code")))
+                steps.push_back(std::move(s));
+            for (auto& s : pam_login(e, g.facts, run_auth, true))
+                steps_with_code.push_back(std::move(s));
+        }
+        for (auto& s : steps)
+            if (s.phase == Phase::keys) s.next = next_step(Phase::keys, s.verdict);
+        for (auto& s : steps_with_code)
+            if (s.phase == Phase::keys) s.next = next_step(Phase::keys, s.verdict);
+    }
+    if (only) {
+        auto keep = [&](std::vector<Step>& v) {
+            std::vector<Step> out;
+            for (auto& s : v)
+                if (s.phase == *only) out.push_back(std::move(s));
+            v = std::move(out);
+        };
+        keep(steps);
+        keep(steps_with_code);
+        if (steps.empty()) {
+            // The keys phase of a login without a key: the view is not asked.
+            if (*only != Phase::keys) return fail("internal: no such phase");
+            steps.push_back(Step{Phase::keys, key_view_of(c, name, at), Next::deny});
+            steps.back().next = next_step(Phase::keys, steps.back().verdict);
+            steps_with_code = steps;
         }
     }
-    bool code_would_do = v.reason == Reason::otp_required;
+    // The login's verdict: the first phase that does not let it through.
+    const Step* first = nullptr;
+    for (const auto& s : steps)
+        if (s.next != Next::allow && !first) first = &s;
+    bool allow = first == nullptr;
+    bool code_would_do = !allow && !c.args.has("--with-code");
+    for (const auto& s : steps_with_code)
+        if (s.next != Next::allow) code_would_do = false;
+    // A code changes nothing for an account without a code gate.
+    if (id.entry && !(id.entry->access & kAccessOtp)) code_would_do = false;
+    Verdict v = allow ? Verdict{true, Reason::ok, "", 0} : first->verdict;
     if (c.json) {
         Json j = Json::object();
-        j.set("account", name)
-            .set("vendor_account", true)
-            .set("verdict", v.allow ? "allow" : "deny");
+        j.set("account", name).set("vendor_account", true).set("verdict", allow ? "allow" : "deny");
         j.set("reason", reason_name(v.reason))
             .set("detail", v.detail)
             .set("at", format_rfc3339(at));
         if (code_would_do) j.set("allow_with_code", true);
+        Json phases = Json::array();
+        for (const auto& s : steps) {
+            Json p = Json::object();
+            p.set("phase", phase_name(s.phase))
+                .set("verdict", next_word(s.next))
+                .set("reason", reason_name(s.verdict.reason))
+                .set("detail", s.verdict.detail);
+            if (s.verdict.runtime_max_s > 0) p.set("runtime_max_s", s.verdict.runtime_max_s);
+            else p.set_null("runtime_max_s");
+            phases.push(std::move(p));
+        }
+        j.set("phases", std::move(phases));
         std::printf("%s\n", j.dump_pretty().c_str());
-    } else if (v.allow) {
-        std::printf("allow: %s from %s at %s\n", name.c_str(), escape(from, 64).c_str(),
-                    local_time(c, at, true).c_str());
     } else {
-        std::printf("deny: %s (%s)\n", reason_name(v.reason), v.detail.c_str());
-        if (code_would_do)
-            std::printf("with a valid one-time code (keyboard-interactive): allow\n");
+        for (const auto& s : steps) {
+            std::printf("  %-8s %-5s %s", phase_name(s.phase), next_word(s.next),
+                        reason_name(s.verdict.reason));
+            if (!s.verdict.detail.empty()) std::printf(" (%s)", s.verdict.detail.c_str());
+            std::printf("\n");
+        }
+        if (allow) {
+            std::printf("allow: %s from %s at %s\n", name.c_str(), escape(from, 64).c_str(),
+                        local_time(c, at, true).c_str());
+        } else {
+            std::printf("deny: %s (%s)\n", reason_name(v.reason), v.detail.c_str());
+            if (code_would_do)
+                std::printf("with a valid one-time code (keyboard-interactive): allow\n");
+        }
     }
-    return v.allow ? kExitOk : kExitRefused;
+    return allow ? kExitOk : kExitRefused;
 }
 
 // Every reason the module logs and explain predicts, with its meaning

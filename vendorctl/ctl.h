@@ -38,6 +38,11 @@ struct Ctl {
     bool json = false;
     Args args;
     std::string host;
+    // The configuration file as given, and why it cannot be used ("" when it
+    // can): only explain runs with an unusable one, as the module does.
+    std::string config_path;
+    bool explicit_config = false;
+    std::string config_problem;
 };
 
 // Usage error: message on stderr, exit 2.

@@ -80,9 +80,10 @@ const std::vector<Command>& commands() {
         {"explain",
          cmd_explain,
          true,
-         {"--from", "--at"},
+         {"--from", "--at", "--phase", "--key"},
          {"--with-code"},
-         "explain NAME --from IP|local [--at TIME] [--with-code]"},
+         "explain NAME --from IP|local [--at TIME] [--phase auth|account|session|keys] "
+         "[--key FILE|none] [--with-code]"},
         {"log",
          cmd_log,
          true,
@@ -189,13 +190,22 @@ int real_main(int argc, char** argv) {
         return fail("must be run as root (try: sudo vendorctl ...)");
     umask(077);
     if (sodium_init() < 0) return fail("libsodium failed to initialise");
+    c.config_path = config_path;
+    c.explicit_config = explicit_config;
     auto cfg = load_config(config_path, explicit_config);
+    // explain tells what the module does with an unusable configuration
+    // (vendors denied with config_error) instead of refusing to run.
+    if (!cfg && std::string(cmd->name) == "explain") {
+        c.config_problem = cfg.error().detail;
+        cfg = Config{};
+    }
     if (!cfg) return fail(cfg.error());
     c.cfg = std::move(*cfg);
     // What this configuration says about who is a vendor, kept beside it
     // for the module to use if the file ever becomes unusable (engine.h,
     // identify_user). Best effort: it only widens a fallback.
-    if (geteuid() == 0 && !c.cfg.path.empty()) (void)remember_config(config_path, c.cfg);
+    if (geteuid() == 0 && !c.cfg.path.empty() && c.config_problem.empty())
+        (void)remember_config(config_path, c.cfg);
     c.host = this_host(c.cfg);
     openlog("vendorctl", LOG_PID, LOG_AUTHPRIV);
     return cmd->fn(c);

@@ -609,6 +609,14 @@ void test_broken_config_denies_vendors(void**) {
             if (kind != "insecure" && u == std::string("pvt_corrupt")) continue;
             expect_denied_both(svc.c_str(), u, Source(), "config_error");
         }
+        // explain identifies as the module does: config_error, not a refusal to run.
+        auto ex = vendorctl_with(conf, {"explain", kExtUser2, "--from", kGoodIp});
+        if (ex.status != 1 || !contains(ex.out, "deny: config_error"))
+            fail_msg("explain with a %s configuration: %d %s %s", k, ex.status, ex.out.c_str(),
+                     ex.err.c_str());
+        ex = vendorctl_with(conf, {"explain", "nobody", "--from", kGoodIp});
+        if (ex.status != 0 || !contains(ex.out, "not a vendor account"))
+            fail_msg("explain nobody, %s configuration: %d %s", k, ex.status, ex.out.c_str());
         for (const char* u : {"root", "nobody"}) {
             std::size_t m = audit_mark();
             Pam p(svc.c_str(), u);
@@ -889,6 +897,24 @@ void test_key_pinned(void**) {
     expect_denied_both(kSvc, "key_ok",
                        with_key("ed25519.pub", "publickey " + key_of("ecdsa256.pub")),
                        "key_not_pinned");
+    // explain gives the module's verdict for the key sshd accepted.
+    auto r = vendorctl(
+        {"explain", "key_ok", "--from", kGoodIp, "--key", env().data + "/keys/ecdsa256.pub"});
+    assert_int_equal(r.status, 1);
+    if (!contains(r.out, "deny: key_not_pinned")) fail_msg("explain: %s", r.out.c_str());
+    r = vendorctl({"explain", "key_ok", "--from", kGoodIp, "--phase", "account", "--key",
+                   env().data + "/keys/ed25519.pub"});
+    if (r.status != 0 || !contains(r.out, "account  allow ok"))
+        fail_msg("explain: %d %s", r.status, r.out.c_str());
+    // No code gate: PAM auth is refused (no_auth_factor), as the module does.
+    r = vendorctl({"explain", "key_ok", "--from", kGoodIp, "--phase", "auth"});
+    if (r.status != 1 || !contains(r.out, "no_auth_factor"))
+        fail_msg("explain --phase auth: %d %s", r.status, r.out.c_str());
+    // The key view hands the key out; the session ends with the grant.
+    r = vendorctl({"explain", "key_ok", "--from", kGoodIp, "--json"});
+    if (r.status != 0 || !contains(r.out, "\"phase\": \"keys\"") ||
+        !contains(r.out, "\"runtime_max_s\": "))
+        fail_msg("explain --json: %d %s", r.status, r.out.c_str());
 }
 
 void test_key_required(void**) {
@@ -910,6 +936,21 @@ void test_key_required(void**) {
     }
     expect_events(m, "key_req",
                   {{"auth", "denied", "key_required"}, {"account", "denied", "key_required"}});
+    // explain: the same login (no key, keyboard-interactive) is key_required.
+    for (const char* phase : {"auth", "account"}) {
+        auto r =
+            vendorctl({"explain", "key_req", "--from", kGoodIp, "--key", "none", "--phase", phase});
+        if (r.status != 1 || !contains(r.out, "key_required"))
+            fail_msg("explain --phase %s: %d %s", phase, r.status, r.out.c_str());
+    }
+    {
+        auto r = vendorctl({"explain", "key_req", "--from", kGoodIp});
+        if (r.status != 1 || !contains(r.out, "deny: otp_required") ||
+            !contains(r.out, "with a valid one-time code"))
+            fail_msg("explain: %d %s", r.status, r.out.c_str());
+        r = vendorctl({"explain", "key_req", "--from", kGoodIp, "--with-code"});
+        if (r.status != 0) fail_msg("explain --with-code: %d %s", r.status, r.out.c_str());
+    }
     // Key, then code: in.
     m = audit_mark();
     {

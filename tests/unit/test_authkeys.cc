@@ -55,12 +55,46 @@ void default_options_restrict(void**) {
         fail_msg("line: %s", lines[0].c_str());
 }
 
+// The key view is decide(Phase::keys): the policy's reason names, and a zone
+// that cannot be read is config_error (it read as outside_hours before).
+void key_view_reasons(void**) {
+    Config c;
+    constexpr std::int64_t kEnd = 1795851296;
+    std::string why;
+    auto v = view(kEnd - 3600, kEnd);
+    v.access = kAccessGrant | kAccessHours;
+    v.hours = "* 00:00-24:00";
+    c.timezone = "UTC";
+    assert_int_equal(authorized_keys_lines(c, v, kEnd - 60, &why).size(), 1);
+    assert_str_eq(why, "");
+    c.timezone = "No/Such_Zone";
+    assert_int_equal(authorized_keys_lines(c, v, kEnd - 60, &why).size(), 0);
+    assert_str_eq(why, "config_error");
+    assert_int_equal(key_view_verdict(c, v, kEnd - 60).reason, Reason::config_error);
+    c.timezone = "UTC";
+    v.hours = "Blursday 25:00-26:00";
+    assert_int_equal(authorized_keys_lines(c, v, kEnd - 60, &why).size(), 0);
+    assert_str_eq(why, "state_error");
+    v = view(kEnd - 3600, kEnd);
+    v.keys.clear();
+    assert_int_equal(authorized_keys_lines(c, v, kEnd - 60, &why).size(), 0);
+    assert_str_eq(why, "no_pinned_key");
+    v = view(0, 0);
+    authorized_keys_lines(c, v, kEnd - 60, &why);
+    assert_str_eq(why, "not_activated");
+    v = view(kEnd - 3600, kEnd);
+    v.from.clear();
+    authorized_keys_lines(c, v, kEnd - 60, &why);
+    assert_str_eq(why, "source_not_allowed");
+}
+
 }  // namespace
 
 int main() {
     const CMUnitTest tests[] = {
         cmocka_unit_test(expiry_exact_second),
         cmocka_unit_test(default_options_restrict),
+        cmocka_unit_test(key_view_reasons),
     };
     return RUN_GROUP("authkeys", tests);
 }

@@ -1,9 +1,14 @@
-// policy.h: the one decision used by auth, account and `vendorctl explain`.
-// Gate order (policy.cc): source, host scope, pinned keys, grant, hours,
-// privileged group, code-factor lockout, code.
+// policy.h: the one decision used by auth, account, session, the key view
+// and `vendorctl explain`. Gate order (policy.cc): source, host scope, pinned
+// keys, grant, hours, privileged group, code-factor lockout, code (auth: then
+// no_auth_factor); session: grant; keys: pinned key, source block, grant, hours.
 #include "policy.h"
 
+#include <cstdint>
+
 #include "util.h"
+
+#include "../../pam_vendor/pam_codes.h"
 
 #include "unit.h"
 
@@ -189,7 +194,7 @@ void hours_gate(void**) {
     f.now = kMon0900Z + 8 * 3600 - 60;  // 16:59Z = 17:59 Paris
     expect(e, f, Reason::ok, "17:59 Paris");
     f.tz = nullptr;
-    expect(e, f, Reason::outside_hours, "no zone");
+    expect(e, f, Reason::config_error, "no zone: a configuration error, not outside hours");
     f.tz = &tz;
     e.hours.reset();
     expect(e, f, Reason::outside_hours, "hours gate without schedule");
@@ -406,6 +411,223 @@ void auth_info(void**) {
     assert_false(a.ok());
 }
 
+void expect_phase(Phase p, const Entry& e, const Facts& f, Reason want, Next next,
+                  const char* what) {
+    auto v = decide(p, e, f);
+    if (v.reason != want || v.allow != (want == Reason::ok) || next_step(p, v) != next)
+        fail_msg("%s (%s): got %s (allow=%d, %s)", what, phase_name(p), reason_name(v.reason),
+                 v.allow, v.detail.c_str());
+}
+
+void auth_phase(void**) {
+    auto e = base_entry();
+    auto f = base_facts();
+    f.via_pam_auth = true;
+    // Every gate open and no code gate: PAM auth is no way in.
+    expect_phase(Phase::auth, e, f, Reason::no_auth_factor, Next::deny, "grant-only");
+    expect_phase(Phase::account, e, f, Reason::ok, Next::allow, "grant-only account");
+    e.access = kAccessGrant | kAccessOtp;
+    expect_phase(Phase::auth, e, f, Reason::otp_required, Next::ask_code, "code missing");
+    expect_phase(Phase::account, e, f, Reason::otp_required, Next::deny, "account, no code");
+    auto v = decide_after_code(e, f);
+    assert_true(v.allow);
+    // The accepted code reset the failure count that had locked the factor.
+    f.failures.locked_until = f.now + 600;
+    expect_phase(Phase::auth, e, f, Reason::locked_out, Next::deny, "locked before the prompt");
+    assert_true(decide_after_code(e, f).allow);
+    f.failures.locked_until = 0;
+    // A gate before the code gate is final: no prompt.
+    f.source = remote("198.51.100.1");
+    expect_phase(Phase::auth, e, f, Reason::source_not_allowed, Next::deny, "source");
+    f = base_facts();
+    // An account with pinned keys: auth without a key first is key_required
+    // (auth is keyboard-interactive by definition).
+    e.keys = {std::string(trim(slurp(data_path("keys/ed25519.pub"))))};
+    expect_phase(Phase::auth, e, f, Reason::key_required, Next::deny, "no key");
+    f.publickeys = {type_and_blob(e.keys[0])};
+    expect_phase(Phase::auth, e, f, Reason::otp_required, Next::ask_code, "key, then code");
+    f.publickeys = {type_and_blob(std::string(trim(slurp(data_path("keys/ecdsa256.pub")))))};
+    expect_phase(Phase::auth, e, f, Reason::key_not_pinned, Next::deny, "other key");
+}
+
+void session_phase(void**) {
+    auto e = base_entry();
+    auto f = base_facts();
+    auto v = decide(Phase::session, e, f);
+    assert_true(v.allow);
+    // The session ends with the activation: its runtime limit is an output.
+    assert_int_equal(v.runtime_max_s, 3600);
+    assert_true(contains(v.detail, "3600s"));
+    f.grant->not_after = f.now;
+    expect_phase(Phase::session, e, f, Reason::grant_expired, Next::deny, "grant ended");
+    f.grant.reset();
+    expect_phase(Phase::session, e, f, Reason::not_activated, Next::deny, "no grant");
+    f = base_facts();
+    f.grant->not_before = f.now + 10;
+    expect_phase(Phase::session, e, f, Reason::not_activated, Next::deny, "grant not begun");
+    // No grant gate: no bound. The other gates were auth's and account's.
+    e.access = kAccessOtp;
+    f = base_facts();
+    f.source = Source{};
+    v = decide(Phase::session, e, f);
+    assert_true(v.allow);
+    assert_int_equal(v.runtime_max_s, 0);
+}
+
+void keys_phase(void**) {
+    auto tz = paris();
+    auto e = base_entry();
+    auto f = base_facts();
+    f.source = Source{};  // sshd gives the key command no address
+    f.host = "elsewhere";
+    f.privileged = true;  // PAM's guard, after the key
+    expect_phase(Phase::keys, e, f, Reason::no_pinned_key, Next::deny, "no key");
+    e.keys = {std::string(trim(slurp(data_path("keys/ed25519.pub"))))};
+    expect_phase(Phase::keys, e, f, Reason::ok, Next::allow, "key, grant");
+    e.from.clear();
+    expect_phase(Phase::keys, e, f, Reason::source_not_allowed, Next::deny, "no source block");
+    e = base_entry();
+    e.keys = {std::string(trim(slurp(data_path("keys/ed25519.pub"))))};
+    f.grant.reset();
+    expect_phase(Phase::keys, e, f, Reason::not_activated, Next::deny, "no grant");
+    f = base_facts();
+    f.grant->not_after = f.now;
+    expect_phase(Phase::keys, e, f, Reason::grant_expired, Next::deny, "grant ended");
+    f = base_facts();
+    e.access = kAccessGrant | kAccessHours;
+    e.hours = *parse_schedule("Sat 08:00-09:00");
+    f.tz = &tz;
+    expect_phase(Phase::keys, e, f, Reason::outside_hours, Next::deny, "closed");
+    f.tz = nullptr;
+    expect_phase(Phase::keys, e, f, Reason::config_error, Next::deny, "no zone");
+    e.access = kAccessOtp;  // the code is PAM's
+    expect_phase(Phase::keys, e, f, Reason::ok, Next::allow, "code account");
+}
+
+void phase_names_and_codes(void**) {
+    using vendor::pam::pam_code;
+    assert_str_eq(phase_name(Phase::auth), "auth");
+    assert_str_eq(phase_name(Phase::account), "account");
+    assert_str_eq(phase_name(Phase::session), "session");
+    assert_str_eq(phase_name(Phase::keys), "keys");
+    for (Phase p : {Phase::auth, Phase::account, Phase::session, Phase::keys})
+        assert_int_equal(pam_code(p, Next::allow), PAM_SUCCESS);
+    assert_int_equal(pam_code(Phase::auth, Next::deny), PAM_AUTH_ERR);
+    assert_int_equal(pam_code(Phase::auth, Next::ask_code), PAM_AUTH_ERR);
+    assert_int_equal(pam_code(Phase::account, Next::deny), PAM_PERM_DENIED);
+    assert_int_equal(pam_code(Phase::session, Next::deny), PAM_SESSION_ERR);
+    // Only auth asks for a code; elsewhere otp_required is final.
+    Verdict v{false, Reason::otp_required, "", 0};
+    assert_int_equal(next_step(Phase::auth, v), Next::ask_code);
+    assert_int_equal(next_step(Phase::account, v), Next::deny);
+    assert_int_equal(next_step(Phase::session, v), Next::deny);
+}
+
+// Property: over generated entries and facts, the PAM code and reason the
+// glue's sequence of calls gives (do_auth, do_account, do_open_session) are
+// the ones `vendorctl explain` prints from pam_login().
+struct Rng {
+    std::uint64_t s;
+    unsigned next(unsigned n) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        return static_cast<unsigned>((s >> 33) % n);
+    }
+};
+
+struct GlueOutcome {
+    int rc;
+    Reason reason;
+};
+
+void glue_vs_explain(void**) {
+    using vendor::pam::pam_code;
+    auto tz = paris();
+    auto ed = std::string(trim(slurp(data_path("keys/ed25519.pub"))));
+    auto ec = std::string(trim(slurp(data_path("keys/ecdsa256.pub"))));
+    const unsigned accesses[] = {kAccessGrant,
+                                 kAccessOtp,
+                                 kAccessGrant | kAccessOtp,
+                                 kAccessHours,
+                                 kAccessHours | kAccessOtp,
+                                 kAccessGrant | kAccessHours | kAccessOtp};
+    Rng r{42};
+    int compared = 0;
+    for (int i = 0; i < 4000; ++i) {
+        Entry e = base_entry();
+        e.access = accesses[r.next(6)];
+        if (e.access & kAccessHours)
+            e.hours = *parse_schedule(r.next(2) ? "Mon-Fri 08:00-18:00" : "Sat 08:00-09:00");
+        if (r.next(2)) e.keys = {ed};
+        if (r.next(4) == 0) e.hosts = {"db-*"};
+        e.allow_local = r.next(2);
+        Facts f = base_facts();
+        f.tz = r.next(8) ? &tz : nullptr;
+        f.now += static_cast<std::int64_t>(r.next(4)) * 3600 - 7200;
+        switch (r.next(4)) {
+        case 0: f.grant.reset(); break;
+        case 1: f.grant->not_after = f.now - 1; break;
+        default: break;
+        }
+        switch (r.next(5)) {
+        case 0: f.source = remote("198.51.100.7"); break;
+        case 1: f.source = Source{}; break;
+        case 2:
+            f.source = Source{};
+            f.source.kind = Source::local;
+            break;
+        default: break;
+        }
+        f.privileged = r.next(6) == 0;
+        if (r.next(4) == 0) f.failures.locked_until = f.now + 300;
+        switch (r.next(3)) {
+        case 0: f.publickeys = {type_and_blob(ed)}; break;
+        case 1: f.publickeys = {type_and_blob(ec)}; break;
+        default: break;
+        }
+        bool pam_auth = r.next(3) != 0;
+        bool with_code = r.next(2);
+        // The glue: auth (prompt when asked; a code typed or the
+        // conversation failing), account with the handle's mark, session on
+        // the grant and the clock alone.
+        std::vector<GlueOutcome> glue;
+        bool mark = false;
+        if (pam_auth) {
+            Facts fa = f;
+            fa.via_pam_auth = true;
+            Verdict v = decide(Phase::auth, e, fa);
+            Next n = next_step(Phase::auth, v);
+            if (n == Next::ask_code && with_code) {
+                v = decide_after_code(e, fa);
+                n = next_step(Phase::auth, v);
+                mark = n == Next::allow;
+            }
+            glue.push_back({pam_code(Phase::auth, n), v.reason});
+        }
+        Facts fc = f;
+        fc.via_pam_auth = pam_auth;
+        fc.otp_done = mark;
+        Verdict va = decide(Phase::account, e, fc);
+        glue.push_back({pam_code(Phase::account, next_step(Phase::account, va)), va.reason});
+        Facts fs;
+        fs.now = f.now;
+        fs.grant = f.grant;
+        Verdict vs = decide(Phase::session, e, fs);
+        glue.push_back({pam_code(Phase::session, next_step(Phase::session, vs)), vs.reason});
+        auto steps = pam_login(e, f, pam_auth, with_code);
+        assert_int_equal(steps.size(), glue.size());
+        for (std::size_t k = 0; k < steps.size(); ++k) {
+            int rc = pam_code(steps[k].phase, steps[k].next);
+            if (rc != glue[k].rc || steps[k].verdict.reason != glue[k].reason)
+                fail_msg("case %d, %s: explain %s/%d, glue %s/%d", i, phase_name(steps[k].phase),
+                         reason_name(steps[k].verdict.reason), rc, reason_name(glue[k].reason),
+                         glue[k].rc);
+            ++compared;
+        }
+        if (steps.back().verdict.runtime_max_s != vs.runtime_max_s) fail_msg("case %d: bound", i);
+    }
+    assert_true(compared > 8000);
+}
+
 void reason_names(void**) {
     std::set<std::string> seen;
     int last = static_cast<int>(Reason::internal_error);
@@ -437,13 +659,24 @@ void reason_names(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(allowed_baseline),  cmocka_unit_test(source_gate),
-        cmocka_unit_test(host_gate),         cmocka_unit_test(key_gate),
-        cmocka_unit_test(grant_gate),        cmocka_unit_test(hours_gate),
-        cmocka_unit_test(privilege_gate),    cmocka_unit_test(code_gates),
-        cmocka_unit_test(gate_order),        cmocka_unit_test(detail_escaped),
-        cmocka_unit_test(source_resolution), cmocka_unit_test(auth_info),
+        cmocka_unit_test(allowed_baseline),
+        cmocka_unit_test(source_gate),
+        cmocka_unit_test(host_gate),
+        cmocka_unit_test(key_gate),
+        cmocka_unit_test(grant_gate),
+        cmocka_unit_test(hours_gate),
+        cmocka_unit_test(privilege_gate),
+        cmocka_unit_test(code_gates),
+        cmocka_unit_test(gate_order),
+        cmocka_unit_test(detail_escaped),
+        cmocka_unit_test(source_resolution),
+        cmocka_unit_test(auth_info),
         cmocka_unit_test(reason_names),
+        cmocka_unit_test(auth_phase),
+        cmocka_unit_test(session_phase),
+        cmocka_unit_test(keys_phase),
+        cmocka_unit_test(phase_names_and_codes),
+        cmocka_unit_test(glue_vs_explain),
     };
     return RUN_GROUP("policy", tests);
 }
