@@ -69,22 +69,7 @@ Result<FileLock> registry_lock(const Config& c) {
 
 }  // namespace
 
-Result<std::vector<std::string>> Accounts::names() const {
-    std::vector<std::string> names;
-    auto list = list_dir(c_.registry_dir);
-    if (!list) {
-        if (list.error().code == Code::not_found) return names;
-        return std::move(list).error();
-    }
-    for (const auto& f : *list) {
-        if (f.size() > 5 && f.substr(f.size() - 5) == ".json") {
-            std::string n = f.substr(0, f.size() - 5);
-            if (valid_account_name(n)) names.push_back(n);
-        }
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-}
+Result<std::vector<std::string>> Accounts::names() const { return registry_names(c_.registry_dir); }
 
 Result<Entry> Accounts::load(const std::string& name) const {
     auto text = safe_read(entry_path(c_.registry_dir, name));

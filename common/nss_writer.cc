@@ -200,14 +200,11 @@ std::string identity_problem(const Config& c, const Entry& e) {
 Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>* problems) {
     std::vector<NssUser> users;
     std::vector<std::pair<std::uint32_t, std::string>> uids;
-    auto files = list_dir(c.registry_dir);
-    if (!files && files.error().code != Code::not_found) return std::move(files).error();
+    auto files = registry_names(c.registry_dir);
+    if (!files) return std::move(files).error();
     std::map<std::string, std::uint32_t> gid_cache;
     if (files) {
-        for (const auto& f : *files) {
-            if (f.size() <= 5 || f.substr(f.size() - 5) != ".json") continue;
-            std::string name = f.substr(0, f.size() - 5);
-            if (!valid_account_name(name)) continue;
+        for (const auto& name : *files) {
             auto text = safe_read(entry_path(c.registry_dir, name));
             if (!text) return std::move(text).error();
             auto e = parse_entry(*text, name);
