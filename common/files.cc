@@ -346,7 +346,7 @@ Result<std::size_t> cut_torn_tail(int fd, std::string_view abs_path, std::size_t
 
 Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts, std::size_t cap,
                                  LineSink& sink, bool& found) {
-    constexpr std::size_t kBlock = 64 * 1024;
+    constexpr std::size_t kBlock = std::size_t{64} << 10;
     struct stat st {};
     auto fd = open_checked_file(abs_path, opts, st);
     found = fd.ok();
