@@ -799,16 +799,25 @@ void last_logins_from_the_tail(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(append_and_verify),    cmocka_unit_test(last_logins_from_the_tail),
-        cmocka_unit_test(edited_line),          cmocka_unit_test(removed_and_reordered),
-        cmocka_unit_test(truncated_tail),       cmocka_unit_test(torn_tail_repaired),
-        cmocka_unit_test(torn_tail_enospc),     cmocka_unit_test(every_break_reported),
-        cmocka_unit_test(head_record),          cmocka_unit_test(seq_and_twins),
-        cmocka_unit_test(prune_months),         cmocka_unit_test(prune_refuses_wrong_clock),
-        cmocka_unit_test(forged_pruned_header), cmocka_unit_test(anchors_and_prune),
-        cmocka_unit_test(parse_round_trip),     cmocka_unit_test(parse_refused),
-        cmocka_unit_test(insecure_log_refused), cmocka_unit_test(kv_lines),
+        cmocka_unit_test(append_and_verify),
+        cmocka_unit_test(edited_line),
+        cmocka_unit_test(removed_and_reordered),
+        cmocka_unit_test(truncated_tail),
+        cmocka_unit_test(torn_tail_repaired),
+        cmocka_unit_test(torn_tail_enospc),
+        cmocka_unit_test(every_break_reported),
+        cmocka_unit_test(head_record),
+        cmocka_unit_test(seq_and_twins),
+        cmocka_unit_test(prune_months),
+        cmocka_unit_test(prune_refuses_wrong_clock),
+        cmocka_unit_test(forged_pruned_header),
+        cmocka_unit_test(anchors_and_prune),
+        cmocka_unit_test(parse_round_trip),
+        cmocka_unit_test(parse_refused),
+        cmocka_unit_test(insecure_log_refused),
+        cmocka_unit_test(kv_lines),
         cmocka_unit_test(invalid_utf8_escaped),
+        cmocka_unit_test(last_logins_from_the_tail),
     };
     return RUN_GROUP("audit", tests);
 }

@@ -419,21 +419,14 @@ void records(void**) {
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(reads_good_file),
-        cmocka_unit_test(refuses_bad_paths),
-        cmocka_unit_test(refuses_symlinks),
-        cmocka_unit_test(input_files),
-        cmocka_unit_test(refuses_writable),
-        cmocka_unit_test(refuses_other_owner),
-        cmocka_unit_test(refuses_special_files),
-        cmocka_unit_test(refuses_oversize),
+        cmocka_unit_test(reads_good_file),       cmocka_unit_test(refuses_bad_paths),
+        cmocka_unit_test(refuses_symlinks),      cmocka_unit_test(input_files),
+        cmocka_unit_test(refuses_writable),      cmocka_unit_test(refuses_other_owner),
+        cmocka_unit_test(refuses_special_files), cmocka_unit_test(refuses_oversize),
+        cmocka_unit_test(atomic_writes),         cmocka_unit_test(dirs_and_removal),
+        cmocka_unit_test(lock_bounded_wait),     cmocka_unit_test(appends),
+        cmocka_unit_test(append_cuts_torn_tail), cmocka_unit_test(records),
         cmocka_unit_test(reads_lines_backwards),
-        cmocka_unit_test(atomic_writes),
-        cmocka_unit_test(dirs_and_removal),
-        cmocka_unit_test(lock_bounded_wait),
-        cmocka_unit_test(appends),
-        cmocka_unit_test(append_cuts_torn_tail),
-        cmocka_unit_test(records),
     };
     return RUN_GROUP("files", tests);
 }
