@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -342,6 +343,48 @@ Result<std::size_t> cut_torn_tail(int fd, std::string_view abs_path, std::size_t
 }
 
 }  // namespace
+
+Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts, std::size_t cap,
+                                 LineSink& sink, bool& found) {
+    constexpr std::size_t kBlock = std::size_t{64} << 10;
+    struct stat st {};
+    auto fd = open_checked_file(abs_path, opts, st);
+    found = fd.ok();
+    if (!fd) {
+        if (fd.error().code == Code::not_found) return {};
+        return std::move(fd).error();
+    }
+    auto pos = static_cast<std::size_t>(st.st_size);
+    std::size_t budget = cap;
+    // buf holds [pos, end of the lines not yet delivered): its first line
+    // may still be the tail of a longer one.
+    std::string buf;
+    while (true) {
+        std::size_t want = std::min({kBlock, pos, budget});
+        if (want > 0) {
+            std::string block(want, '\0');
+            int err = 0;
+            if (pread_full(fd->get(), block.data(), want, pos - want, err) != want)
+                return sys_error(Code::io, "cannot read", abs_path, err ? err : EIO);
+            pos -= want;
+            budget -= want;
+            buf.insert(0, block);
+        }
+        // Deliver every line that starts after a newline in buf (or at 0).
+        std::size_t end = buf.size();
+        while (end > 0) {
+            auto nl = end >= 2 ? buf.rfind('\n', end - 2) : std::string::npos;
+            if (nl == std::string::npos && pos > 0) break;  // may start further back
+            std::size_t start = nl == std::string::npos ? 0 : nl + 1;
+            std::size_t len = end - start;
+            if (len > 0 && buf[end - 1] == '\n') --len;
+            if (!sink.line(std::string_view(buf).substr(start, len))) return {};
+            end = start;
+        }
+        buf.resize(end);
+        if (pos == 0 || budget == 0) return {};
+    }
+}
 
 Result<Fd> open_record_at(int dir_fd, std::string_view name, std::string_view abs_path,
                           mode_t mode) {

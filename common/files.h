@@ -56,6 +56,18 @@ Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts = 
 Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
                                        const SafeOpts& opts = {});
 
+// Read a file's lines backwards, last first, with safe_read's checks
+// (opts.max_size bounds the file), in blocks: a large log costs only the tail
+// a caller needs. `sink` returns false to stop; at most `cap` bytes are read
+// (a line that does not fit in what is left ends the walk). A last line
+// without its newline is delivered too.
+struct LineSink {
+    virtual ~LineSink() = default;
+    virtual bool line(std::string_view l) = 0;
+};
+Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts, std::size_t cap,
+                                 LineSink& sink, bool& found);
+
 // Atomic replace: temp file in the same directory, write, fsync, rename,
 // fsync the directory. Mode applied before the data is written.
 // durable = false skips both fsyncs, for records whose loss in a crash is

@@ -229,15 +229,9 @@ Result<std::vector<std::pair<std::uint32_t, std::string>>> registered_uids(const
     // say it. An entry that cannot be read names no uid here; it is still
     // a vendor by its name.
     std::vector<std::pair<std::uint32_t, std::string>> out;
-    auto names = list_dir(c.registry_dir);
-    if (!names) {
-        if (names.error().code == Code::not_found) return out;
-        return std::move(names).error();
-    }
-    for (const auto& f : *names) {
-        if (f.size() <= 5 || f.compare(f.size() - 5, 5, ".json") != 0) continue;
-        std::string n = f.substr(0, f.size() - 5);
-        if (!valid_account_name(n)) continue;
+    auto names = registry_names(c.registry_dir);
+    if (!names) return std::move(names).error();
+    for (const auto& n : *names) {
         auto e = load_registered(c, n);
         if (e && e->uid_recorded) out.emplace_back(e->uid, n);
     }

@@ -202,14 +202,11 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
     // registry served) but not the uid index: the module must still know
     // every readable entry's uid.
     std::optional<Error> first_error;
-    auto files = list_dir(c.registry_dir);
-    if (!files && files.error().code != Code::not_found) return std::move(files).error();
+    auto files = registry_names(c.registry_dir);
+    if (!files) return std::move(files).error();
     std::map<std::string, std::uint32_t> gid_cache;
     if (files) {
-        for (const auto& f : *files) {
-            if (f.size() <= 5 || f.substr(f.size() - 5) != ".json") continue;
-            std::string name = f.substr(0, f.size() - 5);
-            if (!valid_account_name(name)) continue;
+        for (const auto& name : *files) {
             auto text = safe_read(entry_path(c.registry_dir, name));
             if (!text) {
                 if (!first_error) first_error = std::move(text).error();
@@ -284,11 +281,10 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
     ::chmod(c.nss_dir.c_str(), 0755);
     if (auto st = atomic_write(c.nss_dir + "/" + nssidx::kFileName, *bytes, 0644); !st)
         return st.error();
-    if (files) {
-        std::sort(uids.begin(), uids.end());
-        if (auto st = atomic_write(c.registry_dir + "/.uids", uid_index_text(uids), 0600); !st)
-            return st.error();
-    }
+    std::sort(uids.begin(), uids.end());
+    if (auto st = atomic_write(c.registry_dir + "/.uids", uid_index_text(uids), 0600);
+        !st && st.error().code != Code::not_found)  // no registry directory: no index
+        return st.error();
     return users.size();
 }
 

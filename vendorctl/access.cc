@@ -1,6 +1,7 @@
 // activate, deactivate, otp, totp, unlock, status, explain
 #include <cstdio>
 
+#include "accounts.h"
 #include "authkeys.h"
 #include "ctl.h"
 #include "duration.h"
@@ -13,9 +14,6 @@
 namespace vendor::cli {
 
 using namespace vendor::core;
-
-std::vector<std::string> account_names(const Ctl& c, Error* err);
-Result<std::string> read_audit(const Ctl& c);
 
 namespace {
 
@@ -40,8 +38,7 @@ int print_code(Ctl& c, const std::string& name, const IssuedCode& code, std::int
 }  // namespace
 
 int cmd_activate(Ctl& c) {
-    std::string name = need_pos(c, 0, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c);
     if (!c.args.has("--for")) throw UsageError{"activate needs --for DURATION (e.g. 2h, 1h30m)"};
     auto d = parse_duration(c.args.get("--for"));
     if (!d) return fail(d.error());
@@ -60,9 +57,11 @@ int cmd_activate(Ctl& c) {
         if (!why.empty()) return fail(why);
     std::int64_t now = now_s();
     Grant g{name, now, now + *d, operator_name(), ticket, reason};
-    auto store = make_local_store(c.cfg);
-    if (auto st = store->put_grant(g); !st) return fail(st.error());
-    if (!publish(c, name)) return kExitRefused;
+    // Stored and published under the registry lock: a concurrent `key add`
+    // or deactivate cannot be lost from sshd's view.
+    auto views = Accounts(c.cfg).grant(g);
+    if (!views) return fail(views.error());
+    if (!report_views(*views)) return kExitRefused;
     Event ev;
     ev.event = "grant";
     ev.account = name;
@@ -76,6 +75,7 @@ int cmd_activate(Ctl& c) {
                 local_time(c, g.not_after, true).c_str(), format_duration(*d).c_str());
     if (e->access & kAccessOtp) {
         std::int64_t ttl = c.cfg.otp_ttl;
+        auto store = make_local_store(c.cfg);
         auto code = store->issue_code(name, c.cfg.otp_digits, ttl, now);
         if (!code) return fail(code.error());
         return print_code(c, name, *code, ttl, false);
@@ -84,14 +84,13 @@ int cmd_activate(Ctl& c) {
 }
 
 int cmd_deactivate(Ctl& c) {
-    std::string name = need_pos(c, 0, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c);
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
-    auto store = make_local_store(c.cfg);
     bool existed = false;
-    if (auto st = store->end_grant(name, &existed); !st) return fail(st.error());
-    if (!publish(c, name)) return kExitRefused;
+    auto views = Accounts(c.cfg).end_grant(name, &existed);
+    if (!views) return fail(views.error());
+    if (!report_views(*views)) return kExitRefused;
     Event ev;
     ev.event = "revoke";
     ev.account = name;
@@ -103,8 +102,7 @@ int cmd_deactivate(Ctl& c) {
 }
 
 int cmd_otp(Ctl& c) {
-    std::string name = need_pos(c, 0, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c);
     std::int64_t ttl = c.cfg.otp_ttl;
     if (c.args.has("--ttl")) {
         auto d = parse_duration(c.args.get("--ttl"));
@@ -125,8 +123,7 @@ int cmd_otp(Ctl& c) {
 
 int cmd_totp(Ctl& c) {
     std::string sub = need_pos(c, 0, "enroll or code");
-    std::string name = need_pos(c, 1, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c, 1);
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
     if (!(e->access & kAccessOtp))
@@ -165,8 +162,7 @@ int cmd_totp(Ctl& c) {
 }
 
 int cmd_unlock(Ctl& c) {
-    std::string name = need_pos(c, 0, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c);
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
     auto store = make_local_store(c.cfg);
@@ -181,23 +177,14 @@ int cmd_unlock(Ctl& c) {
 }
 
 int cmd_status(Ctl& c) {
-    Error err{Code::internal, ""};
-    auto names = account_names(c, &err);
-    if (!err.detail.empty()) return fail(err);
-    // Last login per account, from the audit log (the record of truth).
-    std::map<std::string, std::pair<std::int64_t, std::string>> last;
-    if (auto log = read_audit(c)) {
-        std::string_view rest = *log;
-        while (!rest.empty()) {
-            auto nl = rest.find('\n');
-            auto line = rest.substr(0, nl);
-            rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-            if (line.find("\"session_open\"") == std::string_view::npos) continue;
-            auto r = parse_audit_line(line);
-            if (r && r->event == "session_open" && r->result == "ok")
-                last[r->account] = {r->ts_ms / 1000, r->rhost};
-        }
-    }
+    Accounts accounts(c.cfg);
+    auto listed = accounts.names();
+    if (!listed) return fail(listed.error());
+    const auto& names = *listed;
+    // Last login per account, from the audit log (the record of truth), read
+    // from its end: an unreadable log shows none.
+    std::map<std::string, LastLogin> last;
+    if (auto l = accounts.last_logins(names)) last = std::move(*l);
     auto store = make_local_store(c.cfg);
     std::int64_t now = now_s();
     Json arr = Json::array();
@@ -244,7 +231,7 @@ int cmd_status(Ctl& c) {
         if (e->allow_local) from += (from.empty() ? "" : ",") + std::string("local");
         std::string ll = "never";
         if (auto it = last.find(n); it != last.end())
-            ll = local_time(c, it->second.first, true) + " from " + escape(it->second.second, 40);
+            ll = local_time(c, it->second.at, true) + " from " + escape(it->second.rhost, 40);
         if (c.json) {
             Json j = Json::object();
             j.set("name", n)
@@ -256,8 +243,8 @@ int cmd_status(Ctl& c) {
             else j.set_null("until");
             j.set("from", from);
             if (auto it = last.find(n); it != last.end()) {
-                j.set("last_login", format_rfc3339(it->second.first))
-                    .set("last_rhost", it->second.second);
+                j.set("last_login", format_rfc3339(it->second.at))
+                    .set("last_rhost", it->second.rhost);
             } else {
                 j.set_null("last_login").set_null("last_rhost");
             }

@@ -1,134 +1,54 @@
 // add, remove, list, show, config
-#include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 
+#include "accounts.h"
 #include "ctl.h"
 #include "engine.h"
 #include "files.h"
-#include "home.h"
 #include "json.h"
-#include "nss_writer.h"
 #include "util.h"
 
 namespace vendor::cli {
 
 using namespace vendor::core;
 
-extern "C" char** environ;
-
-std::vector<std::string> account_names(const Ctl& c, Error* err);
-
 namespace {
 
-// Through every NSS source, ours included: a name or id that already means
-// someone must never be given to a vendor. A lookup that cannot be answered
-// is an error, never "free" (nss_vendor's own "unavailable" before its first
-// index is ENOENT, read as absent).
-Result<bool> user_resolves(const std::string& name) {
-    auto pw = lookup_user(name, true);
-    if (!pw) return std::move(pw).error();
-    return pw->has_value();
-}
-
-Result<bool> uid_resolves(uid_t uid) {
-    auto pw = lookup_uid(uid, true);
-    if (!pw) return std::move(pw).error();
-    return pw->has_value();
-}
-
+// A lookup that cannot be answered is an error, not "no such group".
 Result<bool> group_exists(const std::string& name) {
     auto gr = lookup_group(name, true);
     if (!gr) return std::move(gr).error();
     return gr->has_value();
 }
 
-void run_quietly(const char* path, const char* arg1, const char* arg2) {
-    if (access(path, X_OK) != 0) return;
-    char* argv[] = {const_cast<char*>(path), const_cast<char*>(arg1), const_cast<char*>(arg2),
-                    nullptr};
-    pid_t pid;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    if (posix_spawn(&pid, path, &fa, nullptr, argv, environ) == 0) {
-        int status;
-        waitpid(pid, &status, 0);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-}
-
 }  // namespace
 
-// A running nscd would keep serving the old answers for its TTL.
-static void tell_nscd() {
-    run_quietly("/usr/sbin/nscd", "-i", "passwd");
-    run_quietly("/usr/sbin/nscd", "-i", "group");
-}
-
-bool refresh_nss(Ctl& c) {
-    std::vector<std::string> problems;
-    auto n = compile_nss_index(c.cfg, &problems);
-    for (const auto& p : problems)
-        std::fprintf(stderr, "vendorctl: warning: %s (run vendorctl reindex)\n", p.c_str());
-    if (!n) {
-        std::fprintf(stderr, "vendorctl: NSS index not updated: %s\n", n.error().detail.c_str());
-        return false;
-    }
-    tell_nscd();
-    return true;
-}
-
 int cmd_reindex(Ctl& c) {
-    Error err{Code::internal, ""};
-    auto names = account_names(c, &err);
-    if (!err.detail.empty()) return fail(err);
-    {
-        // Entries of existing accounts written before the uid was recorded
-        // get it now, so that login can tell an alias of the uid.
-        auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
-        if (!lock) return fail(lock.error());
-        for (const auto& name : names) {
-            auto e = load_entry(c, name);
-            if (!e || !e->existing || e->uid_recorded) continue;
-            auto pw = lookup_user(name);
-            if (!pw || !*pw || (*pw)->name != name) continue;  // reported below
-            e->uid = (*pw)->uid;
-            e->uid_recorded = true;
-            std::string text = serialize_entry(*e);
-            if (auto back = parse_entry(text, name); !back) return fail(back.error());
-            if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st)
-                return fail(st.error());
-            std::printf("%s: recorded uid %u\n", name.c_str(), e->uid);
-        }
-    }
-    std::vector<std::string> problems;
-    auto n = compile_nss_index(c.cfg, &problems);
-    if (!n) return fail(n.error());
-    bool ok = true;
-    for (const auto& name : names) ok = publish(c, name) && ok;
-    tell_nscd();
-    std::printf("NSS index: %zu account(s) in %s/index\n", *n, c.cfg.nss_dir.c_str());
+    auto r = Accounts(c.cfg).reindex();
+    if (!r) return fail(r.error());
+    for (const auto& [name, uid] : r->uids_recorded)
+        std::printf("%s: recorded uid %u\n", name.c_str(), uid);
+    if (r->views.nss_error) return fail(*r->views.nss_error);
+    for (const auto& [name, err] : r->views.key_view_errors)
+        std::fprintf(stderr, "vendorctl: public key view of %s not updated: %s\n", name.c_str(),
+                     err.detail.c_str());
+    const auto& problems = r->views.nss_problems;
+    std::printf("NSS index: %zu account(s) in %s/index\n", r->views.nss_served,
+                c.cfg.nss_dir.c_str());
     for (const auto& p : problems) std::fprintf(stderr, "vendorctl: refused: %s\n", p.c_str());
     if (!problems.empty())
         std::fprintf(stderr,
                      "vendorctl: %zu account(s) refused: an nss_vendor account left out of "
                      "the index does not resolve; fix or remove it\n",
                      problems.size());
-    return ok && problems.empty() ? kExitOk : kExitRefused;
+    return r->views.key_view_errors.empty() && problems.empty() ? kExitOk : kExitRefused;
 }
 
 int cmd_add(Ctl& c) {
-    std::string name = need_pos(c, 0, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c);
     if (c.args.pos.size() > 1)
         throw UsageError{"unexpected argument '" + escape(c.args.pos[1], 64) + "'"};
     if (!c.args.has("--vendor")) throw UsageError{"add needs --vendor ORG"};
@@ -198,27 +118,7 @@ int cmd_add(Ctl& c) {
             return fail("--existing accounts (e.g. in AD) need a code whose secret is not in AD: "
                         "use --access "
                         "otp or grant+otp");
-        auto pw = lookup_user(name);
-        if (!pw) return fail(pw.error());
-        if (!*pw) return fail("--existing: no account '" + name + "' resolves on this system");
-        // Never root, a system account or an administrator: that would lock
-        // them out of su, the console and sshd (pam_vendor(8)).
-        e.uid = (*pw)->uid;
-        e.uid_recorded = true;
-        if (auto p = identity_problem(c.cfg, e); !p.empty()) return fail("--existing: " + p);
-        auto uids = registered_uids(c.cfg);
-        if (!uids) return fail(uids.error());
-        for (const auto& [uid, owner] : *uids)
-            if (uid == e.uid)
-                return fail("--existing: uid " + std::to_string(uid) +
-                            " is already registered as vendor account '" + owner + "'");
     } else {
-        auto taken = user_resolves(name);
-        if (!taken) return fail(taken.error());
-        if (*taken)
-            return fail("'" + name +
-                        "' already resolves through another NSS source; use --existing to register "
-                        "a policy for it");
         e.shell = c.args.has("--shell") ? c.args.get("--shell") : c.cfg.shell;
         if (e.shell.empty() || e.shell[0] != '/' || e.shell.find(':') != std::string::npos)
             return fail("--shell must be an absolute path");
@@ -234,64 +134,18 @@ int cmd_add(Ctl& c) {
             if (!allowed)
                 return fail("group '" + escape(g, 64) +
                             "' is not in allowed_groups (pam_vendor.conf)");
-            auto exists = group_exists(g);
-            if (!exists) return fail(exists.error());
-            if (!*exists) return fail("group '" + escape(g, 64) + "' does not exist");
+            auto there = group_exists(g);
+            if (!there) return fail(there.error());
+            if (!*there) return fail("group '" + escape(g, 64) + "' does not exist");
             e.groups.push_back(g);
         }
     }
     e.created = format_rfc3339(now_s());
     e.created_by = operator_name();
-    // The serialized form must read back: the module uses the same parser.
-    if (!e.existing) {
-        e.uid = c.cfg.uid_min;  // placeholder until allocated under the lock
-        e.uid_recorded = true;
-    }
-    std::string text = serialize_entry(e);
-    if (auto back = parse_entry(text, name); !back) return fail(back.error());
-    if (auto st = ensure_dir(c.cfg.registry_dir, 0700); !st) return fail(st.error());
-    auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
-    if (!lock) return fail(lock.error());
-    bool found = false;
-    auto existing = safe_read_optional(entry_path(c.cfg.registry_dir, name), found);
-    if (found || (!existing && existing.error().code != Code::not_found))
-        return fail("vendor account '" + name + "' already exists (vendorctl show " + name + ")");
-    if (!e.existing) {
-        // Lowest id of the range used by no entry and resolving to nobody.
-        std::vector<std::uint32_t> used;
-        Error err{Code::internal, ""};
-        for (const auto& n : account_names(c, &err)) {
-            auto other = load_entry(c, n);
-            if (!other)
-                return fail(n + ": " + other.error().detail + " (fix the registry before adding)");
-            if (!other->existing) used.push_back(other->uid);
-        }
-        // Ids of removed accounts stay reserved: their files may outlive them.
-        auto retired = load_retired_uids(c.cfg);
-        if (!retired) return fail(retired.error());
-        used.insert(used.end(), retired->begin(), retired->end());
-        std::sort(used.begin(), used.end());
-        std::uint32_t uid = 0;
-        for (std::uint64_t cand = c.cfg.uid_min; cand <= c.cfg.uid_max; ++cand) {
-            auto u = static_cast<std::uint32_t>(cand);
-            if (u == c.cfg.vendor_gid || std::binary_search(used.begin(), used.end(), u)) continue;
-            auto taken = uid_resolves(u);
-            if (!taken) return fail(taken.error());
-            if (*taken) continue;
-            uid = u;
-            break;
-        }
-        if (!uid) return fail("no free id left in uid_min..uid_max");
-        e.uid = uid;
-        text = serialize_entry(e);
-        if (auto back = parse_entry(text, name); !back) return fail(back.error());
-        if (auto st = create_home(c.cfg.home_base, name, uid, c.cfg.vendor_gid); !st)
-            return fail(st.error());
-    }
-    if (auto st = atomic_write(entry_path(c.cfg.registry_dir, name), text, 0600); !st)
-        return fail(st.error());
-    if (!refresh_nss(c)) return kExitRefused;  // also the registry's uid index
-    if (!publish(c, name)) return kExitRefused;
+    auto r = Accounts(c.cfg).add(std::move(e));
+    if (!r) return fail(r.error());
+    if (!report_views(r->views)) return kExitRefused;
+    e = std::move(r->entry);
     Event ev;
     ev.event = "account_added";
     ev.account = name;
@@ -310,31 +164,18 @@ int cmd_add(Ctl& c) {
 }
 
 int cmd_remove(Ctl& c) {
-    std::string name = need_pos(c, 0, "account NAME");
-    require_name(name);
-    auto e = load_entry(c, name);
-    if (!e && e.error().code == Code::not_found) return fail(e.error());
-    auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
-    if (!lock) return fail(lock.error());
-    // Reserved before the entry goes, so that no crash in between frees it.
-    if (e && !e->existing)
-        if (auto st = retire_uid(c.cfg, e->uid, name, now_s()); !st) return fail(st.error());
-    if (auto st = remove_file(entry_path(c.cfg.registry_dir, name)); !st) return fail(st.error());
-    std::string home_note;
-    if (!refresh_nss(c)) return kExitRefused;  // the account stops resolving first
-    if (e && !e->existing) {
-        std::string mode = c.cfg.remove_home;
-        if (c.args.has("--keep-home")) mode = "keep";
-        if (c.args.has("--delete-home")) mode = "delete";
-        if (c.args.has("--archive-home")) mode = "archive";
-        if (auto st = retire_home(c.cfg.home_base, name, mode, home_note); !st)
-            return fail(st.error());
-    }
-    (void)publish(c, name);  // the entry is gone: removes the public view
-    if (!c.args.has("--keep-state")) {
-        auto store = make_local_store(c.cfg);
-        if (auto st = store->forget(name); !st) return fail(st.error());
-    }
+    std::string name = account_arg(c);
+    std::string mode = c.cfg.remove_home;
+    if (c.args.has("--keep-home")) mode = "keep";
+    if (c.args.has("--delete-home")) mode = "delete";
+    if (c.args.has("--archive-home")) mode = "archive";
+    auto r = Accounts(c.cfg).remove(name, mode, c.args.has("--keep-state"));
+    if (!r) return fail(r.error());
+    // A key view left behind only warns: its entry is gone, no gate opens.
+    (void)report_views(r->views);
+    if (r->views.nss_error) return kExitRefused;
+    const auto& e = r->entry;
+    const std::string& home_note = r->home_note;
     Event ev;
     ev.event = "account_removed";
     ev.account = name;
@@ -390,31 +231,13 @@ std::string join_from(const Entry& e) {
 
 }  // namespace
 
-std::vector<std::string> account_names(const Ctl& c, Error* err) {
-    std::vector<std::string> names;
-    auto list = list_dir(c.cfg.registry_dir);
-    if (!list) {
-        if (list.error().code != Code::not_found && err) *err = list.error();
-        return names;
-    }
-    for (const auto& f : *list) {
-        if (f.size() > 5 && f.substr(f.size() - 5) == ".json") {
-            std::string n = f.substr(0, f.size() - 5);
-            if (valid_account_name(n)) names.push_back(n);
-        }
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
 int cmd_list(Ctl& c) {
-    Error err{Code::internal, ""};
-    auto names = account_names(c, &err);
-    if (!err.detail.empty()) return fail(err);
+    auto names = Accounts(c.cfg).names();
+    if (!names) return fail(names.error());
     Json arr = Json::array();
     int rc = kExitOk;
     if (!c.json) std::printf("%-20s %-24s %-16s %s\n", "NAME", "VENDOR", "ACCESS", "FROM");
-    for (const auto& n : names) {
+    for (const auto& n : *names) {
         auto e = load_entry(c, n);
         if (!e) {
             std::fprintf(stderr, "vendorctl: %s: %s\n", n.c_str(), e.error().detail.c_str());
@@ -431,8 +254,7 @@ int cmd_list(Ctl& c) {
 }
 
 int cmd_show(Ctl& c) {
-    std::string name = need_pos(c, 0, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c);
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
     auto store = make_local_store(c.cfg);
@@ -498,11 +320,6 @@ int cmd_show(Ctl& c) {
 }
 
 int cmd_config(Ctl& c) {
-    if (c.args.has("--keys")) {
-        if (c.args.has("--check")) throw UsageError{"--keys and --check do not go together"};
-        std::printf("%s", list_config_keys().c_str());
-        return kExitOk;
-    }
     if (c.args.has("--check")) {
         std::printf("%s: ok\n", c.cfg.path.empty() ? "(built-in defaults)" : c.cfg.path.c_str());
         return kExitOk;

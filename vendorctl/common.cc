@@ -82,13 +82,24 @@ std::string check_free_text(const char* option, std::string_view v, std::size_t 
 }
 
 Result<Entry> load_entry(const Ctl& c, const std::string& name) {
-    auto text = safe_read(entry_path(c.cfg.registry_dir, name));
-    if (!text) {
-        if (text.error().code == Code::not_found)
-            return make_error(Code::not_found, "no vendor account '" + name + "'");
-        return std::move(text).error();
-    }
-    return parse_entry(*text, name);
+    return Accounts(c.cfg).load(name);
+}
+
+std::string account_arg(const Ctl& c, std::size_t i) {
+    std::string name = need_pos(c, i, "account NAME");
+    require_name(name);
+    return name;
+}
+
+bool report_views(const ViewReport& r) {
+    for (const auto& p : r.nss_problems)
+        std::fprintf(stderr, "vendorctl: warning: %s (run vendorctl reindex)\n", p.c_str());
+    if (r.nss_error)
+        std::fprintf(stderr, "vendorctl: NSS index not updated: %s\n", r.nss_error->detail.c_str());
+    for (const auto& [name, err] : r.key_view_errors)
+        std::fprintf(stderr, "vendorctl: public key view of %s not updated: %s\n", name.c_str(),
+                     err.detail.c_str());
+    return r.ok();
 }
 
 }  // namespace vendor::cli

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "accounts.h"
 #include "audit.h"
 #include "config.h"
 #include "registry.h"
@@ -57,6 +58,9 @@ bool audit_ok(Ctl& c, core::Event e);  // same, returns false on failure
 std::string local_time(const Ctl& c, std::int64_t t, bool with_date);
 core::Result<core::Entry> load_entry(const Ctl& c, const std::string& name);
 void require_name(const std::string& name);  // throws UsageError
+// The prologue of every command on one account: the account NAME at
+// position i, checked (a usage error otherwise).
+std::string account_arg(const Ctl& c, std::size_t i = 0);
 std::string need_pos(const Ctl& c, std::size_t i, const char* what);
 // A free-text option (--vendor, --comment, --ticket, --reason): at most
 // max_len bytes, UTF-8, no control character, since it ends up in JSON
@@ -83,9 +87,9 @@ int cmd_reindex(Ctl& c);
 int cmd_key(Ctl& c);
 int cmd_authorized_keys(Ctl& c);
 int cmd_check_sshd(Ctl& c);
-// Rewrite the public view (authorized-keys) of one account; warns on failure.
-bool publish(Ctl& c, const std::string& name);
-// Recompile the NSS index and tell nscd; message on failure, false then.
-bool refresh_nss(Ctl& c);
+// What the accounts service says about the derived views, on stderr:
+// accounts left out of the NSS index as warnings, an index or key view not
+// rewritten as errors. False when a view was not rewritten.
+bool report_views(const core::ViewReport& r);
 
 }  // namespace vendor::cli

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 
+#include "accounts.h"
 #include "authkeys.h"
 #include "ctl.h"
 #include "engine.h"
@@ -21,46 +22,9 @@ namespace vendor::cli {
 
 using namespace vendor::core;
 
-bool publish(Ctl& c, const std::string& name) {
-    auto e = load_entry(c, name);
-    Status st;
-    if (!e) {
-        if (e.error().code != Code::not_found) {
-            std::fprintf(stderr, "vendorctl: %s: %s\n", name.c_str(), e.error().detail.c_str());
-            return false;
-        }
-        st = publish_authkeys(c.cfg, name, nullptr, std::nullopt);
-    } else {
-        auto store = make_local_store(c.cfg);
-        auto g = store->grant(name);
-        if (!g) {
-            std::fprintf(stderr, "vendorctl: %s: %s\n", name.c_str(), g.error().detail.c_str());
-            return false;
-        }
-        st = publish_authkeys(c.cfg, name, &*e, *g);
-    }
-    if (!st) {
-        std::fprintf(stderr, "vendorctl: public key view of %s not updated: %s\n", name.c_str(),
-                     st.error().detail.c_str());
-        return false;
-    }
-    return true;
-}
-
-namespace {
-
-Status write_entry(Ctl& c, const Entry& e) {
-    std::string text = serialize_entry(e);
-    if (auto back = parse_entry(text, e.name); !back) return back.error();
-    return atomic_write(entry_path(c.cfg.registry_dir, e.name), text, 0600);
-}
-
-}  // namespace
-
 int cmd_key(Ctl& c) {
     std::string sub = need_pos(c, 0, "add, remove or list");
-    std::string name = need_pos(c, 1, "account NAME");
-    require_name(name);
+    std::string name = account_arg(c, 1);
     if (sub == "list") {
         auto e = load_entry(c, name);
         if (!e) return fail(e.error());
@@ -83,61 +47,48 @@ int cmd_key(Ctl& c) {
         return kExitOk;
     }
     if (c.json) throw UsageError{"--json is for key list"};
-    auto lock = FileLock::acquire(c.cfg.registry_dir + "/.lock");
-    if (!lock) return fail(lock.error());
-    auto e = load_entry(c, name);
-    if (!e) return fail(e.error());
-    Event ev;
-    ev.account = name;
-    ev.vendor = e->vendor;
+    Accounts accounts(c.cfg);
+    Result<KeysOutcome> r = make_error(Code::internal, "");
     if (sub == "add") {
         std::string file = need_pos(c, 2, "public key FILE");
         auto text = read_input_file(file, 65536);
         if (!text) return fail(text.error());
-        std::size_t added = 0, rank = 0;
+        std::vector<PublicKey> keys;
         for (const auto& line : split(*text, '\n')) {
             if (line.empty() || line[0] == '#') continue;
             // The error names the key by its rank, never by the file's bytes.
             auto pk = parse_public_key(line);
-            ++rank;
             if (!pk)
-                return fail(escape(file, 200) + ": key " + std::to_string(rank) + ": " +
+                return fail(escape(file, 200) + ": key " + std::to_string(keys.size() + 1) + ": " +
                             pk.error().detail);
-            if (key_pinned(*e, pk->type + " " + pk->blob_b64)) {
-                std::printf("%s already pinned\n", pk->fingerprint.c_str());
-                continue;
-            }
-            if (e->keys.size() >= 64) return fail("at most 64 keys per account");
-            e->keys.push_back(pk->type + " " + pk->blob_b64 +
-                              (pk->comment.empty() ? "" : " " + pk->comment));
-            std::printf("pinned %s %s (%u bits)\n", pk->type.c_str(), pk->fingerprint.c_str(),
-                        pk->bits);
-            ev.key = pk->fingerprint;
-            ++added;
+            keys.push_back(std::move(*pk));
         }
-        if (added == 0 && ev.key.empty()) return kExitOk;
-        if (auto st = write_entry(c, *e); !st) return fail(st.error());
-        ev.event = "key_added";
+        r = accounts.add_keys(name, keys);
+        if (!r) return fail(r.error());
+        for (const auto& ch : r->changes) {
+            if (ch.already_pinned) std::printf("%s already pinned\n", ch.key.fingerprint.c_str());
+            else
+                std::printf("pinned %s %s (%u bits)\n", ch.key.type.c_str(),
+                            ch.key.fingerprint.c_str(), ch.key.bits);
+        }
+        if (r->added == 0) return kExitOk;
     } else if (sub == "remove") {
         std::string fp = need_pos(c, 2, "key FINGERPRINT (SHA256:...)");
-        std::vector<std::string> kept;
-        for (const auto& k : e->keys) {
-            auto pk = parse_public_key(k);
-            if (pk && pk->fingerprint == fp) continue;
-            kept.push_back(k);
-        }
-        if (kept.size() == e->keys.size())
-            return fail("no pinned key " + escape(fp, 80) + " on " + name);
-        e->keys = kept;
-        if (auto st = write_entry(c, *e); !st) return fail(st.error());
-        ev.event = "key_removed";
-        ev.key = fp;
+        r = accounts.remove_key(name, fp);
+        if (!r) return fail(r.error());
         std::printf("unpinned %s\n", fp.c_str());
     } else {
         throw UsageError{"key takes add, remove or list"};
     }
+    Event ev;
+    ev.account = name;
+    ev.vendor = r->entry.vendor;
+    ev.event = sub == "add" ? "key_added" : "key_removed";
+    // The last key the command pinned, or the one it removed.
+    for (const auto& ch : r->changes)
+        if (!ch.already_pinned) ev.key = ch.key.fingerprint;
     audit(c, ev);
-    return publish(c, name) ? kExitOk : kExitRefused;
+    return report_views(r->views) ? kExitOk : kExitRefused;
 }
 
 int cmd_authorized_keys(Ctl& c) {
@@ -230,16 +181,7 @@ int cmd_check_sshd(Ctl& c) {
     // sshd resolves Match Group through the user's groups; a non-existent
     // probe user cannot match. Use an nss_vendor account when one exists.
     std::string user;
-    auto list = list_dir(c.cfg.registry_dir);
-    if (list) {
-        std::sort(list->begin(), list->end());
-        for (const auto& f : *list) {
-            if (f.size() > 5 && f.substr(f.size() - 5) == ".json") {
-                user = f.substr(0, f.size() - 5);
-                break;
-            }
-        }
-    }
+    if (auto names = Accounts(c.cfg).names(); names && !names->empty()) user = names->front();
     bool have_vendor = false;
     if (!user.empty()) {
         have_vendor = sshd_dump(

@@ -1583,6 +1583,132 @@ void test_race_losers_keep_winner(void**) {
     unlock("race2");
 }
 
+// Section 4 of the core reshape: the key view (state_dir/authkeys/NAME.json)
+// is rewritten under the registry lock by every command that changes what it
+// shows. Without that, an activate that read the entry before a concurrent
+// `key add` wrote it publishes the old keys last, and sshd never offers the
+// new key; a deactivate racing an activate can leave a view that still opens
+// after the grant is gone. Each round races key adds (each a different key)
+// against activates and deactivates; at the end the view holds every pinned
+// key and the grant the store holds.
+std::string squeezed(const std::string& s);
+
+void test_key_view_concurrent(void**) {
+    NEED_ROOT();
+    add_account("kvrace");
+    const std::string bare = read_file(entry_path("kvrace"));
+    const std::vector<const char*> keys = {"ed25519.pub",  "ecdsa256.pub", "ecdsa384.pub",
+                                           "ecdsa521.pub", "rsa3072.pub",  "rsa4096.pub"};
+    constexpr int kRounds = 4, kGrantProcs = 6;
+    std::fflush(stdout);
+    std::fflush(stderr);
+    for (int round = 0; round < kRounds; ++round) {
+        write_file(entry_path("kvrace"), bare, 0600);  // no key pinned
+        int barrier[2];
+        assert_int_equal(pipe(barrier), 0);
+        std::vector<pid_t> pids;
+        auto spawn = [&](std::vector<std::string> args) {
+            pid_t pid = fork();
+            assert_true(pid >= 0);
+            if (pid == 0) {
+                ::close(barrier[1]);
+                char ch;
+                while (::read(barrier[0], &ch, 1) < 0 && errno == EINTR) {}
+                auto r = vendorctl(args);
+                if (r.status != 0)
+                    std::fprintf(stderr, "vendorctl %s: exit %d: %s\n", args[0].c_str(), r.status,
+                                 r.err.c_str());
+                _exit(r.status == 0 ? 0 : 1);
+            }
+            pids.push_back(pid);
+        };
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            spawn({"key", "add", "kvrace", env().data + "/keys/" + keys[i]});
+            if (static_cast<int>(i) < kGrantProcs)
+                spawn(i % 2 == 0 ? std::vector<std::string>{"activate", "kvrace", "--for", "1h"}
+                                 : std::vector<std::string>{"deactivate", "kvrace"});
+        }
+        ::close(barrier[0]);
+        ::close(barrier[1]);  // all start now
+        for (pid_t pid : pids) {
+            int st = 0;
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                fail_msg("round %d: a vendorctl process failed (status %d)", round, st);
+        }
+        std::string view = read_file(env().state + "/authkeys/kvrace.json");
+        for (const char* k : keys)
+            if (!contains(view, key_of(k)))
+                fail_msg("round %d: pinned key %s missing from the key view: %s", round, k,
+                         view.c_str());
+        // The grant the view shows is the one in the store (show reads it).
+        auto sh = vendorctl({"--json", "show", "kvrace"});
+        assert_int_equal(sh.status, 0);
+        bool store_active = !contains(squeezed(sh.out), "\"active_until\":null");
+        bool view_active = !contains(view, "\"grant_not_after\":0");
+        if (store_active != view_active)
+            fail_msg("round %d: the store says %s, the key view %s: %s", round,
+                     store_active ? "active" : "inactive", view_active ? "active" : "inactive",
+                     view.c_str());
+    }
+}
+
+// The same race made certain: an activate held (tests/support/fault.c,
+// PVT_SLOW_GETPWNAM) between reading the entry and writing the key view,
+// while a `key add` runs to its end. The view must show the new key.
+void test_key_view_activate_stalled(void**) {
+    NEED_ROOT();
+    // This process's preload list names the fault library; vendorctl gets
+    // it (after the sanitizer runtime) only for the stalled command.
+    std::string fault, tok;
+    if (const char* pre = std::getenv("LD_PRELOAD"))
+        for (const char* p = pre;; ++p) {
+            if (*p == ' ' || *p == ':' || *p == '\0') {
+                if (contains(tok, "pvt_fault")) fault = tok;
+                tok.clear();
+                if (*p == '\0') break;
+            } else {
+                tok += *p;
+            }
+        }
+    if (fault.empty()) {
+        skip();
+        return;
+    }
+    add_account("kvstall");
+    std::string marker = env().root + "/kvstall.marker";
+    ::unlink(marker.c_str());
+    std::string asan = asan_runtime();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        auto r =
+            run_cmd({env().vendorctl, "--config", env().cfg, "activate", "kvstall", "--for", "1h"},
+                    {"LD_PRELOAD=" + (asan.empty() ? "" : asan + ":") + fault,
+                     "PVT_SLOW_GETPWNAM=pam-vendor-keys:1000:" + marker});
+        if (r.status != 0) std::fprintf(stderr, "activate: exit %d: %s\n", r.status, r.err.c_str());
+        _exit(r.status == 0 ? 0 : 1);
+    }
+    // The activate is inside its publish once the marker is there.
+    struct stat st {};
+    for (int i = 0; i < 1000 && ::stat(marker.c_str(), &st) != 0; ++i) ::usleep(10000);
+    bool stalled = ::stat(marker.c_str(), &st) == 0;
+    auto k = vendorctl({"key", "add", "kvstall", env().data + "/keys/ed25519.pub"});
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (!stalled) fail_msg("the activate never reached its key view");
+    if (k.status != 0) fail_msg("key add: exit %d: %s", k.status, k.err.c_str());
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("activate failed");
+    std::string view = read_file(env().state + "/authkeys/kvstall.json");
+    if (!contains(view, key_of("ed25519.pub")))
+        fail_msg("the key added during the activate is missing from the key view: %s",
+                 view.c_str());
+    if (contains(view, "\"grant_not_after\":0"))
+        fail_msg("the grant is missing from the key view: %s", view.c_str());
+}
+
 // ---- structure-held TOTP -------------------------------------------------------------------
 
 void test_totp(void**) {
@@ -1932,6 +2058,8 @@ void test_prune_wrong_clock_refused(void**) {
 }
 
 int run_all() {
+    // PAM_TEST_FILTER=test_key_view_concurrent make pam: one test (or a glob).
+    if (const char* f = std::getenv("PAM_TEST_FILTER")) cmocka_set_test_filter(f);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exports_only_pam_sm),
         cmocka_unit_test(test_nonvendor_root_ignored),
@@ -1947,6 +2075,8 @@ int run_all() {
         cmocka_unit_test(test_source_allowed_forms),
         cmocka_unit_test_teardown(test_source_any_needs_flag, teardown_any_entry),
         cmocka_unit_test(test_key_file_refused),
+        cmocka_unit_test(test_key_view_concurrent),
+        cmocka_unit_test(test_key_view_activate_stalled),
         cmocka_unit_test(test_host_not_allowed),
         cmocka_unit_test(test_host_allowed_by_pattern),
         cmocka_unit_test(test_not_activated),

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define PVT_EXPORT __attribute__((visibility("default")))
 
@@ -121,9 +122,29 @@ static int should_fail(int which) {
         if (!var) *(void**)(&var) = dlsym(RTLD_NEXT, name);                                        \
     } while (0)
 
+/* PVT_SLOW_GETPWNAM=NAME:MS:MARKER in the environment of a process (a
+ * vendorctl the race test starts): getpwnam_r(NAME) creates MARKER, then
+ * sleeps MS milliseconds, holding that process mid-command while the test
+ * runs another one. */
+static void maybe_stall(const char* name) {
+    const char* spec = getenv("PVT_SLOW_GETPWNAM");
+    if (!spec || !name) return;
+    const char* c1 = strchr(spec, ':');
+    if (!c1 || (size_t)(c1 - spec) != strlen(name) || strncmp(spec, name, strlen(name)) != 0)
+        return;
+    char* c2 = NULL;
+    long ms = strtol(c1 + 1, &c2, 10);
+    if (!c2 || *c2 != ':' || ms <= 0) return;
+    int fd = open(c2 + 1, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
 PVT_EXPORT int getpwnam_r(const char* name, struct passwd* pw, char* buf, size_t len,
                           struct passwd** res) {
     static int (*next)(const char*, struct passwd*, char*, size_t, struct passwd**);
+    maybe_stall(name);
     int err = should_fail(F_GETPWNAM);
     if (err) {
         *res = NULL;

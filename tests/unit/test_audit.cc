@@ -7,6 +7,8 @@
 // very last line or lost last lines: the head record beside the log can.
 #include "audit.h"
 
+#include "accounts.h"
+
 #include <sys/mount.h>
 
 #include <cstdlib>
@@ -765,6 +767,36 @@ void invalid_utf8_escaped(void**) {
 
 }  // namespace
 
+// status: the last successful session_open of each account, found from the
+// end of the log (Accounts::last_logins), within the scan cap.
+void last_logins_from_the_tail(void**) {
+    Log log;
+    Event e = event("session_open", "acme", "ok");
+    log.append(e);
+    log.append(event("session_open", "beta", "ok"));
+    e.rhost = "192.0.2.11";
+    log.append(e);  // acme's last
+    log.append(event("session_open", "acme", "denied"));
+    for (int i = 0; i < 400; ++i) log.append(event("auth", "gamma", "denied"));
+    Accounts accounts(log.cfg);
+    auto l = accounts.last_logins({"acme", "beta", "gamma"});
+    assert_ok(l);
+    assert_int_equal(l->size(), 2);
+    assert_str_eq(l->at("acme").rhost, "192.0.2.11");
+    assert_str_eq(l->at("beta").rhost, "192.0.2.10");
+    assert_true(l->at("acme").at > 1700000000);
+    // Beyond the cap: not looked at.
+    auto capped = accounts.last_logins({"acme", "beta"}, 4096);
+    assert_ok(capped);
+    assert_true(capped->empty());
+    // No log: no login.
+    Config none = log.cfg;
+    none.audit_log = log.dir / "log/none.jsonl";
+    auto empty = Accounts(none).last_logins({"acme"});
+    assert_ok(empty);
+    assert_true(empty->empty());
+}
+
 int main() {
     const CMUnitTest tests[] = {
         cmocka_unit_test(append_and_verify),
@@ -785,6 +817,7 @@ int main() {
         cmocka_unit_test(insecure_log_refused),
         cmocka_unit_test(kv_lines),
         cmocka_unit_test(invalid_utf8_escaped),
+        cmocka_unit_test(last_logins_from_the_tail),
     };
     return RUN_GROUP("audit", tests);
 }

@@ -10,12 +10,71 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "unit.h"
 
 using namespace vendor::core;
 using namespace unit;
 
 namespace {
+
+struct LineCollect : LineSink {
+    std::vector<std::string> lines;
+    std::size_t stop_after = SIZE_MAX;
+    bool line(std::string_view l) override {
+        lines.emplace_back(l);
+        return lines.size() < stop_after;
+    }
+};
+
+// status reads the audit log from its end (accounts.h): every line once,
+// last first, across block boundaries, a torn last line included; stops when
+// told, and reads no more than the cap.
+void reads_lines_backwards(void**) {
+    TmpDir t;
+    bool found = true;
+    LineCollect none;
+    assert_ok(safe_read_lines_backwards(t / "absent", SafeOpts{}, 1 << 20, none, found));
+    assert_false(found);
+    assert_true(none.lines.empty());
+    write_file(t / "small", "a\nbb\n\nccc", 0600);
+    LineCollect c;
+    assert_ok(safe_read_lines_backwards(t / "small", SafeOpts{}, 1 << 20, c, found));
+    assert_true(found);
+    assert_true((c.lines == std::vector<std::string>{"ccc", "", "bb", "a"}));
+    // Lines longer than nothing, shorter than a block, across many blocks.
+    std::string big;
+    std::vector<std::string> want;
+    for (int i = 0; i < 40000; ++i) {
+        want.push_back("line " + std::to_string(i) +
+                       std::string(static_cast<std::size_t>(i % 97), 'x'));
+        big += want.back() + "\n";
+    }
+    write_file(t / "big", big, 0600);
+    LineCollect all;
+    SafeOpts o;
+    o.max_size = big.size();
+    assert_ok(safe_read_lines_backwards(t / "big", o, big.size(), all, found));
+    std::reverse(want.begin(), want.end());
+    assert_int_equal(all.lines.size(), want.size());
+    assert_true(all.lines == want);
+    LineCollect three;
+    three.stop_after = 3;
+    assert_ok(safe_read_lines_backwards(t / "big", o, big.size(), three, found));
+    assert_true((three.lines == std::vector<std::string>(want.begin(), want.begin() + 3)));
+    // The cap: only lines wholly inside the last `cap` bytes.
+    write_file(t / "capped", "aaaa\nbbbb\ncccc\n", 0600);
+    LineCollect capped;
+    assert_ok(safe_read_lines_backwards(t / "capped", SafeOpts{}, 10, capped, found));
+    assert_true((capped.lines == std::vector<std::string>{"cccc"}));
+    // The file checks of safe_read still apply.
+    write_file(t / "ww", "x\n", 0666);
+    ::chmod((t / "ww").c_str(), 0666);
+    LineCollect ww;
+    assert_err(safe_read_lines_backwards(t / "ww", SafeOpts{}, 10, ww, found), Code::insecure);
+}
 
 void reads_good_file(void**) {
     TmpDir t;
@@ -399,6 +458,7 @@ int main() {
         cmocka_unit_test(append_cuts_torn_tail),
         cmocka_unit_test(records),
         cmocka_unit_test(rewrite_unchanged_keeps_file),
+        cmocka_unit_test(reads_lines_backwards),
     };
     return RUN_GROUP("files", tests);
 }
