@@ -320,6 +320,11 @@ int cmd_show(Ctl& c) {
 }
 
 int cmd_config(Ctl& c) {
+    if (c.args.has("--keys")) {
+        if (c.args.has("--check")) throw UsageError{"--keys and --check do not go together"};
+        std::printf("%s", list_config_keys().c_str());
+        return kExitOk;
+    }
     if (c.args.has("--check")) {
         std::printf("%s: ok\n", c.cfg.path.empty() ? "(built-in defaults)" : c.cfg.path.c_str());
         return kExitOk;
