@@ -4,7 +4,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <type_traits>
 
 #include "files.h"
 #include "json.h"
@@ -19,6 +21,83 @@ std::string line_hash(std::string_view line) {
 }
 
 namespace {
+
+using E = Event;
+// The one field table (audit.h). Line order; the first three rows of a
+// log_pruned header and a log_repaired line come out in the order they
+// always had (operator, detail, pruned_before, dropped; detail,
+// dropped_bytes), and twins_dropped comes last.
+constexpr AuditField kFields[] = {
+    {"event", &E::event, 64, true, true},
+    {"account", &E::account, 1024, false, true},
+    {"vendor", &E::vendor, 1024, false, true},
+    {"rhost", &E::rhost, 1024, false, true},
+    {"service", &E::service, 1024, false, true},
+    {"tty", &E::tty, 1024, false, true},
+    {"pid", &E::pid, 0, false, false},
+    {"session", &E::session, 1024, false, true},
+    {"result", &E::result, 1024, false, true},
+    {"reason", &E::reason, 1024, false, true},
+    {"operator", &E::operator_name, 1024, false, true},
+    {"ticket", &E::ticket, 1024, false, true},
+    {"duration_s", &E::duration_s, 0, false, true},
+    {"methods", &E::methods, 1024, false, true},
+    {"key", &E::key, 1024, false, true},
+    {"detail", &E::detail, 4096, false, true},
+    {"pruned_before", &E::pruned_before, 64, false, true},
+    {"dropped", &E::dropped, 0, false, true},
+    {"dropped_bytes", &E::dropped_bytes, 0, false, true},
+    {"twins_dropped", &E::twins_dropped, 0, false, true},
+};
+// The frame around the fields, and every key a line may have.
+constexpr const char* kFrameHead[] = {"ts", "host"};
+constexpr const char* kFrameTail[] = {"seq", "prev"};
+constexpr std::size_t kKeyCount =
+    std::size(kFields) + std::size(kFrameHead) + std::size(kFrameTail);
+constexpr std::array<const char*, kKeyCount> all_keys() {
+    std::array<const char*, kKeyCount> k{};
+    std::size_t i = 0;
+    for (const char* f : kFrameHead) k[i++] = f;
+    for (const auto& f : kFields) k[i++] = f.name;
+    for (const char* f : kFrameTail) k[i++] = f;
+    return k;
+}
+constexpr auto kAllKeys = all_keys();
+
+// The value of a field as text, "" when it is left out.
+std::string field_text(const AuditField& f, const Event& e) {
+    return std::visit(
+        [&](auto m) -> std::string {
+            const auto& v = e.*m;
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<V, std::string>) return v;
+            else if constexpr (std::is_same_v<V, std::int64_t>) return v ? std::to_string(v) : "";
+            else return v ? std::to_string(*v) : "";
+        },
+        f.member);
+}
+
+// The line without its chain fields; the caller adds seq and prev.
+Json line_json(const std::string& ts, const std::string& host, const Event& e) {
+    Json j = Json::object();
+    j.set("ts", ts).set("host", host);
+    for (const auto& f : kFields) {
+        std::visit(
+            [&](auto m) {
+                const auto& v = e.*m;
+                using V = std::decay_t<decltype(v)>;
+                if constexpr (std::is_same_v<V, std::string>) {
+                    if (f.required || !v.empty()) j.set(f.name, v);
+                } else if constexpr (std::is_same_v<V, std::int64_t>) {
+                    if (f.required || v) j.set(f.name, v);
+                } else {
+                    if (v) j.set(f.name, *v);
+                }
+            },
+            f.member);
+    }
+    return j;
+}
 
 std::string last_line(std::string_view tail) {
     if (!tail.empty() && tail.back() == '\n') tail.remove_suffix(1);
@@ -48,16 +127,36 @@ std::string twin(const Event& e, std::uint64_t seq, const std::string& hash) {
 }
 
 struct ChainAppend : AppendFn {
-    Json* doc;
-    std::string host, head_name, head_file;
-    const Event* event;
+    std::string ts, host, head_name, head_file;
+    Event event;  // twins_dropped set under the lock
     Fd head_fd;
     std::optional<AuditHead> head;
+    TwinSink* sink = nullptr;
+    std::string twins_name, twins_file;
+    Fd twins_fd;
+    std::uint64_t pending = 0;  // the counter read under the lock
     AuditWritten out;
     Status locked(int dir_fd) override {
         auto fd = open_record_at(dir_fd, head_name, head_file, 0600);
         if (!fd) return std::move(fd).error();
         head_fd = std::move(*fd);
+        if (sink) {
+            // The drop counter is a record of the log like its head: one that
+            // cannot be read fails the append (and so the login), it is not
+            // silently restarted from 0.
+            auto tf = open_record_at(dir_fd, twins_name, twins_file, 0600);
+            if (!tf) return std::move(tf).error();
+            twins_fd = std::move(*tf);
+            auto tt = read_record(twins_fd, twins_file, kTwinsRecordSize);
+            if (!tt) return std::move(tt).error();
+            if (!tt->empty()) {
+                auto n = parse_twins_record(*tt);
+                if (!n)
+                    return make_error(Code::invalid,
+                                      n.error().detail + ": " + escape(twins_file, 200));
+                pending = *n;
+            }
+        }
         auto text = read_record(head_fd, head_file, kHeadSize);
         if (!text) return std::move(text).error();
         if (text->empty()) return {};  // none yet (new log, or the first run after an upgrade)
@@ -105,24 +204,47 @@ struct ChainAppend : AppendFn {
             r.event = "log_repaired";
             r.detail = "cut off an incomplete last line of " + std::to_string(torn_bytes) +
                        " bytes (interrupted write)";
-            Json j = Json::object();
-            j.set("ts", format_rfc3339_ms(now_ms())).set("host", host).set("event", r.event);
-            j.set("detail", r.detail).set("dropped_bytes", static_cast<std::int64_t>(torn_bytes));
+            r.dropped_bytes = static_cast<std::int64_t>(torn_bytes);
+            Json j = line_json(format_rfc3339_ms(now_ms()), host, r);
             j.set("seq", static_cast<std::int64_t>(++seq)).set("prev", prev);
             std::string rl = j.dump();
             prev = line_hash(rl);
             out.twins.push_back(twin(r, seq, prev));
             text = rl + "\n";
         }
-        doc->set("seq", static_cast<std::int64_t>(++seq)).set("prev", prev);
-        out.line = doc->dump();
+        event.twins_dropped = pending > INT64_MAX ? INT64_MAX : static_cast<std::int64_t>(pending);
+        Json doc = line_json(ts, host, event);
+        doc.set("seq", static_cast<std::int64_t>(++seq)).set("prev", prev);
+        out.line = doc.dump();
         out.seq = seq;
         out.hash = line_hash(out.line);
-        out.twins.push_back(twin(*event, seq, out.hash));
+        out.twins.push_back(twin(event, seq, out.hash));
         return text + out.line + "\n";
     }
     Status committed(int, std::uint64_t size) override {
-        return write_record(head_fd, head_file, format_head(AuditHead{out.seq, size, out.hash}));
+        auto st = write_record(head_fd, head_file, format_head(AuditHead{out.seq, size, out.hash}));
+        if (!st || !sink) return st;
+        // The line is written: now its twins, still under the lock (a send
+        // that cannot go at once is dropped, never waited for). The event's
+        // own twin, the last, reports the count read; once it is delivered
+        // the collector knows, and the count starts again.
+        bool denied = event.result == "denied";
+        std::uint64_t now_dropped = 0;
+        bool reported = false;
+        for (std::size_t i = 0; i < out.twins.size(); ++i) {
+            bool last = i + 1 == out.twins.size();
+            if (sink->send(out.twins[i], denied && last)) {
+                ++out.twins_sent;
+                if (last) reported = true;
+            } else {
+                ++out.twins_dropped;
+                ++now_dropped;
+            }
+        }
+        std::uint64_t n = (reported ? 0 : pending) + now_dropped;
+        out.twins_pending = n;
+        if (n == pending) return {};
+        return write_record(twins_fd, twins_file, format_twins_record(n));
     }
 };
 
@@ -176,63 +298,62 @@ Result<AuditHead> parse_head(std::string_view text) {
     return h;
 }
 
-Result<AuditWritten> audit_append(const Config& c, const std::string& host, const Event& e) {
-    Json j = Json::object();
-    j.set("ts", format_rfc3339_ms(now_ms())).set("host", host).set("event", e.event);
-    auto opt = [&](const char* k, const std::string& v) {
-        if (!v.empty()) j.set(k, v);
-    };
-    opt("account", e.account);
-    opt("vendor", e.vendor);
-    opt("rhost", e.rhost);
-    opt("service", e.service);
-    opt("tty", e.tty);
-    if (e.pid) j.set("pid", e.pid);
-    opt("session", e.session);
-    opt("result", e.result);
-    opt("reason", e.reason);
-    opt("operator", e.operator_name);
-    opt("ticket", e.ticket);
-    if (e.duration_s) j.set("duration_s", *e.duration_s);
-    opt("methods", e.methods);
-    opt("key", e.key);
-    opt("detail", e.detail);
+std::span<const AuditField> audit_fields() { return kFields; }
+
+std::string twins_path(const Config& c) { return c.audit_log + ".twins"; }
+
+std::string format_twins_record(std::uint64_t n) {
+    char buf[kTwinsRecordSize + 1];
+    std::snprintf(buf, sizeof buf, "pam_vendor-twins-dropped 1 n=%020llu\n",
+                  static_cast<unsigned long long>(n));
+    return std::string(buf);
+}
+
+Result<std::uint64_t> parse_twins_record(std::string_view text) {
+    constexpr std::string_view kPrefix = "pam_vendor-twins-dropped 1 n=";
+    static_assert(kPrefix.size() + 21 == kTwinsRecordSize);
+    std::uint64_t n = 0;
+    auto d = text.substr(std::min(text.size(), kPrefix.size()));
+    bool digits = d.size() == 21 && d.back() == '\n';
+    for (std::size_t i = 0; digits && i < 20; ++i) digits = d[i] >= '0' && d[i] <= '9';
+    if (text.size() != kTwinsRecordSize || text.substr(0, kPrefix.size()) != kPrefix || !digits ||
+        !parse_uint(d.substr(0, 20), UINT64_MAX, n))
+        return make_error(Code::invalid, "audit twins drop counter is malformed");
+    return n;
+}
+
+Result<AuditWritten> audit_append(const Config& c, const std::string& host, const Event& e,
+                                  TwinSink* sink) {
     ChainAppend fn;
-    fn.doc = &j;
+    fn.ts = format_rfc3339_ms(now_ms());
     fn.host = host;
-    fn.event = &e;
+    fn.event = e;
+    fn.event.twins_dropped = 0;
     fn.head_file = head_path(c);
     fn.head_name = basename_of(fn.head_file);
+    fn.sink = sink;
+    if (sink) {
+        fn.twins_file = twins_path(c);
+        fn.twins_name = basename_of(fn.twins_file);
+    }
     if (auto st = ensure_dir(dirname_of(c.audit_log), 0700); !st) return st.error();
     if (auto st = locked_append(c.audit_log, 0600, 65536, fn); !st) return st.error();
     return std::move(fn.out);
 }
 
 std::string audit_kv(const Event& e) {
-    std::string out = "event=" + e.event;
-    auto add = [&](const char* k, const std::string& v) {
-        if (v.empty()) return;
-        out += " ";
-        out += k;
+    std::string out;
+    for (const auto& f : kFields) {
+        if (!f.kv) continue;
+        std::string v = field_text(f, e);
+        if (v.empty() && !f.required) continue;
+        if (!out.empty()) out += " ";
+        out += f.name;
         out += "=";
         bool quote = v.find(' ') != std::string::npos;
         std::string ev = escape(v, 200);
         out += quote ? "\"" + ev + "\"" : ev;
-    };
-    add("account", e.account);
-    add("vendor", e.vendor);
-    add("rhost", e.rhost);
-    add("service", e.service);
-    add("tty", e.tty);
-    add("session", e.session);
-    add("result", e.result);
-    add("reason", e.reason);
-    add("operator", e.operator_name);
-    add("ticket", e.ticket);
-    if (e.duration_s) add("duration_s", std::to_string(*e.duration_s));
-    add("methods", e.methods);
-    add("key", e.key);
-    add("detail", e.detail);
+    }
     return out;
 }
 
@@ -242,42 +363,46 @@ Result<AuditRecord> parse_audit_line(std::string_view line) {
     JsonReader r(doc->get(), "audit line");
     AuditRecord a;
     a.line = std::string(line);
-    std::string ts, host, vendor, tty, prev, methods;
-    std::string pruned_before;
-    std::int64_t pid = 0, dur = -1, seq = -1, dropped = 0, dropped_bytes = 0;
+    std::int64_t seq = -1;
     Status st;
-    if (!(st = r.check_keys({"ts",      "host",          "event",    "account", "vendor",
-                             "rhost",   "service",       "tty",      "pid",     "session",
-                             "result",  "reason",        "operator", "ticket",  "duration_s",
-                             "methods", "key",           "detail",   "seq",     "pruned_before",
-                             "dropped", "dropped_bytes", "prev"})) ||
-        !(st = r.str("ts", ts, true, 64)) || !(st = r.str("event", a.event, true, 64)) ||
-        !(st = r.str("account", a.account, false)) || !(st = r.str("rhost", a.rhost, false)) ||
-        !(st = r.str("result", a.result, false)) || !(st = r.str("reason", a.reason, false)) ||
-        !(st = r.str("operator", a.operator_name, false)) ||
-        !(st = r.str("ticket", a.ticket, false)) || !(st = r.str("session", a.session, false)) ||
-        !(st = r.str("service", a.service, false)) ||
-        !(st = r.str("detail", a.detail, false, 4096)) ||
-        !(st = r.int64("duration_s", dur, false)) || !(st = r.str("prev", prev, true, 64)) ||
-        !(st = r.int64("pid", pid, false)) || !(st = r.int64("seq", seq, false)) ||
-        !(st = r.int64("dropped", dropped, false)) ||
-        !(st = r.int64("dropped_bytes", dropped_bytes, false)) ||
-        !(st = r.str("pruned_before", pruned_before, false, 64)))
+    if (!(st = r.check_keys(std::span<const char* const>(kAllKeys))) ||
+        !(st = r.str("ts", a.ts, true, 64)) || !(st = r.str("host", a.host, false)))
+        return st.error();
+    for (const auto& f : kFields) {
+        st = std::visit(
+            [&](auto m) -> Status {
+                auto& v = a.*m;
+                using V = std::decay_t<decltype(v)>;
+                if constexpr (std::is_same_v<V, std::string>) {
+                    return r.str(f.name, v, f.required, f.max_len);
+                } else if constexpr (std::is_same_v<V, std::int64_t>) {
+                    return r.int64(f.name, v, f.required);
+                } else {
+                    std::int64_t n = 0;
+                    bool present = member(*doc, f.name, json_type_int) != nullptr;
+                    if (auto s2 = r.int64(f.name, n, f.required); !s2) return s2;
+                    if (present) v = n;
+                    return {};
+                }
+            },
+            f.member);
+        if (!st) return st.error();
+    }
+    if (!(st = r.int64("seq", seq, false)) || !(st = r.str("prev", a.prev, true, 64)))
         return st.error();
     if (seq == 0 || seq < -1) return make_error(Code::invalid, "audit line: seq must be positive");
     if (seq > 0) a.seq = seq;
-    auto t = parse_rfc3339(ts);
+    auto t = parse_rfc3339(a.ts);
     if (!t) return std::move(t).error();
     // keep the milliseconds
-    auto dot = ts.find('.');
+    auto dot = a.ts.find('.');
     std::int64_t ms = 0;
-    if (dot != std::string::npos && dot + 4 <= ts.size()) {
+    if (dot != std::string::npos && dot + 4 <= a.ts.size()) {
         std::uint64_t v = 0;
-        if (parse_uint(std::string_view(ts).substr(dot + 1, 3), 999, v))
+        if (parse_uint(std::string_view(a.ts).substr(dot + 1, 3), 999, v))
             ms = static_cast<std::int64_t>(v);
     }
     a.ts_ms = *t * 1000 + ms;
-    if (dur >= 0) a.duration_s = dur;
     return a;
 }
 
@@ -501,13 +626,14 @@ Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o) {
             json_object* pv = member(*doc, "prev", json_type_string);
             anchor = pv ? json_object_get_string(pv) : "";
         }
-        Json j = Json::object();
-        j.set("ts", format_rfc3339_ms(o.now_ms)).set("host", o.host).set("event", "log_pruned");
-        j.set("operator", o.operator_name)
-            .set("detail", "dropped " + std::to_string(p.dropped) + " lines before " +
-                               format_rfc3339(p.pruned_before));
-        j.set("pruned_before", format_rfc3339(p.pruned_before))
-            .set("dropped", static_cast<std::int64_t>(p.dropped));
+        Event h;
+        h.event = "log_pruned";
+        h.operator_name = o.operator_name;
+        h.detail = "dropped " + std::to_string(p.dropped) + " lines before " +
+                   format_rfc3339(p.pruned_before);
+        h.pruned_before = format_rfc3339(p.pruned_before);
+        h.dropped = static_cast<std::int64_t>(p.dropped);
+        Json j = line_json(format_rfc3339_ms(o.now_ms), o.host, h);
         if (last_dropped->seq) j.set("seq", *last_dropped->seq);
         j.set("prev", anchor);
         p.out = j.dump() + "\n";

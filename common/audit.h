@@ -1,14 +1,16 @@
 // The audit log (R8): one JSON object per line, each carrying a sequence
 // number (`seq`) and the hash of the line before it (`prev`), so that
 // `vendorctl log --verify` detects an edited, removed or reordered line. Every event is also
-// rendered as one key=value line for syslog (authpriv) by the caller.
+// rendered as one key=value line for syslog (authpriv): emit() in sink.h.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "config.h"
@@ -33,7 +35,32 @@ struct Event {
     std::string detail;   // free text (escaped), e.g. the error behind a denial
     std::string methods;  // auth methods seen (SSH_AUTH_INFO_0 types)
     std::string key;      // fingerprint of the public key used, "SHA256:.."
+    // Chain bookkeeping, set by the core: a log_pruned header's month
+    // boundary and line count, a log_repaired line's cut-off bytes.
+    std::string pruned_before;
+    std::int64_t dropped = 0;
+    std::int64_t dropped_bytes = 0;
+    // Syslog twins not delivered since the last one that was (emit()); set
+    // under the log's lock on the line written, 0 (absent) when none.
+    std::int64_t twins_dropped = 0;
 };
+
+// The one table of audit fields, in line order: it drives the JSON line
+// (between the frame "ts", "host" and the chain's "seq", "prev"), the syslog
+// key=value form and parse_audit_line, so a parsed record keeps every field.
+// A string is left out when empty, an int64 when 0, an optional when unset;
+// `required` ones are always written and must be present. `kv`: in the
+// syslog form (pid is not: the syslog header carries it).
+using AuditMember =
+    std::variant<std::string Event::*, std::int64_t Event::*, std::optional<std::int64_t> Event::*>;
+struct AuditField {
+    const char* name;
+    AuditMember member;
+    std::size_t max_len;  // strings
+    bool required;
+    bool kv;
+};
+std::span<const AuditField> audit_fields();
 
 // The head record, `<audit_log>.head` (0600): where the log ended after the
 // last append or prune, rewritten in place under the log's lock (no fsync,
@@ -66,19 +93,41 @@ struct AuditWritten {
     // Set when the log did not end where the head record said: the line was
     // chained to the head record (verify reports the gap); log it once.
     std::string warning;
+    // With a sink: the twins it took and dropped, and the counter now.
+    std::size_t twins_sent = 0, twins_dropped = 0;
+    std::uint64_t twins_pending = 0;
 };
+// Where the twins go when the append sends them itself (emit(), sink.h):
+// under the log's lock, right after the line is written, so that the twins
+// keep the chain's order and a drop is counted under the same lock. `send`
+// must not block; false: the twin was dropped.
+struct TwinSink {
+    virtual ~TwinSink() = default;
+    virtual bool send(std::string_view kv, bool denied) = 0;
+};
+// The drop counter, `<audit_log>.twins` (0600, beside the head record): the
+// twins not delivered since the last one that was, carried by the next line
+// as twins_dropped=N. One fixed-size text line, rewritten in place under the
+// log's lock: "pam_vendor-twins-dropped 1 n=%020llu\n".
+inline constexpr std::size_t kTwinsRecordSize = 50;
+std::string twins_path(const Config& c);
+std::string format_twins_record(std::uint64_t n);
+Result<std::uint64_t> parse_twins_record(std::string_view text);
+
 // Appends the event (ts, host, seq filled here) and updates the head record.
-Result<AuditWritten> audit_append(const Config& c, const std::string& host, const Event& e);
+// With a sink, the twins are sent through it (AuditWritten::twins_sent,
+// twins_dropped) and the drop counter is kept; without, the caller gets them.
+Result<AuditWritten> audit_append(const Config& c, const std::string& host, const Event& e,
+                                  TwinSink* sink = nullptr);
 // The syslog form: "event=auth account=acme rhost=... result=denied reason=..."
 // (the twin of a written line adds " seq=N hash=H").
 std::string audit_kv(const Event& e);
 
-struct AuditRecord {
+// A parsed line: every field of the table (the Event) and the frame.
+struct AuditRecord : Event {
     std::string line;
+    std::string ts, host, prev;
     std::int64_t ts_ms = 0;
-    std::string event, account, rhost, result, reason, operator_name, ticket, session, service,
-        detail;
-    std::optional<std::int64_t> duration_s;
     std::optional<std::int64_t> seq;
 };
 Result<AuditRecord> parse_audit_line(std::string_view line);

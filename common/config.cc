@@ -28,6 +28,8 @@ constexpr ConfigKey kKeys[] = {
      "compiled NSS index"},
     {"audit_log", K::path, &Config::audit_log, kNone, kNone, nullptr, nullptr, Salvage::logs_denial,
      "hash-chained JSON-lines audit log"},
+    {"syslog_socket", K::path, &Config::syslog_socket, kNone, kNone, nullptr, nullptr, kNo,
+     "datagram socket of the local syslog daemon for the audit twins (never waited for)"},
     {"host_name", K::host, &Config::host_name, kNone, kNone, nullptr, "(gethostname)",
      Salvage::logs_denial, "name matched against an entry's hosts"},
     {"timezone", K::zone, &Config::timezone, kNone, kNone, nullptr, "(/etc/localtime)", kNo,

@@ -22,6 +22,9 @@ struct Config {
     std::string state_dir = "/var/lib/pam_vendor";
     std::string nss_dir = "/var/lib/pam_vendor/nss";
     std::string audit_log = "/var/log/pam_vendor/audit.jsonl";
+    // Where the audit twins go (sink.h): the local syslog daemon's datagram
+    // socket. Only root's config names it, so no user can divert them.
+    std::string syslog_socket = "/dev/log";
     std::string host_name;  // empty: gethostname()
     std::string timezone;   // empty: /etc/localtime
     std::string vendor_group = "vendors";

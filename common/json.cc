@@ -361,6 +361,10 @@ std::string Json::dump_pretty() const {
 }
 
 Status JsonReader::check_keys(std::initializer_list<const char*> allowed) const {
+    return check_keys(std::span<const char* const>(allowed.begin(), allowed.size()));
+}
+
+Status JsonReader::check_keys(std::span<const char* const> allowed) const {
     if (!o_ || !json_object_is_type(o_, json_type_object))
         return make_error(Code::invalid, what_ + ": not a JSON object");
     json_object_object_foreach(o_, key, val) {

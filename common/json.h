@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,7 @@ class JsonReader {
     JsonReader(json_object* o, std::string what) : o_(o), what_(std::move(what)) {}
     // Fails if the value is not an object or has a key outside `allowed`.
     Status check_keys(std::initializer_list<const char*> allowed) const;
+    Status check_keys(std::span<const char* const> allowed) const;
     Status str(const char* key, std::string& out, bool required, std::size_t max_len = 1024) const;
     Status int64(const char* key, std::int64_t& out, bool required) const;
     Status boolean(const char* key, bool& out, bool required) const;

@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "session_record.h"
+#include "sink.h"
 #include "store.h"
 #include "util.h"
 
@@ -109,21 +110,20 @@ struct Ctx {
         return e;
     }
 
-    // Writes the audit line and its syslog twin. False when the audit log
-    // could not be written: the caller then denies (R8: no unlogged access).
-    // The twin follows the chained line and carries its seq and hash, so
-    // that a collector anchors the chain; without the line, the bare event.
+    // Writes the audit line and its syslog twin (emit(), sink.h). False when
+    // the audit log could not be written: the caller then denies (R8: no
+    // unlogged access). The twin follows the chained line and carries its
+    // seq and hash; it is never waited for (a dropped one is counted in the
+    // next line). pam_syslog stays for the module's own error lines only:
+    // they are rare and name the PAM service and phase.
     bool record(const Event& e) const {
-        int prio = e.result == "denied" ? LOG_NOTICE : LOG_INFO;
-        auto w = audit_append(cfg, host, e);
-        if (!w) {
-            pam_syslog(pamh, prio, "%s", audit_kv(e).c_str());
+        auto r = emit(cfg, host, e, "pam_vendor");
+        if (!r.ok()) {
             pam_syslog(pamh, LOG_ERR, "cannot write audit log: %s",
-                       escape(w.error().detail, 300).c_str());
+                       escape(r.error->detail, 300).c_str());
             return false;
         }
-        if (!w->warning.empty()) pam_syslog(pamh, LOG_ERR, "%s", w->warning.c_str());
-        for (const auto& t : w->twins) pam_syslog(pamh, prio, "%s", t.c_str());
+        if (!r.written.warning.empty()) pam_syslog(pamh, LOG_ERR, "%s", r.written.warning.c_str());
         return true;
     }
 };

@@ -5,6 +5,7 @@
 #include "ctl.h"
 #include "engine.h"
 #include "files.h"
+#include "sink.h"
 #include "util.h"
 
 namespace vendor::cli {
@@ -29,20 +30,20 @@ bool audit_ok(Ctl& c, Event e) {
     if (e.operator_name.empty()) e.operator_name = operator_name();
     e.service = "vendorctl";
     e.pid = static_cast<std::int64_t>(getpid());
-    // The chained line first, then its syslog twin with seq= and hash=; the
-    // event still reaches syslog (without them) when the log cannot be written.
-    auto w = audit_append(c.cfg, c.host, e);
-    if (!w) {
-        syslog(LOG_AUTHPRIV | LOG_INFO, "%s", audit_kv(e).c_str());
+    // The chained line first, then its syslog twin with seq= and hash=
+    // (emit(), sink.h); the event still reaches syslog (without them) when
+    // the log cannot be written. A twin that syslog does not take at once is
+    // dropped and counted in the next line, as in the module.
+    auto r = emit(c.cfg, c.host, e, "vendorctl");
+    if (!r.ok()) {
         std::fprintf(stderr, "vendorctl: warning: cannot write audit log: %s\n",
-                     w.error().detail.c_str());
+                     r.error->detail.c_str());
         return false;
     }
-    if (!w->warning.empty()) {
-        syslog(LOG_AUTHPRIV | LOG_ERR, "%s", w->warning.c_str());
-        std::fprintf(stderr, "vendorctl: warning: %s\n", w->warning.c_str());
+    if (!r.written.warning.empty()) {
+        syslog(LOG_AUTHPRIV | LOG_ERR, "%s", r.written.warning.c_str());
+        std::fprintf(stderr, "vendorctl: warning: %s\n", r.written.warning.c_str());
     }
-    for (const auto& t : w->twins) syslog(LOG_AUTHPRIV | LOG_INFO, "%s", t.c_str());
     return true;
 }
 
