@@ -72,7 +72,7 @@ Result<std::optional<std::string>> group_name_of(gid_t gid);
 Result<std::vector<gid_t>> groups_of(const std::string& user, gid_t primary);
 // A group's gid and member list (gr_mem); absent is std::nullopt.
 Result<std::optional<std::pair<gid_t, std::vector<std::string>>>>
-lookup_group_members(std::string_view group);
+lookup_group_members(std::string_view group, bool enoent_is_absent = false);
 
 // The registry's uid index (registry_dir/.uids, written by vendorctl):
 // uid -> account name of every entry whose uid is known. Missing or

@@ -116,21 +116,8 @@ Result<std::optional<PwInfo>> lookup_cached(std::string_view name, UserCache* ca
 
 }  // namespace
 
-Result<std::optional<gid_t>> lookup_group(std::string_view group, bool enoent_is_absent) {
-    std::string n(group);
-    std::vector<char> buf(4096);
-    struct group gr {};
-    struct group* res = nullptr;
-    int rc = with_buffer(
-        buf, [&](char* b, std::size_t len) { return getgrnam_r(n.c_str(), &gr, b, len, &res); });
-    if (rc == ENOENT && enoent_is_absent) return std::optional<gid_t>();
-    if (rc != 0) return lookup_error("getgrnam_r", group, rc);
-    if (!res) return std::optional<gid_t>();
-    return std::optional<gid_t>(res->gr_gid);
-}
-
 Result<std::optional<std::pair<gid_t, std::vector<std::string>>>>
-lookup_group_members(std::string_view group) {
+lookup_group_members(std::string_view group, bool enoent_is_absent) {
     using Out = std::optional<std::pair<gid_t, std::vector<std::string>>>;
     std::string n(group);
     std::vector<char> buf(4096);
@@ -138,11 +125,19 @@ lookup_group_members(std::string_view group) {
     struct group* res = nullptr;
     int rc = with_buffer(
         buf, [&](char* b, std::size_t len) { return getgrnam_r(n.c_str(), &gr, b, len, &res); });
+    if (rc == ENOENT && enoent_is_absent) return Out();
     if (rc != 0) return lookup_error("getgrnam_r", group, rc);
     if (!res) return Out();
     std::vector<std::string> members;
     for (char** m = res->gr_mem; m && *m; ++m) members.emplace_back(*m);
     return Out(std::make_pair(res->gr_gid, std::move(members)));
+}
+
+Result<std::optional<gid_t>> lookup_group(std::string_view group, bool enoent_is_absent) {
+    auto g = lookup_group_members(group, enoent_is_absent);
+    if (!g) return std::move(g).error();
+    if (!*g) return std::optional<gid_t>();
+    return std::optional<gid_t>((*g)->first);
 }
 
 Result<std::optional<std::string>> group_name_of(gid_t gid) {
