@@ -333,8 +333,8 @@ void create_users(Env& e) {
     e.have_ext_users = ok && priv;
 }
 
-// The rest of the test runs in its own mount namespace, where
-// /etc/nsswitch.conf is a copy whose passwd line also asks the
+// The rest of the test runs in its own mount namespace (with a private
+// /var/log), where /etc/nsswitch.conf is a copy whose passwd line also asks the
 // case-insensitive test source (libnss_pvtci.so.2, found through
 // LD_LIBRARY_PATH). Nothing outside the namespace sees it.
 bool private_nsswitch(const Env& e) {
@@ -351,7 +351,11 @@ bool private_nsswitch(const Env& e) {
     }
     std::string copy = e.root + "/nsswitch.conf";
     put_file(copy, out, 0644);
-    return mount(copy.c_str(), "/etc/nsswitch.conf", nullptr, MS_BIND, nullptr) == 0;
+    if (mount(copy.c_str(), "/etc/nsswitch.conf", nullptr, MS_BIND, nullptr) != 0) return false;
+    // A denial logged where no trusted configuration says (the default audit
+    // log: the fault sweep makes the configuration itself unreadable) must
+    // not create /var/log/pam_vendor on the machine: a private /var/log.
+    return mount("pvt-log", "/var/log", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") == 0;
 }
 
 // ---- supervisor ---------------------------------------------------------------
