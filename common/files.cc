@@ -386,22 +386,33 @@ Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts
     }
 }
 
-Result<Fd> open_record_at(int dir_fd, std::string_view name, std::string_view abs_path,
-                          mode_t mode) {
-    std::string base(name);
-    Fd fd(::openat(dir_fd, base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+namespace {
+
+// Opens (creating with `mode`) a file that root's writers keep in a checked
+// directory: no symlink, a regular file of a trusted owner, none of the
+// `bad_bits` in its mode. `st` receives the file's stat.
+Result<Fd> open_owned_at(int dir_fd, const std::string& base, std::string_view abs_path, int flags,
+                         mode_t mode, mode_t bad_bits, const char* what, struct stat& st) {
+    Fd fd(::openat(dir_fd, base.c_str(), flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
                    mode & 0777));
     if (!fd) {
         if (errno == ELOOP)
             return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
         return sys_error(Code::io, "cannot open", abs_path, errno);
     }
-    struct stat st {};
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
-    if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & 077))
-        return make_error(Code::insecure,
-                          "record file has a wrong type, owner or mode: " + escape(abs_path, 200));
+    if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & bad_bits))
+        return make_error(Code::insecure, std::string(what) + " has a wrong type, owner or mode: " +
+                                              escape(abs_path, 200));
     return fd;
+}
+
+}  // namespace
+
+Result<Fd> open_record_at(int dir_fd, std::string_view name, std::string_view abs_path,
+                          mode_t mode) {
+    struct stat st {};
+    return open_owned_at(dir_fd, std::string(name), abs_path, O_RDWR, mode, 077, "record file", st);
 }
 
 Result<std::string> read_record(const Fd& fd, std::string_view abs_path, std::size_t max_size) {
@@ -444,18 +455,14 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
     auto dir = open_dir_checked(dirname_of(abs_path));
     if (!dir) return std::move(dir).error();
     std::string base = basename_of(abs_path);
-    Fd fd(::openat(dir->get(), base.c_str(),
-                   O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0777));
-    if (!fd) {
-        if (errno == ELOOP)
-            return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
-        return sys_error(Code::io, "cannot open", abs_path, errno);
-    }
     struct stat st {};
-    if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
-    if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-        return make_error(Code::insecure,
-                          "log file has a wrong type, owner or mode: " + escape(abs_path, 200));
+    auto open_log = [&]() {
+        return open_owned_at(dir->get(), base, abs_path, O_RDWR | O_APPEND, mode, S_IWGRP | S_IWOTH,
+                             "log file", st);
+    };
+    auto opened = open_log();
+    if (!opened) return std::move(opened).error();
+    Fd fd = std::move(*opened);
     int reopen = 0;
     for (int waited = 0;; waited += 2) {
         if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
@@ -469,15 +476,9 @@ Status locked_append(std::string_view abs_path, mode_t mode, std::size_t tail_ma
             }
             if (++reopen > 5)
                 return make_error(Code::busy, "log keeps being replaced: " + escape(abs_path, 200));
-            fd = Fd(::openat(dir->get(), base.c_str(),
-                             O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-                             mode & 0777));
-            if (!fd || fstat(fd.get(), &st) != 0)
-                return sys_error(Code::io, "cannot reopen", abs_path, errno);
-            if (!S_ISREG(st.st_mode) || !trusted_owner(st.st_uid) ||
-                (st.st_mode & (S_IWGRP | S_IWOTH)))
-                return make_error(Code::insecure, "log file has a wrong type, owner or mode: " +
-                                                      escape(abs_path, 200));
+            auto again = open_log();
+            if (!again) return std::move(again).error();
+            fd = std::move(*again);
             continue;
         }
         if (errno != EWOULDBLOCK && errno != EINTR)
