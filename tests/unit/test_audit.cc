@@ -36,18 +36,6 @@ Event event(const char* name, const char* account, const char* result) {
     return e;
 }
 
-std::vector<std::string> lines_of(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t at = 0;
-    while (at < s.size()) {
-        auto nl = s.find('\n', at);
-        if (nl == std::string::npos) nl = s.size();
-        out.push_back(s.substr(at, nl - at));
-        at = nl + 1;
-    }
-    return out;
-}
-
 std::string join(const std::vector<std::string>& lines) {
     std::string out;
     for (const auto& l : lines) out += l + "\n";

@@ -23,18 +23,6 @@ using namespace unit;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t at = 0;
-    while (at < s.size()) {
-        auto nl = s.find('\n', at);
-        if (nl == std::string::npos) nl = s.size();
-        out.push_back(s.substr(at, nl - at));
-        at = nl + 1;
-    }
-    return out;
-}
-
 // A syslog daemon that never reads: a datagram socket bound at `path`.
 struct DeafSyslog {
     int fd = -1;

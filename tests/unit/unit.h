@@ -85,6 +85,19 @@ inline bool read_file(const std::string& path, std::string& out) {
     return true;
 }
 
+// The lines of a text (without their newlines).
+inline std::vector<std::string> lines_of(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < s.size()) {
+        auto nl = s.find('\n', at);
+        if (nl == std::string::npos) nl = s.size();
+        out.push_back(s.substr(at, nl - at));
+        at = nl + 1;
+    }
+    return out;
+}
+
 inline std::string slurp(const std::string& path) {
     std::string s;
     if (!read_file(path, s)) fail_msg("cannot read %s", path.c_str());
