@@ -26,11 +26,16 @@ WARN     := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Werror
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
 CXXFLAGS ?= -O2 -g
 ALLCXXFLAGS = -std=c++20 -DPAM_VENDOR_VERSION=\"$(VERSION)\" $(WARN) -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
-              $(HARDEN) -Icommon $(PKG_CFLAGS) $(CXXFLAGS) $(SANFLAGS)
+              $(HARDEN) $(CORE_INC) $(PKG_CFLAGS) $(CXXFLAGS) $(SANFLAGS)
 LDHARDEN := -Wl,-z,defs,-z,relro,-z,now
 LDFLAGS  ?=
 
-COMMON_SRCS := $(sort $(wildcard common/*.cc))
+# The core, by layer (README, ARCHITECTURE): base <- logic <- os <- state,
+# audit <- services. Includes stay flat ("files.h"); tests/lint/layers.sh
+# enforces that a layer includes nothing from the layers above it.
+CORE_LAYERS := base logic os state audit services
+CORE_INC    := $(addprefix -Icommon/,$(CORE_LAYERS))
+COMMON_SRCS := $(sort $(wildcard $(addsuffix /*.cc,$(addprefix common/,$(CORE_LAYERS)))))
 COMMON_OBJS := $(COMMON_SRCS:%.cc=$(B)/%.o)
 LIBCORE     := $(B)/common/libvendorcore.a
 
@@ -82,7 +87,7 @@ $(PAM_SO): $(PAM_OBJS) $(LIBCORE) pam_vendor/pam_vendor.map
 $(VENDORCTL): $(CTL_OBJS) $(LIBCORE)
 	$(CXX) -pie -o $@ $(CTL_OBJS) $(LIBCORE) $(SANFLAGS) $(LDHARDEN) $(LDFLAGS) $(PKG_LIBS)
 
--include $(wildcard $(B)/*/*.d $(B)/tests/*/*.d)
+-include $(wildcard $(B)/*/*.d $(B)/common/*/*.d $(B)/tests/*/*.d)
 
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

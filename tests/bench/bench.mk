@@ -35,7 +35,7 @@ $(BENCH_TXN): tests/bench/pam_txn.cc
 
 $(BENCH_RUNNER): tests/bench/bench_run.cc $(LIBCORE)
 	@mkdir -p $(@D)
-	$(CXX) $(BENCH_CXXFLAGS) -Icommon $(PKG_CFLAGS) -MMD -MP -o $@ $< $(LIBCORE) $(PKG_LIBS)
+	$(CXX) $(BENCH_CXXFLAGS) $(CORE_INC) $(PKG_CFLAGS) -MMD -MP -o $@ $< $(LIBCORE) $(PKG_LIBS)
 
 bench-deps:
 	@missing=$$(for p in $(BENCH_DEBS) $(BENCH_OPT_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \

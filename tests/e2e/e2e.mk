@@ -23,7 +23,7 @@ E2E_NSS_OBJS  := $(NSS_SRCS:nss_vendor/%.cc=$(E2E_DIR)/nss/%.o)
 E2E_NSS_SO    := $(E2E_DIR)/lib/libnss_vendor.so.2
 E2E_TIMEOUT   ?= 360
 E2E_CXXFLAGS  := -std=c++20 -DPAM_VENDOR_VERSION=\"$(VERSION)\" $(WARN) -fPIC -fvisibility=hidden \
-                 -fvisibility-inlines-hidden $(HARDEN) -Icommon -O2 -g $(NSS_CXXFLAGS)
+                 -fvisibility-inlines-hidden $(HARDEN) $(CORE_INC) -O2 -g $(NSS_CXXFLAGS)
 
 $(E2E_NSS_OBJS): $(E2E_DIR)/nss/%.o: nss_vendor/%.cc
 	@mkdir -p $(@D)

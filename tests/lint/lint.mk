@@ -18,7 +18,7 @@
 #
 # Installs its tools when run as root and they are missing (lint-deps).
 
-LINT_DIRS     ?= common pam_vendor nss_vendor vendorctl
+LINT_DIRS     ?= $(addprefix common/,$(CORE_LAYERS)) pam_vendor nss_vendor vendorctl
 LINT_SRCS      = $(sort $(wildcard $(foreach d,$(LINT_DIRS),$(d)/*.cc $(d)/*.h)))
 LINT_FMT_SRCS  = $(LINT_SRCS) $(sort $(wildcard tests/*/*.cc tests/*/*.h))
 LINT_JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
@@ -30,10 +30,10 @@ CPPCHECK      ?= cppcheck
 # The flags the code is built with, minus GCC-only warnings and hardening:
 # what clang needs to parse it as the compiler sees it. Handed to
 # run_tidy.sh through the environment, split on blanks, no shell quoting.
-TIDY_FLAGS     = -std=c++20 -Icommon $(PKG_CFLAGS) -DPAM_VENDOR_VERSION="lint"
+TIDY_FLAGS     = -std=c++20 $(CORE_INC) $(PKG_CFLAGS) -DPAM_VENDOR_VERSION="lint"
 CPPCHECK_FLAGS = --enable=warning,performance,portability --error-exitcode=1 --std=c++20 \
                  --language=c++ --inline-suppr --suppressions-list=tests/lint/cppcheck.supp \
-                 --template=gcc -q -j $(LINT_JOBS) -Icommon -DPAM_VENDOR_VERSION=\"lint\"
+                 --template=gcc -q -j $(LINT_JOBS) $(CORE_INC) -DPAM_VENDOR_VERSION=\"lint\"
 LINT_DEBS     := clang-format clang-tidy cppcheck groff-base man-db pkg-config \
                  libpam0g-dev liboath-dev libsodium-dev libjson-c-dev
 

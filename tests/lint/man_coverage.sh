@@ -10,8 +10,8 @@
 #   reasons       `vendorctl reasons` (first field)        -> man/pam_vendor.8
 #                 (a ".TP" item whose tag is ".B REASON")
 #
-# Keys and reasons come from the program's own tables (common/config.cc,
-# common/policy.cc) through the built vendorctl: $VENDORCTL, default
+# Keys and reasons come from the program's own tables (common/logic/config.cc,
+# common/logic/policy.cc) through the built vendorctl: $VENDORCTL, default
 # ${B:-build}/vendorctl/vendorctl (make lint-man builds it first).
 #
 # Exit 0 when everything is covered, 1 with the list of what is missing.

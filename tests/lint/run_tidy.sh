@@ -12,7 +12,7 @@ out=$1
 shift
 [ $# -gt 0 ] || { echo "run_tidy: no source file" >&2; exit 1; }
 : "${CLANG_TIDY:=clang-tidy}"
-: "${TIDY_FLAGS:=-std=c++20 -Icommon}"
+: "${TIDY_FLAGS:=-std=c++20 -Icommon/base -Icommon/logic -Icommon/os -Icommon/state -Icommon/audit -Icommon/services}"
 : "${LINT_JOBS:=$(nproc)}"
 command -v "$CLANG_TIDY" >/dev/null || { echo "run_tidy: $CLANG_TIDY not found (apt-get install clang-tidy)" >&2; exit 1; }
 rm -rf "$out"

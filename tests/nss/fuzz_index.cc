@@ -1,4 +1,4 @@
-// libFuzzer target for the NSS index reader (common/nss_index.h), the code
+// libFuzzer target for the NSS index reader (common/state/nss_index.h), the code
 // that every process on the system runs over a file it maps: View::open on
 // the bytes and, when they are a valid index, every lookup and every string
 // the module would copy out. Invariants of an accepted index abort here:

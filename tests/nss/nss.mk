@@ -85,9 +85,9 @@ nss-corpus: $(NSS_T_DIR)/gen_corpus
 # $(NSS_T_DIR)/fuzz-artifacts/.
 FUZZ_NSS_TIME ?= 60
 NSS_FUZZER := $(NSS_T_DIR)/fuzz_index_libfuzzer
-$(NSS_FUZZER): tests/nss/fuzz_index.cc common/nss_index.h
+$(NSS_FUZZER): tests/nss/fuzz_index.cc common/state/nss_index.h
 	@mkdir -p $(@D)
-	clang++ -std=c++20 -g -O1 $(WARN) -Icommon -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	clang++ -std=c++20 -g -O1 $(WARN) $(CORE_INC) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ tests/nss/fuzz_index.cc
 
 fuzz-nss: $(NSS_FUZZER)

@@ -46,7 +46,7 @@ $(PAM_TEST_PROBE): $(PAM_TEST_DIR)/probe_module.o
 # this build: it runs in its own process).
 FAULT_DIR      := $(B)/tests/fault
 FAULT_CXXFLAGS := -std=c++20 -DPAM_VENDOR_VERSION=\"$(VERSION)\" $(WARN) -fPIC -fvisibility=hidden \
-                  -fvisibility-inlines-hidden $(HARDEN) -Icommon $(PKG_CFLAGS) -O1 -g
+                  -fvisibility-inlines-hidden $(HARDEN) $(CORE_INC) $(PKG_CFLAGS) -O1 -g
 FAULT_CORE     := $(FAULT_DIR)/libvendorcore.a
 FAULT_CORE_OBJS := $(COMMON_SRCS:%.cc=$(FAULT_DIR)/%.o)
 FAULT_PAM_OBJS := $(PAM_SRCS:%.cc=$(FAULT_DIR)/%.o)

@@ -1,4 +1,4 @@
-// Unit tests of who-is-a-vendor (common/identity.cc): the registry's uid
+// Unit tests of who-is-a-vendor (common/services/identity.cc): the registry's uid
 // index, CONF.known, identification of names that resolve nowhere, and the
 // sources a configuration that cannot be used still asks. The canonical
 // identity against real NSS sources (aliases, case variants, lookup faults)
