@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "config_file.h"
 #include "ctl.h"
 #include "engine.h"
 #include "files.h"

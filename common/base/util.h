@@ -1,6 +1,7 @@
 // Small pure helpers shared by every component.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,6 +10,10 @@
 #include "result.h"
 
 namespace vendor::core {
+
+// No control file (config, entry, state record) is larger; the parsers
+// refuse longer text too, whoever read it.
+inline constexpr std::size_t kMaxFileSize = 1 << 20;
 
 // Account names: ^[a-z_][a-z0-9_-]{0,31}$ (vendorctl(8)). Anything else can
 // never name a registry file, so it can never be a path component.

@@ -5,7 +5,6 @@
 #include <map>
 
 #include "duration.h"
-#include "files.h"
 #include "util.h"
 
 namespace vendor::core {
@@ -365,18 +364,6 @@ Result<Config> parse_config(std::string_view text, std::string path) {
                                              "': its members (the administrators) would all be "
                                              "denied as vendors");
     return c;
-}
-
-Result<Config> load_config(const std::string& path, bool explicit_path) {
-    auto text = safe_read(path);
-    if (!text) {
-        if (text.error().code == Code::not_found && !explicit_path) {
-            Config c;
-            return c;
-        }
-        return std::move(text).error();
-    }
-    return parse_config(*text, path);
 }
 
 Config salvage_identity(std::string_view text) {

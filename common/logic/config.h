@@ -105,9 +105,6 @@ std::string list_config_keys();
 
 // Parse text; unknown keys, repeated keys, bad values reject the whole file.
 Result<Config> parse_config(std::string_view text, std::string path);
-// Read `path` with the safe-open rules. An absent file at the *default* path
-// yields the built-in defaults; an absent explicitly named file is an error.
-Result<Config> load_config(const std::string& path, bool explicit_path);
 // Best effort for a broken file: only the keys that say who is a vendor
 // (registry_dir, vendor_group, vendor_gid, uid_min, uid_max), so that
 // vendors are still denied rather than

@@ -71,8 +71,5 @@ struct PublicKey {
 Result<PublicKey> parse_public_key(std::string_view line);
 
 std::string entry_path(const std::string& registry_dir, std::string_view name);
-// The registry, listed one way: the account names of its NAME.json files
-// (valid names only), sorted. No registry directory: no account.
-Result<std::vector<std::string>> registry_names(const std::string& registry_dir);
 
 }  // namespace vendor::core

@@ -15,10 +15,9 @@
 #include <vector>
 
 #include "result.h"
+#include "util.h"
 
 namespace vendor::core {
-
-inline constexpr std::size_t kMaxFileSize = 1 << 20;  // no control file is larger
 
 class Fd {
   public:

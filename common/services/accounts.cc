@@ -17,6 +17,7 @@
 #include "home.h"
 #include "nss_writer.h"
 #include "policy.h"
+#include "registry_files.h"
 #include "util.h"
 
 extern "C" char** environ;

@@ -25,9 +25,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "config_file.h"
 #include "engine.h"
 #include "files.h"
 #include "json.h"
+#include "registry_files.h"
 #include "util.h"
 
 namespace vendor::core {

@@ -14,6 +14,7 @@
 #include "files.h"
 #include "nss_index.h"
 #include "registry.h"
+#include "registry_files.h"
 #include "util.h"
 
 namespace vendor::core {

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "config.h"
+#include "config_file.h"
 #include "store.h"
 
 extern char** environ;

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "config.h"
+#include "config_file.h"
 #include "store.h"
 
 #include "harness.h"  // last: <cmocka.h> defines macros

@@ -1,5 +1,6 @@
 // config.h: pam_vendor.conf(5), one keyword table, unknown keys rejected.
 #include "config.h"
+#include "config_file.h"
 
 #include "files.h"
 #include "util.h"

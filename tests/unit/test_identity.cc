@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_file.h"
 #include "engine.h"
 #include "registry.h"
 #include "unit.h"  // last: <cmocka.h>
