@@ -102,7 +102,8 @@ pam_module_present() {
 # report — per-stack median/p90/min, the ratios with a 95 % interval from
 # resampling whole rounds (seeded: reproducible), the targets.
 report() {
-    awk -v strict="$STRICT" -v load_before="$LOAD_BEFORE" -v load_after="$(loadavg)" '
+    awk -v strict="$STRICT" -v load_before="$LOAD_BEFORE" -v load_after="$(loadavg)" \
+        -v pressure="${PRESSURE:-}" -v akc="${AKC_MS:-}" '
     # Shell sort (iterative: mawk has a small call stack, samples repeat)
     function sort_asc(A, lo, hi,   g, i, j, v) {
         for (g = 1; g < (hi - lo + 1) / 3; g = 3 * g + 1) { }
@@ -141,6 +142,10 @@ report() {
             med[s] = median(A, n); p90[s] = rank(A, n, 0.90); mn = A[1]
             printf "   %-12s %8.1f %8.1f %8.1f   %s\n", s, med[s], p90[s], mn, what[s]
         }
+        if (pressure != "")
+            printf "   CPU pressure during the rounds: tasks waiting for a CPU %s%% of the time%s\n", pressure, (pressure + 0 > 20) ? " (busy machine: wall times include run-queue waits)" : ""
+        if (akc != "")
+            printf "   vendorctl authorized-keys alone, as sshd runs it (keys user): median %s ms per run (OpenSSH runs it for the key query and again for the signed request; part of vendor-*)\n", akc
         printf "\n"
         ci("peer-key", "floor")
         printf "   peer-key / floor         median %.3fx [95%% %.3f..%.3f]   p90 %.3fx\n", med["peer-key"] / med["floor"], lo, hi, p90["peer-key"] / p90["floor"]
@@ -327,6 +332,24 @@ login_failed() {
     exit 1
 }
 
+# psi_cpu — microseconds some task waited for a CPU since boot ("" without PSI).
+psi_cpu() { sed -n 's/^some .*total=\([0-9]*\)$/\1/p' /proc/pressure/cpu 2>/dev/null; }
+
+# akc_median N — median ms of N runs of the vendors' AuthorizedKeysCommand
+# exactly as sshd runs it (setpriv to the keys user): the share of a vendor
+# login that is not PAM. Outside the timed logins.
+akc_median() {
+    local i t0 t1 ms=()
+    for ((i = 0; i < $1; i++)); do
+        t0=$EPOCHREALTIME
+        setpriv --reuid="$KU" --regid="$KU" --init-groups -- "$VENDORCTL" --config "$CONF" \
+            authorized-keys vkey >/dev/null 2>&1 || return 1
+        t1=$EPOCHREALTIME
+        ms+=($((${t1/./} - ${t0/./})))
+    done
+    printf '%s\n' "${ms[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f", m / 1000 }'
+}
+
 # settle PID — wait (up to 3 s) until sshd PID has no connection child left.
 SETTLE_LATE=0
 settle() {
@@ -379,6 +402,7 @@ printf 'sshd: pvb-floor :%s, pvb-peer :%s, pvb-vendor :%s (program name = PAM se
 printf '%d warm-up round(s), then %d rounds of %d logins (starting stack rotates)\n' "$WARMUP" "$RUNS" "${#STACKS[@]}"
 : >"$SAMPLES"
 T_START=$SECONDS
+PSI0=$(psi_cpu) US0=${EPOCHREALTIME/./}
 for ((r = 1 - WARMUP; r <= RUNS; r++)); do
     round=$((r > 0 ? r : 0))
     for ((i = 0; i < ${#STACKS[@]}; i++)); do
@@ -388,6 +412,9 @@ for ((r = 1 - WARMUP; r <= RUNS; r++)); do
         printf '   %d/%d rounds, %d s, load %s\n' "$r" "$RUNS" $((SECONDS - T_START)) "$(loadavg)"
     fi
 done
+PSI1=$(psi_cpu) US1=${EPOCHREALTIME/./}
+if [ -n "$PSI0" ] && [ -n "$PSI1" ]; then PRESSURE=$(((PSI1 - PSI0) * 100 / (US1 - US0))); fi
+AKC_MS=$(akc_median 21) || AKC_MS=
 [ "$SETTLE_LATE" = 0 ] || printf 'note: %d login(s) left an sshd connection process after 3 s\n' "$SETTLE_LATE"
 if [ -n "$KEEP" ]; then cp "$SAMPLES" "$KEEP" || echo "bench-ssh: could not copy the samples to $KEEP" >&2; fi
 report
