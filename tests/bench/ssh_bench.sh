@@ -30,6 +30,11 @@
 #   vendor-code  the same sshd and service; a "grant+otp" account (Match Group
 #                vendors: publickey,keyboard-interactive), a fresh code from
 #                vendorctl otp before each login
+#   vendor-permit (info) the vendor-key account through the floor's sshd:
+#                pam_permit everywhere, but the vendor's key path (vendorctl
+#                authorized-keys, nss_vendor) — vendor-key / vendor-permit is
+#                pam_vendor's own share of a login, vendor-permit / floor the
+#                key path's
 #
 # The PAM services hold only the modules measured (no Debian common-*
 # includes, in none of them), so the differences are the modules' own. The
@@ -129,16 +134,19 @@ report() {
     }
     { t[$2, $1] = $3; if ($1 > n) n = $1 }
     END {
-        split("floor peer-key peer-code vendor-key vendor-code", S, " ")
+        ns = split("floor peer-key peer-code vendor-key vendor-code vendor-permit", S, " ")
         what["floor"] = "pam_permit everywhere, key only"
         what["peer-key"] = "pam_access + pam_time, key only"
         what["peer-code"] = "+ pam_oath HOTP through keyboard-interactive"
         what["vendor-key"] = "pam_vendor, grant, key only (+ authorized-keys, nss_vendor)"
         what["vendor-code"] = "pam_vendor, grant+otp, key + code"
+        what["vendor-permit"] = "(info) vendor-key account, pam_permit everywhere"
         printf "\n-- wall time per complete login (ssh start -> exit), ms; %d runs each, interleaved; load now %s\n", n, load_after
         printf "   %-12s %8s %8s %8s   %s\n", "stack", "median", "p90", "min", "what"
-        for (i = 1; i <= 5; i++) {
-            s = S[i]; col(s, A)
+        for (i = 1; i <= ns; i++) {
+            s = S[i]
+            if (!((s, 1) in t)) continue
+            col(s, A)
             med[s] = median(A, n); p90[s] = rank(A, n, 0.90); mn = A[1]
             printf "   %-12s %8.1f %8.1f %8.1f   %s\n", s, med[s], p90[s], mn, what[s]
         }
@@ -154,6 +162,12 @@ report() {
         ci("vendor-key", "floor")
         rk = med["vendor-key"] / med["floor"]; rklo = lo; rkhi = hi
         printf "   vendor-key / floor       median %.3fx [95%% %.3f..%.3f]   p90 %.3fx   (%+.1f ms)\n", rk, lo, hi, p90["vendor-key"] / p90["floor"], med["vendor-key"] - med["floor"]
+        if (("vendor-permit", 1) in t) {
+            ci("vendor-permit", "floor")
+            printf "   vendor-permit / floor    median %.3fx [95%% %.3f..%.3f]   (the vendor key path: authorized-keys, nss_vendor, %+.1f ms)\n", med["vendor-permit"] / med["floor"], lo, hi, med["vendor-permit"] - med["floor"]
+            ci("vendor-key", "vendor-permit")
+            printf "   vendor-key / vendor-permit median %.3fx [95%% %.3f..%.3f] (pam_vendor itself, %+.1f ms)\n", med["vendor-key"] / med["vendor-permit"], lo, hi, med["vendor-key"] - med["vendor-permit"]
+        }
         ci("vendor-key", "peer-key")
         printf "   vendor-key / peer-key    median %.3fx [95%% %.3f..%.3f]\n", med["vendor-key"] / med["peer-key"], lo, hi
         ci("vendor-code", "peer-code")
@@ -204,7 +218,7 @@ SAMPLES=$R/samples
 KU=$SBX_KEYS_USER
 # RFC 4226's test secret: the codes are public, the sandbox is private.
 OATH_SECRET=3132333435363738393031323334353637383930
-STACKS=(floor peer-key peer-code vendor-key vendor-code)
+STACKS=(floor peer-key peer-code vendor-key vendor-code vendor-permit)
 LOCAL_USERS=(bfloor bpeer bpeerc)
 SERVERS=(floor peer vendor)
 
@@ -306,6 +320,7 @@ stack_of() {
         peer-key) SERVER=peer USER_=bpeer ;;
         peer-code) SERVER=peer USER_=bpeerc; CODE=$(hotp_next) || die "peer-code: no HOTP from $OATH" ;;
         vendor-key) SERVER=vendor USER_=vkey ;;
+        vendor-permit) SERVER=floor USER_=vkey ;;
         vendor-code) SERVER=vendor USER_=vcode; CODE=$(V otp vcode --quiet) || die "vendorctl otp vcode failed" ;;
     esac
 }
