@@ -19,14 +19,19 @@
 # private /etc, /run, /var/log and PID namespace; nothing on the machine
 # changes), interleaved round-robin: the pam_permit floor, the peer (pam_access
 # + pam_time, key only; + pam_oath HOTP through keyboard-interactive), and
-# pam_vendor key only (grant) and key + code (grant+otp). Prints median/p90
-# per stack, the ratios with a 95 % interval, PASS/MISS against key-only <=
-# floor + 2 % and key + code <= the pam_oath peer, the load before/after; a
-# login that fails aborts it. About 1 s per round of five logins here.
+# pam_vendor key only (grant) and key + code (grant+otp), and (info) the
+# vendor account through pam_permit, which splits its extra cost into the key
+# path (vendorctl authorized-keys, nss_vendor) and pam_vendor itself. Prints
+# median/p90 per stack, the ratios with a 95 % interval, PASS/MISS against
+# key-only <= floor + 2 % and key + code <= the pam_oath peer, the load and CPU
+# pressure; a login that fails aborts it. 100 rounds: ~5 minutes on a busy
+# 2-CPU machine.
 #
 #   make bench-ssh                      100 rounds (BENCH_SSH_RUNS)
 #   make bench-ssh BENCH_SSH_RUNS=300   more rounds
 #   make bench-ssh BENCH_SSH_ARGS=--strict   exit 1 when a target is missed
+#   BENCH_SSH_ARGS="--samples FILE"          keep the samples (ms per login);
+#   tests/bench/ssh_bench.sh --report FILE   prints their report again
 
 BENCH_DIR    := $(B)/tests/bench
 BENCH_TXN    := $(BENCH_DIR)/pam_txn
