@@ -108,7 +108,7 @@ pam_module_present() {
 # resampling whole rounds (seeded: reproducible), the targets.
 report() {
     awk -v strict="$STRICT" -v load_before="$LOAD_BEFORE" -v load_after="$(loadavg)" \
-        -v pressure="${PRESSURE:-}" -v akc="${AKC_MS:-}" '
+        -v pressure="${PRESSURE:-}" -v akc="${AKC_MS:-}" -v hz="$(getconf CLK_TCK)" '
     # Shell sort (iterative: mawk has a small call stack, samples repeat)
     function sort_asc(A, lo, hi,   g, i, j, v) {
         for (g = 1; g < (hi - lo + 1) / 3; g = 3 * g + 1) { }
@@ -132,7 +132,7 @@ report() {
         sort_asc(Q, 1, 1000)
         lo = Q[26]; hi = Q[975]
     }
-    { t[$2, $1] = $3; if ($1 > n) n = $1 }
+    { t[$2, $1] = $3; if ($1 > n) n = $1; if (NF >= 4) { cpu[$2] += $4; hascpu = 1 } }
     END {
         ns = split("floor peer-key peer-code vendor-key vendor-code vendor-permit", S, " ")
         what["floor"] = "pam_permit everywhere, key only"
@@ -142,18 +142,21 @@ report() {
         what["vendor-code"] = "pam_vendor, grant+otp, key + code"
         what["vendor-permit"] = "(info) vendor-key account, pam_permit everywhere"
         printf "\n-- wall time per complete login (ssh start -> exit), ms; %d runs each, interleaved; load now %s\n", n, load_after
-        printf "   %-12s %8s %8s %8s   %s\n", "stack", "median", "p90", "min", "what"
+        printf "   %-13s %8s %8s %8s %8s   %s\n", "stack", "median", "p90", "min", "srv cpu", "what"
         for (i = 1; i <= ns; i++) {
             s = S[i]
             if (!((s, 1) in t)) continue
             col(s, A)
             med[s] = median(A, n); p90[s] = rank(A, n, 0.90); mn = A[1]
-            printf "   %-12s %8.1f %8.1f %8.1f   %s\n", s, med[s], p90[s], mn, what[s]
+            sc[s] = hascpu ? cpu[s] * 1000 / hz / n : -1
+            printf "   %-13s %8.1f %8.1f %8.1f %8s   %s\n", s, med[s], p90[s], mn, sc[s] < 0 ? "-" : sprintf("%.1f", sc[s]), what[s]
         }
+        if (hascpu)
+            printf "   (srv cpu: mean user+system ms of sshd'"'"'s connection processes per login, %d Hz ticks: what the\n    server spent, which a busy machine does not inflate as it does wall time)\n", hz
         if (pressure != "")
             printf "   CPU pressure during the rounds: tasks waiting for a CPU %s%% of the time%s\n", pressure, (pressure + 0 > 20) ? " (busy machine: wall times include run-queue waits)" : ""
         if (akc != "")
-            printf "   vendorctl authorized-keys alone, as sshd runs it (keys user): median %s ms per run (OpenSSH runs it for the key query and again for the signed request; part of vendor-*)\n", akc
+            printf "   vendorctl authorized-keys alone, as sshd runs it (keys user): median %s ms per run via setpriv (sshd runs it twice per vendor login: the key query and the signed request)\n", akc
         printf "\n"
         ci("peer-key", "floor")
         printf "   peer-key / floor         median %.3fx [95%% %.3f..%.3f]   p90 %.3fx\n", med["peer-key"] / med["floor"], lo, hi, p90["peer-key"] / p90["floor"]
@@ -167,6 +170,11 @@ report() {
             printf "   vendor-permit / floor    median %.3fx [95%% %.3f..%.3f]   (the vendor key path: authorized-keys, nss_vendor, %+.1f ms)\n", med["vendor-permit"] / med["floor"], lo, hi, med["vendor-permit"] - med["floor"]
             ci("vendor-key", "vendor-permit")
             printf "   vendor-key / vendor-permit median %.3fx [95%% %.3f..%.3f] (pam_vendor itself, %+.1f ms)\n", med["vendor-key"] / med["vendor-permit"], lo, hi, med["vendor-key"] - med["vendor-permit"]
+        }
+        if (hascpu && sc["floor"] > 0 && sc["peer-code"] > 0) {
+            printf "   srv cpu: vendor-key / floor %.3fx (%+.1f ms), vendor-code / peer-code %.3fx (%+.1f ms)", sc["vendor-key"] / sc["floor"], sc["vendor-key"] - sc["floor"], sc["vendor-code"] / sc["peer-code"], sc["vendor-code"] - sc["peer-code"]
+            if (sc["vendor-permit"] > 0) printf ", vendor-key - vendor-permit %+.1f ms", sc["vendor-key"] - sc["vendor-permit"]
+            printf "\n"
         }
         ci("vendor-key", "peer-key")
         printf "   vendor-key / peer-key    median %.3fx [95%% %.3f..%.3f]\n", med["vendor-key"] / med["peer-key"], lo, hi
@@ -365,6 +373,17 @@ akc_median() {
     printf '%s\n' "${ms[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f", m / 1000 }'
 }
 
+# srv_ticks PID — CPU time (user+system, clock ticks) of sshd PID's reaped
+# children: the connection processes with everything they ran (PAM modules,
+# authorized-keys, the session's shell). Sampled around each login, after
+# settle: the server's own CPU per login, which the machine's load does not
+# inflate the way it inflates wall time.
+srv_ticks() {
+    local f
+    read -r -a f <"/proc/$1/stat" || return 1
+    echo $((f[15] + f[16]))
+}
+
 # settle PID — wait (up to 3 s) until sshd PID has no connection child left.
 SETTLE_LATE=0
 settle() {
@@ -384,7 +403,8 @@ login() {
     eval "port=\$SBX_PORT_$SERVER pid=\$SBX_SSHD_PID_$SERVER"
     sbx_ssh_opts "$port" 127.0.0.2 "$C/k1"
     AMARK=$(wc -l <"$AUDIT" 2>/dev/null || echo 0)
-    local t0 t1
+    local c0 c1 t0 t1
+    c0=$(srv_ticks "$pid")
     t0=$EPOCHREALTIME
     sbx_client "$CODE" ssh "${SBX_SSH_OPTS[@]}" -o ControlMaster=no -o ControlPath=none \
         "$USER_@127.0.0.1" true </dev/null >"$OUTF" 2>"$ERRF"
@@ -400,8 +420,10 @@ login() {
             audit_has event=session_open account=vcode result=ok || login_failed "$stack" "no session_open ok audit line" ;;
     esac
     settle "$pid"
+    c1=$(srv_ticks "$pid")
     local us=$((${t1/./} - ${t0/./}))
-    [ "$round" -gt 0 ] && printf '%d %s %d.%03d\n' "$round" "$stack" $((us / 1000)) $((us % 1000)) >>"$SAMPLES"
+    [ "$round" -gt 0 ] && printf '%d %s %d.%03d %d\n' "$round" "$stack" $((us / 1000)) $((us % 1000)) \
+        $((c1 - c0)) >>"$SAMPLES"
     return 0
 }
 
