@@ -52,7 +52,10 @@
 #
 # Rounds are interleaved (each round runs every stack once, the starting
 # stack rotating), so the machine's noise is shared; the ratios' 95 %
-# intervals resample whole rounds (as tests/bench/bench_run.cc does).
+# intervals resample whole rounds (as tests/bench/bench_run.cc does). The
+# "srv cpu" column is the CPU the server spent per login (user+system of
+# sshd's reaped connection processes, clock ticks, averaged): on a busy
+# machine wall times grow with the run queue, this column much less.
 #
 # Targets (issue 9 §7): vendor-key <= floor + 2 % and vendor-code <= peer-code
 # (medians). --strict: exit 1 when one is missed.
