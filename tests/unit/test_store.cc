@@ -28,7 +28,7 @@ struct Fixture {
         cfg.state_dir = dir / "state";
         cfg.lockout_threshold = threshold;
         cfg.lockout_time = 900;
-        store = make_local_store(cfg);
+        store = open_store(cfg);
     }
 };
 
@@ -454,7 +454,7 @@ void concurrent_consume(void**) {
             ::close(gate[1]);
             char c;
             while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {}
-            auto store = make_local_store(f.cfg);
+            auto store = open_store(f.cfg);
             auto v = store->consume("acme", code, kNow);
             // A loser exits with 10 + the count it wrote.
             int rc = !v.ok()                                    ? 3
