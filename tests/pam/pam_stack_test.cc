@@ -150,6 +150,43 @@ void test_exports_only_pam_sm(void**) {
     if (mapped != want) fail_msg("pam_vendor.map does not list exactly the six pam_sm_* functions");
 }
 
+// Issue 9 §2: a fleet backend lives behind a local daemon (FLEET.md), so the
+// module itself never loads a network library: no libcurl in NEEDED, no curl
+// symbol and no dlopen among its imports. Nor a direct call of abort() or a
+// failed assert(): neither may end sshd. (std::terminate is still imported:
+// GCC's landing pads for noexcept functions; see the closing note of issue 9.)
+std::vector<std::string> split_lines(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < s.size()) {
+        auto nl = s.find('\n', pos);
+        if (nl == std::string::npos) nl = s.size();
+        out.push_back(s.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return out;
+}
+
+void test_module_imports_no_curl_dlopen_abort(void**) {
+    auto d = run_cmd({"readelf", "-d", env().module});
+    if (d.status != 0) fail_msg("readelf failed: %s", d.err.c_str());
+    if (!contains(d.out, "(NEEDED)")) fail_msg("readelf -d shows no NEEDED entry");
+    for (const auto& line : split_lines(d.out))
+        if (contains(line, "(NEEDED)") && contains(line, "curl"))
+            fail_msg("pam_vendor.so needs %s", line.c_str());
+    auto u = run_cmd({"nm", "-D", "--undefined-only", env().module});
+    if (u.status != 0) fail_msg("nm failed: %s", u.err.c_str());
+    for (const auto& line : split_lines(u.out)) {
+        auto sp = line.rfind(' ');
+        std::string sym = sp == std::string::npos ? line : line.substr(sp + 1);
+        auto at = sym.find('@');
+        if (at != std::string::npos) sym.resize(at);
+        if (contains(sym, "curl") || sym == "dlopen" || sym == "dlmopen" || sym == "abort" ||
+            sym == "__assert_fail" || sym == "__assert_perror_fail")
+            fail_msg("pam_vendor.so imports %s", sym.c_str());
+    }
+}
+
 // ---- non-vendor users: PAM_IGNORE everywhere, nothing logged -----------------------
 
 void test_nonvendor_root_ignored(void**) {
@@ -2062,6 +2099,7 @@ int run_all() {
     if (const char* f = std::getenv("PAM_TEST_FILTER")) cmocka_set_test_filter(f);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exports_only_pam_sm),
+        cmocka_unit_test(test_module_imports_no_curl_dlopen_abort),
         cmocka_unit_test(test_nonvendor_root_ignored),
         cmocka_unit_test(test_nonvendor_unknown_user_ignored),
         cmocka_unit_test(test_source_unknown_hostname_rhost),
