@@ -124,6 +124,10 @@ class Kv {
                bool* existed = nullptr);
 };
 
+// Zero a string's whole buffer (capacity, not size: the in-object buffer of a
+// short string keeps its bytes after a move), then empty it.
+void wipe_string(std::string& s) noexcept;
+
 // Key syntax of the contract above.
 bool kv_key_valid(std::string_view key);
 std::string_view kv_space_of(std::string_view key);

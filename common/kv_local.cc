@@ -14,25 +14,28 @@
 
 namespace vendor::core {
 
+// The whole buffer, not only size(): a short string lives in the object's
+// own buffer, and a move leaves those bytes behind in the moved-from string.
+void wipe_string(std::string& s) noexcept {
+    sodium_memzero(s.data(), s.capacity());
+    s.clear();
+}
+
 KvEntry::KvEntry(KvEntry&& o) noexcept : value(std::move(o.value)), revision(o.revision) {
-    if (!o.value.empty()) sodium_memzero(o.value.data(), o.value.size());
+    wipe_string(o.value);
 }
 KvEntry& KvEntry::operator=(KvEntry&& o) noexcept {
     if (this != &o) {
-        if (!value.empty()) sodium_memzero(value.data(), value.size());
+        wipe_string(value);
         value = std::move(o.value);
         revision = o.revision;
-        if (!o.value.empty()) sodium_memzero(o.value.data(), o.value.size());
+        wipe_string(o.value);
     }
     return *this;
 }
-KvEntry::~KvEntry() {
-    if (!value.empty()) sodium_memzero(value.data(), value.size());
-}
+KvEntry::~KvEntry() { wipe_string(value); }
 
-KvOp::~KvOp() {
-    if (!value.empty()) sodium_memzero(value.data(), value.size());
-}
+KvOp::~KvOp() { wipe_string(value); }
 
 bool kv_key_valid(std::string_view key) {
     auto slash = key.find('/');
@@ -102,9 +105,7 @@ struct Wiped {
     explicit Wiped(std::string v) : s(std::move(v)) {}
     Wiped(const Wiped&) = delete;
     Wiped& operator=(const Wiped&) = delete;
-    ~Wiped() {
-        if (!s.empty()) sodium_memzero(s.data(), s.size());
-    }
+    ~Wiped() { wipe_string(s); }
 };
 
 std::uint64_t now_us() {

@@ -61,12 +61,10 @@ struct Secret {
     std::string s;
     Secret() = default;
     explicit Secret(std::string v) : s(std::move(v)) {}
-    Secret(Secret&& o) noexcept : s(std::move(o.s)) { o.s.clear(); }
+    Secret(Secret&& o) noexcept : s(std::move(o.s)) { wipe_string(o.s); }
     Secret(const Secret&) = delete;
     Secret& operator=(const Secret&) = delete;
-    ~Secret() {
-        if (!s.empty()) sodium_memzero(s.data(), s.size());
-    }
+    ~Secret() { wipe_string(s); }
 };
 
 // Once per process, never torn down (a module must not deinit a library its

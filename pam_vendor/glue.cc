@@ -195,7 +195,7 @@ class PamConversation final : public Conversation {
             }
             return make_error(Code::io, "conversation failed");
         }
-        SecretString out(std::string(resp, strnlen(resp, 4096)));
+        SecretString out(std::string_view(resp, strnlen(resp, 4096)));
         sodium_memzero(resp, std::strlen(resp));
         std::free(resp);
         return out;
