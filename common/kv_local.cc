@@ -1,6 +1,8 @@
 // kv.h's local backend: the state directory's files and locks. The on-disk
 // format is documented in kv.h.
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -165,11 +167,17 @@ class LocalKv final : public Kv {
     Result<KvEntry> get(std::string_view key) override {
         if (!kv_key_valid(key))
             return make_error(Code::invalid, "bad state key " + escape(key, 200));
+        KvEntry e;
+        auto dir = space_fd(kv_space_of(key));
+        if (!dir) {
+            if (dir.error().code == Code::not_found) return e;  // no state yet
+            return std::move(dir).error();
+        }
         bool found = false;
-        auto text = safe_read_optional(path_of(key), found, opts_for(kv_space_of(key)));
+        std::string name = std::string(kv_name_of(key)) + ".json";
+        auto text = safe_read_at(*dir, name, path_of(key), found, opts_for(kv_space_of(key)));
         if (!text) return std::move(text).error();
         Wiped guard(std::move(*text));
-        KvEntry e;
         if (!found) return e;
         if (auto st = decode(guard.s, key, e); !st) return st.error();
         return e;
@@ -288,6 +296,31 @@ class LocalKv final : public Kv {
     }
 
   private:
+    // Each space's directory is walked and checked once per backend object
+    // (one PAM call, one vendorctl command) and then read relative to its
+    // descriptor: a login's reads and a txn's re-reads under the lock cost
+    // an openat each, not a path walk each. Writes still go through
+    // atomic_write's own walk.
+    Result<int> space_fd(std::string_view space) {
+        for (auto it = dir_fds_.begin(); it != dir_fds_.end(); ++it) {
+            if (it->first != space) continue;
+            // Still what open_dir_checked accepted (one fstat, no walk): a
+            // directory made writable for others meanwhile is walked again,
+            // and refused there.
+            struct stat st {};
+            if (::fstat(it->second.get(), &st) == 0 && S_ISDIR(st.st_mode) &&
+                (st.st_uid == 0 || st.st_uid == ::geteuid()) && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+                return it->second.get();
+            dir_fds_.erase(it);
+            break;
+        }
+        auto fd = open_dir_checked(dir_ + "/" + std::string(space));
+        if (!fd) return std::move(fd).error();
+        int raw = fd->get();
+        dir_fds_.emplace_back(std::string(space), std::move(*fd));
+        return raw;
+    }
+
     std::string path_of(std::string_view key) const {
         std::string p = dir_;
         p += '/';
@@ -351,6 +384,7 @@ class LocalKv final : public Kv {
     std::string dir_;
     bool dirs_ok_ = false;
     std::vector<std::string> extra_ok_;
+    std::vector<std::pair<std::string, Fd>> dir_fds_;
 };
 
 class UnavailableKv final : public Kv {
