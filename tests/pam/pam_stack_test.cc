@@ -1180,6 +1180,23 @@ void test_state_error(void**) {
     expect_denied_both(kSvc, "state_bad", Source(), "state_error");
 }
 
+// state_backend = fleet is reserved: this build refuses it with a clear
+// error and denies vendor accounts — it never falls back to local state
+// (the account below has a valid local grant). Others: PAM_IGNORE.
+void test_fleet_backend_refused(void**) {
+    NEED_ROOT();
+    add_active("fleet_v1");
+    expect_account_ok(kSvc, "fleet_v1");  // locally fine
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvcFleet, "fleet_v1");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "state_backend = fleet is not available in this build");
+    expect_denied_both(kSvcFleet, "fleet_v1", Source(), "state_error");
+    expect_ignored_all_phases(kSvcFleet, "root");
+}
+
 void test_unwritable_audit_log_denies(void**) {
     NEED_ROOT();
     // Everything allows, but the audit log sits in a directory anyone may
@@ -2147,6 +2164,7 @@ int run_all() {
         cmocka_unit_test_teardown(test_root_ignored_with_broken_registry, teardown_broken_entries),
         cmocka_unit_test(test_no_entry),
         cmocka_unit_test(test_state_error),
+        cmocka_unit_test(test_fleet_backend_refused),
         cmocka_unit_test(test_unwritable_audit_log_denies),
         cmocka_unit_test(test_full_login_grant_otp),
         cmocka_unit_test(test_session_closed_elsewhere),
