@@ -48,6 +48,10 @@
 //                     unlinked (freeing the blocks of a synced file costs a
 //                     millisecond on a discard-mounted disk, in the login
 //                     path); compact("codes/NAME") removes them.
+//   Each space's directory is walked (open_dir_checked) once per backend
+//   object and read relative to its descriptor afterwards (re-checked with
+//   one fstat per use): a backend object is meant for one PAM call or one
+//   command, not to live for days.
 //   A crash between two ops of one local txn can leave the earlier ones
 //   done; the domain orders its ops so that such a half leaves the safe side
 //   (one failure too many, never a code usable twice).
@@ -114,7 +118,8 @@ class Kv {
     virtual Result<KvTxnResult> txn(const std::vector<KvCompare>& compares,
                                     const std::vector<KvOp>& ops) = 0;
     // Release what the backend keeps for deleted versions of key (local: the
-    // retired code files). Not in the login path.
+    // retired code files, and the name's lock file once no key of that name
+    // is left in grants/, codes/, failures/ or totp/). Not in the login path.
     virtual Status compact(std::string_view key) = 0;
 
     // Conveniences over txn. A failed compare is Code::exists ("changed
