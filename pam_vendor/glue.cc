@@ -195,7 +195,7 @@ class PamConversation final : public Conversation {
             }
             return make_error(Code::io, "conversation failed");
         }
-        SecretString out(std::string(resp, strnlen(resp, 4096)));
+        SecretString out(std::string_view(resp, strnlen(resp, 4096)));
         sodium_memzero(resp, std::strlen(resp));
         std::free(resp);
         return out;
@@ -235,7 +235,7 @@ int do_auth(Ctx& c, const Identity& id, Conversation& conv) {
     // requires the pinned key to have come first (key_required).
     if (pam_set_data(c.pamh, kAuthRanData, const_cast<char*>(kAuthRanData), nullptr) != PAM_SUCCESS)
         return deny(c, &id, Reason::internal_error, "pam_set_data failed");
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     Verdict v;
     Gathered facts;
     if (int rc = check(c, id, *store, core::Phase::auth, false, true, &v, &facts);
@@ -311,7 +311,7 @@ bool otp_done_in_handle(const Ctx& c) {
 }
 
 int do_account(Ctx& c, const Identity& id) {
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     Verdict v;
     const void* ran = nullptr;
     bool via_auth = pam_get_data(c.pamh, kAuthRanData, &ran) == PAM_SUCCESS && ran;
@@ -328,7 +328,7 @@ int do_account(Ctx& c, const Identity& id) {
 }
 
 int do_open_session(Ctx& c, const Identity& id) {
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     std::string sid = new_session_id();
     std::int64_t start = now_ms();
     Event e = c.base("session_open", &id);

@@ -75,7 +75,7 @@ int cmd_activate(Ctl& c) {
                 local_time(c, g.not_after, true).c_str(), format_duration(*d).c_str());
     if (e->access & kAccessOtp) {
         std::int64_t ttl = c.cfg.otp_ttl;
-        auto store = make_local_store(c.cfg);
+        auto store = open_store(c.cfg);
         auto code = store->issue_code(name, c.cfg.otp_digits, ttl, now);
         if (!code) return fail(code.error());
         return print_code(c, name, *code, ttl, false);
@@ -115,7 +115,7 @@ int cmd_otp(Ctl& c) {
     if (!(e->access & kAccessOtp))
         return fail("account " + name + " has access '" + format_access(e->access) +
                     "': it takes no code");
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     auto code = store->issue_code(name, c.cfg.otp_digits, ttl, now_s());
     if (!code) return fail(code.error());
     return print_code(c, name, *code, ttl, c.args.has("--quiet"));
@@ -129,7 +129,7 @@ int cmd_totp(Ctl& c) {
     if (!(e->access & kAccessOtp))
         return fail("account " + name + " has access '" + format_access(e->access) +
                     "': it takes no code");
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     if (sub == "enroll") {
         auto en = store->totp_enroll(name, c.host);
         if (!en) return fail(en.error());
@@ -165,7 +165,7 @@ int cmd_unlock(Ctl& c) {
     std::string name = account_arg(c);
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     if (auto st = store->unlock(name); !st) return fail(st.error());
     Event ev;
     ev.event = "unlock";
@@ -185,7 +185,7 @@ int cmd_status(Ctl& c) {
     // from its end: an unreadable log shows none.
     std::map<std::string, LastLogin> last;
     if (auto l = accounts.last_logins(names)) last = std::move(*l);
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     std::int64_t now = now_s();
     Json arr = Json::array();
     if (!c.json)
@@ -366,7 +366,7 @@ int cmd_explain(Ctl& c) {
         // keyboard-interactive is part of the login: the entry takes a code,
         // or there is no key.
         bool pam_auth = (e.access & kAccessOtp) || !key;
-        auto store = make_local_store(c.cfg);
+        auto store = open_store(c.cfg);
         auto g = gather(c.cfg, *store, e, name, at);
         if (key) steps.push_back(Step{Phase::keys, key_view_of(c, name, at), Next::deny});
         if (g.error) {

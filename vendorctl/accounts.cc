@@ -257,7 +257,7 @@ int cmd_show(Ctl& c) {
     std::string name = account_arg(c);
     auto e = load_entry(c, name);
     if (!e) return fail(e.error());
-    auto store = make_local_store(c.cfg);
+    auto store = open_store(c.cfg);
     auto g = store->grant(name);
     auto f = store->failures(name);
     auto t = store->totp_enrolled(name);

@@ -23,6 +23,8 @@ constexpr ConfigKey kKeys[] = {
      Salvage::identifies_vendors, "directory of account entries NAME.json"},
     {"state_dir", K::path, &Config::state_dir, kNone, kNone, nullptr, nullptr, kNo,
      "grants, codes, TOTP secrets, failure counters"},
+    {"state_backend", K::choice, &Config::state_backend, kNone, kNone, "local fleet", nullptr, kNo,
+     "where grants, codes and counters live (fleet: reserved, refused by this build)"},
     {"nss_dir", K::path, &Config::nss_dir, kNone, kNone, nullptr, nullptr, kNo,
      "compiled NSS index"},
     {"audit_log", K::path, &Config::audit_log, kNone, kNone, nullptr, nullptr, Salvage::logs_denial,

@@ -20,6 +20,9 @@ struct Config {
     std::string path;  // where it was read from ("" = built-in defaults)
     std::string registry_dir = "/etc/pam_vendor/accounts.d";
     std::string state_dir = "/var/lib/pam_vendor";
+    // store.h open_store(): local = state_dir; fleet is reserved (FLEET.md:
+    // pam_vendor-fleetd over a Unix socket) and refused by this build.
+    std::string state_backend = "local";
     std::string nss_dir = "/var/lib/pam_vendor/nss";
     std::string audit_log = "/var/log/pam_vendor/audit.jsonl";
     // Where the audit twins go (sink.h): the local syslog daemon's datagram

@@ -2,11 +2,30 @@
 
 #include <sodium.h>
 
+#include <cstring>
+#include <new>
+
 namespace vendor::core {
 
+SecretString::SecretString(std::string_view s) {
+    if (s.empty()) return;
+    // sodium_malloc needs the library initialised (idempotent, cheap).
+    if (sodium_init() < 0) throw std::bad_alloc();
+    p_ = static_cast<char*>(sodium_malloc(s.size()));
+    if (!p_) throw std::bad_alloc();
+    std::memcpy(p_, s.data(), s.size());
+    n_ = s.size();
+}
+
+SecretString::SecretString(std::string&& s) : SecretString(std::string_view(s)) {
+    if (!s.empty()) sodium_memzero(s.data(), s.size());
+    s.clear();
+}
+
 void SecretString::wipe() noexcept {
-    if (!s_.empty()) sodium_memzero(s_.data(), s_.size());
-    s_.clear();
+    if (p_) sodium_free(p_);  // zeroes the buffer before unmapping it
+    p_ = nullptr;
+    n_ = 0;
 }
 
 Result<SecretString> ask_code(Conversation& conv) {

@@ -11,28 +11,44 @@
 
 namespace vendor::core {
 
-// A typed answer (a code): wiped when it goes away, never logged.
+// A typed answer (a code): wiped when it goes away, never logged. The bytes
+// live in a libsodium guarded allocation (sodium_malloc: guard pages,
+// mlock'ed, zeroed by sodium_free), never in the object itself: a
+// std::string keeps a short code in its in-object buffer, and a move left
+// that copy behind in the moved-from object, unwiped.
 class SecretString {
   public:
     SecretString() = default;
-    explicit SecretString(std::string s) : s_(std::move(s)) {}
-    SecretString(SecretString&& o) noexcept : s_(std::move(o.s_)) { o.wipe(); }
+    // Copies into the guarded buffer; the std::string&& source is wiped.
+    // Throws std::bad_alloc when no guarded buffer can be had (the entry
+    // guard maps it to PAM_BUF_ERR).
+    explicit SecretString(std::string_view s);
+    explicit SecretString(std::string&& s);
+    SecretString(SecretString&& o) noexcept : p_(o.p_), n_(o.n_) {
+        o.p_ = nullptr;
+        o.n_ = 0;
+    }
     SecretString& operator=(SecretString&& o) noexcept {
         if (this != &o) {
             wipe();
-            s_ = std::move(o.s_);
-            o.wipe();
+            p_ = o.p_;
+            n_ = o.n_;
+            o.p_ = nullptr;
+            o.n_ = 0;
         }
         return *this;
     }
     SecretString(const SecretString&) = delete;
     SecretString& operator=(const SecretString&) = delete;
     ~SecretString() { wipe(); }
-    const std::string& str() const noexcept { return s_; }
+    std::string_view str() const noexcept {
+        return p_ ? std::string_view(p_, n_) : std::string_view();
+    }
 
   private:
     void wipe() noexcept;
-    std::string s_;
+    char* p_ = nullptr;
+    std::size_t n_ = 0;
 };
 
 class Conversation {

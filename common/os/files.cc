@@ -123,14 +123,12 @@ Result<Fd> open_dir_checked(std::string_view abs_path) {
 
 namespace {
 
-Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, struct stat& st) {
-    auto dir = open_dir_checked(dirname_of(abs_path));
-    if (!dir) return std::move(dir).error();
-    std::string base = basename_of(abs_path);
-    if (base.empty() || base == "." || base == "..")
+Result<Fd> open_checked_file_at(int dir_fd, const std::string& base, std::string_view abs_path,
+                                const SafeOpts& opts, struct stat& st) {
+    if (base.empty() || base == "." || base == ".." || base.find('/') != std::string::npos)
         return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
-    Fd fd(::openat(dir->get(), base.c_str(),
-                   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    Fd fd(
+        ::openat(dir_fd, base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd) {
         int e = errno;
         if (e == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, e);
@@ -152,6 +150,12 @@ Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, st
     if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
         return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
     return fd;
+}
+
+Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, struct stat& st) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    return open_checked_file_at(dir->get(), basename_of(abs_path), abs_path, opts, st);
 }
 
 Result<std::string> read_all(int fd, std::string_view abs_path, std::size_t max_size) {
@@ -200,6 +204,20 @@ Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
         found = false;
         return std::string();
     }
+    found = r.ok();
+    return r;
+}
+
+Result<std::string> safe_read_at(int dir_fd, std::string_view name, std::string_view abs_path,
+                                 bool& found, const SafeOpts& opts) {
+    struct stat st {};
+    found = false;
+    auto fd = open_checked_file_at(dir_fd, std::string(name), abs_path, opts, st);
+    if (!fd) {
+        if (fd.error().code == Code::not_found) return std::string();
+        return std::move(fd).error();
+    }
+    auto r = read_all(fd->get(), abs_path, opts.max_size);
     found = r.ok();
     return r;
 }

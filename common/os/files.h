@@ -55,6 +55,12 @@ Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts = 
 Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
                                        const SafeOpts& opts = {});
 
+// safe_read's file checks for `name` inside a directory already opened with
+// open_dir_checked (`abs_path` names it in errors): one directory walk for
+// many reads. An absent file sets found = false and is not an error.
+Result<std::string> safe_read_at(int dir_fd, std::string_view name, std::string_view abs_path,
+                                 bool& found, const SafeOpts& opts = {});
+
 // Read a file's lines backwards, last first, with safe_read's checks
 // (opts.max_size bounds the file), in blocks: a large log costs only the tail
 // a caller needs. `sink` returns false to stop; at most `cap` bytes are read

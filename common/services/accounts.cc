@@ -109,7 +109,7 @@ void Accounts::publish(const std::string& name, ViewReport& r) const {
         }
         st = publish_authkeys(c_, name, nullptr, std::nullopt);  // gone: no view
     } else {
-        auto store = make_local_store(c_);
+        auto store = open_store(c_);
         auto g = store->grant(name);
         if (!g) {
             r.key_view_errors.emplace_back(name, g.error());
@@ -222,7 +222,7 @@ Result<RemoveOutcome> Accounts::remove(const std::string& name, const std::strin
             return st.error();
     publish(name, out.views);  // the entry is gone: removes the public view
     if (!keep_state) {
-        auto store = make_local_store(c_);
+        auto store = open_store(c_);
         if (auto st = store->forget(name); !st) return st.error();
     }
     return out;
@@ -279,7 +279,7 @@ Result<KeysOutcome> Accounts::remove_key(const std::string& name, const std::str
 Result<ViewReport> Accounts::grant(const Grant& g) {
     auto lock = registry_lock(c_);
     if (!lock) return std::move(lock).error();
-    auto store = make_local_store(c_);
+    auto store = open_store(c_);
     if (auto st = store->put_grant(g); !st) return st.error();
     ViewReport r;
     publish(g.account, r);
@@ -289,7 +289,7 @@ Result<ViewReport> Accounts::grant(const Grant& g) {
 Result<ViewReport> Accounts::end_grant(const std::string& name, bool* existed) {
     auto lock = registry_lock(c_);
     if (!lock) return std::move(lock).error();
-    auto store = make_local_store(c_);
+    auto store = open_store(c_);
     if (auto st = store->end_grant(name, existed); !st) return st.error();
     ViewReport r;
     publish(name, r);

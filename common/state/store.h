@@ -1,6 +1,12 @@
-// State behind one small interface (read grant, consume code, count failure):
-// the local directory is the first implementation; a fleet store over etcd
-// can replace it without touching the policy or the PAM glue.
+// The domain state API (read grant, consume code, count failure, approvals).
+// Written once, in state.cc, over the versioned key-value layer of kv.h:
+// the local state directory is the first backend; a fleet backend (etcd
+// behind pam_vendor-fleetd) slots in underneath without touching these rules,
+// the policy or the PAM glue. open_store() picks the backend from
+// state_backend (pam_vendor.conf(5)).
+//
+// Keys (kv.h): grants/ACCOUNT, codes/ACCOUNT, failures/ACCOUNT, totp/ACCOUNT,
+// approvals/ID.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config.h"
 #include "result.h"
@@ -20,6 +27,26 @@ struct Grant {
     std::int64_t not_after = 0;
     std::string operator_name;
     std::string ticket;
+    std::string reason;
+    // What a signed fleet record carries (FLEET.md): the signer's key id, the
+    // signature over the record, and a per-account monotonic sequence. Local
+    // grants: empty signer and signature; put_grant() sets seq to the stored
+    // grant's seq + 1 (1 when none is stored).
+    std::int64_t seq = 0;
+    std::string signer = {};  // initialised: aggregate inits of Grant need not name it
+    std::string signature = {};
+};
+
+// A supervised session's approval (issue 12 fills the flow in): the key space
+// approvals/ID and the record are reserved here.
+struct Approval {
+    std::string id;       // [A-Za-z0-9._-]{1,64}
+    std::string account;  // the vendor account it is for
+    std::string state;    // pending | approved | denied
+    std::string requested_by;
+    std::string decided_by;
+    std::int64_t created = 0;
+    std::int64_t expires = 0;
     std::string reason;
 };
 
@@ -73,9 +100,20 @@ class Store {
     virtual Result<std::string> totp_code(std::string_view account, std::int64_t now) = 0;
     // Remove every piece of state of an account (vendorctl remove).
     virtual Status forget(std::string_view account) = 0;
+    // Approvals (not pure: a test double of Store need not have them).
+    virtual Status put_approval(const Approval& a);
+    virtual Result<std::optional<Approval>> approval(std::string_view id);
+    virtual Result<std::vector<Approval>> approvals();
 };
 
-std::unique_ptr<Store> make_local_store(const Config& c);
+class Kv;
+// The domain rules over any Kv (tests pass an in-memory one).
+std::unique_ptr<Store> make_store(const Config& c, std::unique_ptr<Kv> kv);
+// The one constructor the module, vendorctl and the tools call: the backend
+// named by state_backend. A backend this build does not have (fleet) gives a
+// store whose every operation fails with Code::refused and says so: a vendor
+// login is denied, never served from local state.
+std::unique_ptr<Store> open_store(const Config& c);
 
 // Digits only after removing spaces and dashes; empty when anything else.
 std::string normalize_code(std::string_view input);

@@ -480,7 +480,7 @@ void Bench::setup_vendor() {
     auto cfg = load_config(vendor_conf_.string(), true);
     if (!cfg) throw BenchError("pam_vendor config: " + cfg.error().detail);
     cfg_ = *cfg;
-    store_ = make_local_store(cfg_);
+    store_ = open_store(cfg_);
     std::string line = o_.module + " conf=" + vendor_conf_.string() + "\n";
     write_file(confdir_ / "bench-vendor",
                "auth     required " + line + "account  required " + line + "session  required " +

@@ -140,7 +140,7 @@ struct Helpdesk {
         auto c = vendor::core::load_config(env().cfg, true);
         if (!c) fail_msg("load_config: %s", c.error().detail.c_str());
         cfg = std::move(*c);
-        store = vendor::core::make_local_store(cfg);
+        store = vendor::core::open_store(cfg);
     }
     std::string fresh(const char* user) {
         if (auto st = store->unlock(user); !st) fail_msg("unlock: %s", st.error().detail.c_str());

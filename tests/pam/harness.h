@@ -60,7 +60,8 @@ inline constexpr const char* kSvcBroken = "pvt_broken";    // registry_dir mode 
 inline constexpr const char* kSvcNoAudit = "pvt_noaudit";  // audit log in a 0777 directory
 // privileged_groups = "domain admins" admins@corp.example ADM SUDO
 inline constexpr const char* kSvcPrivAd = "pvt_privad";
-inline constexpr const char* kSvcRace = "pvt_race";  // lockout_threshold kRaceLockoutThreshold
+inline constexpr const char* kSvcRace = "pvt_race";    // lockout_threshold kRaceLockoutThreshold
+inline constexpr const char* kSvcFleet = "pvt_fleet";  // state_backend = fleet (not in this build)
 
 // Throwaway system users made by the supervisor when it runs as root.
 inline constexpr const char* kPrivUser = "pvt_priv1";       // member of a privileged group

@@ -150,6 +150,48 @@ void test_exports_only_pam_sm(void**) {
     if (mapped != want) fail_msg("pam_vendor.map does not list exactly the six pam_sm_* functions");
 }
 
+// Issue 9 §2: a fleet backend lives behind a local daemon (FLEET.md), so the
+// module itself never loads a network library: no libcurl in NEEDED, no curl
+// symbol and no dlopen among its imports. Nor a direct call of abort() or a
+// failed assert(): neither may end sshd. (std::terminate is still imported:
+// GCC's landing pads for noexcept functions; see the closing note of issue 9.)
+std::vector<std::string> split_lines(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < s.size()) {
+        auto nl = s.find('\n', pos);
+        if (nl == std::string::npos) nl = s.size();
+        out.push_back(s.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return out;
+}
+
+void test_module_imports_no_curl_dlopen_abort(void**) {
+    auto d = run_cmd({"readelf", "-d", env().module});
+    if (d.status != 0) fail_msg("readelf failed: %s", d.err.c_str());
+    if (!contains(d.out, "(NEEDED)")) fail_msg("readelf -d shows no NEEDED entry");
+    for (const auto& line : split_lines(d.out))
+        if (contains(line, "(NEEDED)") && contains(line, "curl"))
+            fail_msg("pam_vendor.so needs %s", line.c_str());
+    // With libstdc++ linked in statically (the plain build), the import of
+    // abort is its own (std::terminate's default handler); the module's code
+    // is then checked through the sanitizer build, which links it dynamically.
+    bool own_abort_only = contains(d.out, "libstdc++");
+    auto u = run_cmd({"nm", "-D", "--undefined-only", env().module});
+    if (u.status != 0) fail_msg("nm failed: %s", u.err.c_str());
+    for (const auto& line : split_lines(u.out)) {
+        auto sp = line.rfind(' ');
+        std::string sym = sp == std::string::npos ? line : line.substr(sp + 1);
+        auto at = sym.find('@');
+        if (at != std::string::npos) sym.resize(at);
+        if (contains(sym, "curl") || sym == "dlopen" || sym == "dlmopen" ||
+            (own_abort_only && sym == "abort") || sym == "__assert_fail" ||
+            sym == "__assert_perror_fail")
+            fail_msg("pam_vendor.so imports %s", sym.c_str());
+    }
+}
+
 // ---- non-vendor users: PAM_IGNORE everywhere, nothing logged -----------------------
 
 void test_nonvendor_root_ignored(void**) {
@@ -1143,6 +1185,23 @@ void test_state_error(void**) {
     expect_denied_both(kSvc, "state_bad", Source(), "state_error");
 }
 
+// state_backend = fleet is reserved: this build refuses it with a clear
+// error and denies vendor accounts — it never falls back to local state
+// (the account below has a valid local grant). Others: PAM_IGNORE.
+void test_fleet_backend_refused(void**) {
+    NEED_ROOT();
+    add_active("fleet_v1");
+    expect_account_ok(kSvc, "fleet_v1");  // locally fine
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvcFleet, "fleet_v1");
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+    }
+    expect_detail(only_event(m), "state_backend = fleet is not available in this build");
+    expect_denied_both(kSvcFleet, "fleet_v1", Source(), "state_error");
+    expect_ignored_all_phases(kSvcFleet, "root");
+}
+
 void test_unwritable_audit_log_denies(void**) {
     NEED_ROOT();
     // Everything allows, but the audit log sits in a directory anyone may
@@ -2062,6 +2121,7 @@ int run_all() {
     if (const char* f = std::getenv("PAM_TEST_FILTER")) cmocka_set_test_filter(f);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exports_only_pam_sm),
+        cmocka_unit_test(test_module_imports_no_curl_dlopen_abort),
         cmocka_unit_test(test_nonvendor_root_ignored),
         cmocka_unit_test(test_nonvendor_unknown_user_ignored),
         cmocka_unit_test(test_source_unknown_hostname_rhost),
@@ -2109,6 +2169,7 @@ int run_all() {
         cmocka_unit_test_teardown(test_root_ignored_with_broken_registry, teardown_broken_entries),
         cmocka_unit_test(test_no_entry),
         cmocka_unit_test(test_state_error),
+        cmocka_unit_test(test_fleet_backend_refused),
         cmocka_unit_test(test_unwritable_audit_log_denies),
         cmocka_unit_test(test_full_login_grant_otp),
         cmocka_unit_test(test_session_closed_elsewhere),

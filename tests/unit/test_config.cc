@@ -262,11 +262,13 @@ void key_listing(void**) {
     assert_true(contains(list, "otp_ttl\tduration(30s..1h)\t10m\t"));
     assert_true(contains(list, "uid_min\tid(1000..2147483646)\t2000300000\t"));
     assert_true(contains(list, "remove_home\tchoice(archive|delete|keep)\tarchive\t"));
+    assert_true(contains(list, "state_backend\tchoice(local|fleet)\tlocal\t"));
     assert_true(contains(list, "host_name\thost\t(gethostname)\t"));
     assert_true(contains(list, "allowed_groups\tgroups\t(none)\t"));
     expect_refused("otp_digits = 7\n", "from 8 to 12");
     expect_refused("otp_ttl = 29s\n", "between 30s and 1h");
     expect_refused("remove_home = shred\n", "must be archive, delete or keep");
+    expect_refused("state_backend = etcd\n", "must be local or fleet");
     // salvage_identity() keeps exactly the rows marked for it: a broken file
     // with every key at a non-default value keeps those and nothing else.
     std::string text = "broken line\n";

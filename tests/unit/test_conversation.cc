@@ -67,6 +67,25 @@ void secret_moves(void**) {
     assert_true(b.str().empty());  // NOLINT(bugprone-use-after-move)
 }
 
+// Issue 9 §2: a short code is not kept inside the object (a std::string's
+// in-object buffer survived a move unwiped); its bytes are in a guarded
+// allocation outside it.
+void secret_outside_the_object(void**) {
+    SecretString a(std::string("12345678"));
+    auto* lo = reinterpret_cast<const char*>(&a);
+    const char* p = a.str().data();
+    assert_true(p < lo || p >= lo + sizeof a);
+    SecretString b(std::move(a));
+    auto* raw = reinterpret_cast<const unsigned char*>(&a);
+    for (std::size_t i = 0; i + 8 <= sizeof a; ++i)
+        assert_false(std::memcmp(raw + i, "12345678", 8) == 0);
+    assert_str_eq(b.str(), "12345678");
+    SecretString c(std::string_view("987654"));
+    assert_str_eq(c.str(), "987654");
+    SecretString e;
+    assert_true(e.str().empty());
+}
+
 }  // namespace
 
 int main() {
@@ -75,6 +94,7 @@ int main() {
         cmocka_unit_test(no_answer),
         cmocka_unit_test(long_answer_cut),
         cmocka_unit_test(secret_moves),
+        cmocka_unit_test(secret_outside_the_object),
     };
     return RUN_GROUP("conversation", tests);
 }
