@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "net.h"
+#include "records.h"
 #include "registry.h"
 #include "schedule.h"
-#include "store.h"
 
 namespace vendor::core {
 
