@@ -383,11 +383,11 @@ void rewrites_by_the_writer(void**) {
     const long n = env_count("NSS_STRESS_REWRITES", 1000);
     hammer(
         a, b,
-        [&](Replacements& r) {
+        [&](Replacements& rep) {
             for (long i = 0; i < n; ++i) {
-                r.starting(i);
+                rep.starting(i);
                 install(i % 2 ? ib : ia);
-                r.replaced(i);
+                rep.replaced(i);
             }
         },
         ("index replaced " + std::to_string(n) + " times (atomic_write)").c_str());
@@ -433,12 +433,12 @@ void rewrites_by_vendorctl(void**) {
     std::string why;
     hammer(
         a, b,
-        [&](Replacements& r) {
+        [&](Replacements& rep) {
             for (long i = 0; i < n; ++i) {
-                r.starting(i);
+                rep.starting(i);
                 Run x = vctl(i % 2 ? cb : ca, {"reindex"});
                 if (x.status != 0 && failed++ == 0) why = x.err;
-                r.replaced(i);
+                rep.replaced(i);
             }
         },
         ("index replaced " + std::to_string(n) + " times (vendorctl reindex)").c_str());
