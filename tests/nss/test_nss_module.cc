@@ -1217,8 +1217,11 @@ void out_of_band_seen_within_bound(void**) {
         if (gecos_now() != to)
             fail_msg("round %d: an unmarked replacement not seen %.1f ms later", round, bound_ms);
     }
-    std::printf("# unmarked replacement seen after at most %.1f ms of polling (bound %.1f ms)\n",
-                worst, bound_ms);
+    // The polling figure also holds the scheduler's delays (a loaded machine,
+    // a sanitizer build); the promise is the deterministic check above.
+    std::printf("# unmarked replacement: polling saw it after at most %.1f ms; every call "
+                "%.1f ms after it saw it\n",
+                worst, bound_ms + 1.0);
 }
 
 // A file whose mark is already set when it is mapped (a hard link of an old

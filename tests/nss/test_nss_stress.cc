@@ -2,8 +2,9 @@
 // initgroups, small buffers, hits and misses, and one thread enumerating)
 // while the index is replaced again and again, alternating two versions:
 //   rewrites   NSS_STRESS_REWRITES (default 1000) replacements by the writer
-//              vendorctl uses (build_nss_index + atomic_write: temp file,
-//              fsync, rename, fsync of the directory), from a thread;
+//              vendorctl uses (build_nss_index + install_nss_index: temp
+//              file, fsync, superseded mark on the old file, rename, fsync
+//              of the directory), from a thread;
 //   vendorctl  NSS_STRESS_VENDORCTL (default 100) `vendorctl reindex` runs,
 //              alternating two configurations that share nss_dir.
 // Every answer must be exactly the old or the new entry (never a mix, never
@@ -390,7 +391,8 @@ void rewrites_by_the_writer(void**) {
                 rep.replaced(i);
             }
         },
-        ("index replaced " + std::to_string(n) + " times (atomic_write)").c_str());
+        ("index replaced " + std::to_string(n) + " times (install_nss_index, as vendorctl)")
+            .c_str());
 }
 
 void rewrites_by_vendorctl(void**) {
