@@ -1224,6 +1224,28 @@ void out_of_band_seen_within_bound(void**) {
                 worst, bound_ms + 1.0);
 }
 
+// The writer writes its mark only into the regular file at the path: never
+// through a symlink put there (into whatever it points at), never into a
+// FIFO (opening it would block or wake a reader); both are just replaced.
+void writer_marks_nothing_else(void**) {
+    const std::string victim = root() + "/victim", a = one_user("A");
+    write_file(victim, a, 0644);
+    ::unlink(index_path().c_str());
+    assert_int_equal(::symlink(victim.c_str(), index_path().c_str()), 0);
+    settle();
+    assert_int_equal(pwnam("alice").st, NSS_STATUS_UNAVAIL);
+    install(one_user("B"));
+    assert_str_eq(gecos_now(), "B");
+    assert_true(read_file(victim) == a);
+    ::unlink(victim.c_str());
+    ::unlink(index_path().c_str());
+    assert_int_equal(::mkfifo(index_path().c_str(), 0644), 0);
+    settle();
+    assert_int_equal(pwnam("alice").st, NSS_STATUS_UNAVAIL);
+    install(one_user("C"));
+    assert_str_eq(gecos_now(), "C");
+}
+
 // A file whose mark is already set when it is mapped (a hard link of an old
 // index put back by hand) is served, and with it every call looks at the
 // path: the next replacement, marked or not, is seen by the next call.
@@ -1339,6 +1361,7 @@ int main() {
         cmocka_unit_test_setup(writer_marks_the_old_file, setup),
         cmocka_unit_test_setup(writer_crash_between_mark_and_rename, setup),
         cmocka_unit_test_setup(out_of_band_seen_within_bound, setup),
+        cmocka_unit_test_setup(writer_marks_nothing_else, setup),
         cmocka_unit_test_setup(superseded_file_restored, setup),
         cmocka_unit_test_setup(concurrent_writers, setup),
         cmocka_unit_test_setup(large_index, setup),
