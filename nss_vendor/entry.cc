@@ -7,6 +7,12 @@
 //   index unusable   NSS_STATUS_UNAVAIL,  *errnop = EIO  (never a partial entry)
 // No allocation except initgroups' array (glibc's contract), no logging, no
 // NSS call of our own (no recursion), no C++ runtime, no exceptions.
+// Freshness (index_map.cc, the full argument in nss_index.h): an index that
+// vendorctl installed is served from the very next call after vendorctl's
+// rename returns (the writer marks the old file superseded before the rename;
+// a call reads that word, no system call); any other change to the path (cp,
+// mv, rm, chmod, chown by hand) within kRecheckMs (10 ms) plus one tick of
+// CLOCK_MONOTONIC_COARSE, the period of the module's lstat() of the path.
 #include <errno.h>
 #include <grp.h>
 #include <nss.h>

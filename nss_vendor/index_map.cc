@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <new>
 
 #ifndef PAM_VENDOR_NSS_INDEX
@@ -20,6 +22,22 @@ namespace {
 
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 Mapping* g_current = nullptr;  // holds one reference while current
+long g_next_check_ms = 0;      // CLOCK_MONOTONIC_COARSE ms of the next lstat(); under g_lock
+
+// vDSO, no system call: a few ns, in steps of one kernel tick (1-10 ms).
+long coarse_ms() noexcept {
+    timespec ts{};
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return 0;  // 0: always check
+    return static_cast<long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The writer sets the word in place before it renames a new index over this
+// one (nss_index.h); the mapping is MAP_SHARED so the store is seen here.
+bool superseded(const Mapping* m) noexcept {
+    const auto* word = reinterpret_cast<const std::uint32_t*>(static_cast<const char*>(m->base) +
+                                                              nssidx::kSupersededOffset);
+    return __atomic_load_n(word, __ATOMIC_ACQUIRE) != 0;
+}
 
 // The ctime matters too: a chmod/chown of the mapped file changes nothing
 // else, and the module must stop believing a file others may now write.
@@ -59,7 +77,8 @@ Mapping* load(Avail* why) noexcept {
         *why = Avail::broken;
         return nullptr;
     }
-    void* base = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    // Shared, read-only: the writer's superseded mark must reach this mapping.
+    void* base = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (base == MAP_FAILED) {
         *why = Avail::broken;
@@ -94,6 +113,15 @@ Mapping* load(Avail* why) noexcept {
 
 Avail acquire(Mapping** out) noexcept {
     *out = nullptr;
+    const long now = coarse_ms();
+    pthread_mutex_lock(&g_lock);
+    if (g_current && now != 0 && now < g_next_check_ms && !superseded(g_current)) {
+        ++g_current->refs;
+        *out = g_current;
+        pthread_mutex_unlock(&g_lock);
+        return Avail::ok;
+    }
+    pthread_mutex_unlock(&g_lock);
     struct stat st {};
     // lstat: the mapped file reached through a symlink put in its place
     // must not look unchanged (load() refuses a symlink).
@@ -109,6 +137,7 @@ Avail acquire(Mapping** out) noexcept {
     }
     pthread_mutex_lock(&g_lock);
     if (g_current && same_file(g_current, st)) {
+        g_next_check_ms = now + nssidx::kRecheckMs;  // from before the lstat: never late
         ++g_current->refs;
         *out = g_current;
         pthread_mutex_unlock(&g_lock);
@@ -127,6 +156,7 @@ Avail acquire(Mapping** out) noexcept {
         if (g_current) drop_locked(g_current);
         g_current = fresh;
     }
+    g_next_check_ms = now + nssidx::kRecheckMs;
     ++g_current->refs;
     *out = g_current;
     pthread_mutex_unlock(&g_lock);

@@ -1,8 +1,10 @@
-// The mapped NSS index, shared by every thread of the process. Each lookup
-// costs one lstat() of the index path; a changed file (new inode, size,
-// mtime or ctime, or a symlink in its place) is mapped and validated once,
-// and the old mapping lives on until its last reader (an enumeration holds
-// one for its whole walk) lets go.
+// The mapped NSS index, shared by every thread of the process. A lookup
+// costs no system call while the mapping's `superseded` word is 0 and the
+// last check of the path is less than kRecheckMs old (nss_index.h: how a
+// replacement is noticed); otherwise one lstat() of the index path, and a
+// changed file (new inode, size, mtime or ctime, or a symlink in its place)
+// is mapped and validated once. The old mapping lives on until its last
+// reader (an enumeration holds one for its whole walk) lets go.
 #pragma once
 
 #include <cstddef>

@@ -222,20 +222,21 @@ Result<std::string> safe_read_at(int dir_fd, std::string_view name, std::string_
     return r;
 }
 
-Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode, bool durable) {
-    auto pdir = open_dir_checked(dirname_of(abs_path));
-    if (!pdir) return std::move(pdir).error();
-    Fd dir(::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) return sys_error(Code::io, "cannot open directory of", abs_path, errno);
-    std::string base = basename_of(abs_path);
+namespace {
+
+// atomic_write's body; `before_rename` runs with the directory fd and the
+// file's base name just before the new file is renamed over the old one.
+template <typename Hook>
+Status replace_in(int dir_fd, const std::string& base, std::string_view abs_path,
+                  std::string_view data, mode_t mode, bool durable, Hook before_rename) {
     unsigned char rnd[8];
     randombytes_buf(rnd, sizeof rnd);
     std::string tmp = "." + base + ".tmp." + to_hex(rnd, sizeof rnd);
-    Fd fd(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+    Fd fd(::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                    mode & 0777));
     if (!fd) return sys_error(Code::io, "cannot create temporary file for", abs_path, errno);
     auto fail = [&](Error e) -> Status {
-        ::unlinkat(dir.get(), tmp.c_str(), 0);
+        ::unlinkat(dir_fd, tmp.c_str(), 0);
         return e;
     };
     if (fchmod(fd.get(), mode & 0777) != 0)
@@ -243,11 +244,63 @@ Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mod
     if (auto st = write_all(fd.get(), data, abs_path); !st) return fail(st.error());
     if (durable && fsync(fd.get()) != 0)
         return fail(sys_error(Code::io, "cannot fsync", abs_path, errno));
-    if (::renameat(dir.get(), tmp.c_str(), dir.get(), base.c_str()) != 0)
+    if (auto st = before_rename(); !st) return fail(st.error());
+    if (::renameat(dir_fd, tmp.c_str(), dir_fd, base.c_str()) != 0)
         return fail(sys_error(Code::io, "cannot rename into", abs_path, errno));
-    if (durable && fsync(dir.get()) != 0)
+    if (durable && fsync(dir_fd) != 0)
         return sys_error(Code::io, "cannot fsync directory of", abs_path, errno);
     return {};
+}
+
+}  // namespace
+
+Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode, bool durable) {
+    auto pdir = open_dir_checked(dirname_of(abs_path));
+    if (!pdir) return std::move(pdir).error();
+    Fd dir(::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return sys_error(Code::io, "cannot open directory of", abs_path, errno);
+    return replace_in(dir.get(), basename_of(abs_path), abs_path, data, mode, durable,
+                      [] { return Status{}; });
+}
+
+Status atomic_write_superseding(std::string_view abs_path, std::string_view data, mode_t mode,
+                                std::uint64_t mark_offset, std::string_view mark) {
+    auto pdir = open_dir_checked(dirname_of(abs_path));
+    if (!pdir) return std::move(pdir).error();
+    Fd dir(::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return sys_error(Code::io, "cannot open directory of", abs_path, errno);
+    // Two writers must not interleave: the second could mark the file the
+    // first replaced, and rename over the first's new file unmarked.
+    if (auto st = lock_bounded(dir.get(), abs_path, 3000); !st) return st;
+    std::string base = basename_of(abs_path);
+    return replace_in(dir.get(), base, abs_path, data, mode, true, [&]() -> Status {
+        // Look before opening: opening a device or a FIFO for writing is
+        // itself an action. Only a regular file of a trusted owner can be
+        // mapped by a reader; anything else has nothing to mark.
+        struct stat pre {};
+        if (::fstatat(dir.get(), base.c_str(), &pre, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) return {};  // the first install
+            return sys_error(Code::io, "cannot stat", abs_path, errno);
+        }
+        if (!S_ISREG(pre.st_mode) || !trusted_owner(pre.st_uid) ||
+            static_cast<std::uint64_t>(pre.st_size) < mark_offset + mark.size())
+            return {};
+        // Never O_CREAT, never a truncation: readers map this file, and a
+        // page cut from under a mapping is a SIGBUS in their process.
+        Fd old(::openat(dir.get(), base.c_str(),
+                        O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+        if (!old) {
+            if (errno == ENOENT || errno == ELOOP) return {};  // replaced meanwhile by hand
+            return sys_error(Code::io, "cannot open", abs_path, errno);
+        }
+        struct stat st {};
+        if (fstat(old.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
+        if (st.st_dev != pre.st_dev || st.st_ino != pre.st_ino || !S_ISREG(st.st_mode)) return {};
+        ssize_t n = ::pwrite(old.get(), mark.data(), mark.size(), static_cast<off_t>(mark_offset));
+        if (n != static_cast<ssize_t>(mark.size()))
+            return sys_error(Code::io, "cannot mark the superseded", abs_path, n < 0 ? errno : EIO);
+        return {};
+    });
 }
 
 Status remove_file(std::string_view abs_path, bool* removed) {

@@ -80,6 +80,13 @@ Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts
 // rename still makes the replacement atomic.
 Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode,
                     bool durable = true);
+// atomic_write (durable) for a file that readers keep mapped and watch (the
+// NSS index, nss_index.h): under an exclusive flock of the directory, the file
+// now at the path, when it is a regular file of a trusted owner, gets `mark`
+// written at `mark_offset` (in place, never truncated) before the new file is
+// renamed over it, so a reader that sees the mark knows to look again.
+Status atomic_write_superseding(std::string_view abs_path, std::string_view data, mode_t mode,
+                                std::uint64_t mark_offset, std::string_view mark);
 // Remove a file; absent is not an error. Sets `removed` when it existed.
 Status remove_file(std::string_view abs_path, bool* removed = nullptr);
 // Create a directory (and missing parents) with `mode` if absent; an existing

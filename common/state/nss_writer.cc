@@ -145,6 +145,13 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
     return out;
 }
 
+Status install_nss_index(std::string_view path, std::string_view bytes, mode_t mode) {
+    const std::uint32_t mark = 1;
+    return atomic_write_superseding(
+        path, bytes, mode, nssidx::kSupersededOffset,
+        std::string_view(reinterpret_cast<const char*>(&mark), sizeof mark));
+}
+
 namespace {
 
 // Lines of a files database (/etc/passwd, /etc/group) naming `name` or `id`
@@ -280,7 +287,7 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
     if (auto st = ensure_dir(c.nss_dir, 0755); !st) return st.error();
     ::chmod(c.state_dir.c_str(), 0711);
     ::chmod(c.nss_dir.c_str(), 0755);
-    if (auto st = atomic_write(c.nss_dir + "/" + nssidx::kFileName, *bytes, 0644); !st)
+    if (auto st = install_nss_index(c.nss_dir + "/" + nssidx::kFileName, *bytes); !st)
         return st.error();
     std::sort(uids.begin(), uids.end());
     if (auto st = atomic_write(c.registry_dir + "/.uids", uid_index_text(uids), 0600);

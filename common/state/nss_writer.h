@@ -3,6 +3,8 @@
 // rename), and never an id outside the configured range.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,6 +30,11 @@ struct NssGroup {
 
 Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssGroup> groups,
                                     std::uint32_t id_min, std::uint32_t id_max);
+
+// Installs index bytes at `path` the one way the module sees at once: the
+// file being replaced is marked superseded, then the new one is renamed over
+// it (atomic_write_superseding; nss_index.h explains why in that order).
+Status install_nss_index(std::string_view path, std::string_view bytes, mode_t mode = 0644);
 
 // Reads every registry entry, resolves supplementary groups (getgrnam_r),
 // builds and atomically installs nss_dir/index (0644, directory 0755) and

@@ -9,8 +9,8 @@
 //   extrausers  libnss-extrausers, reading /var/lib/extrausers/passwd
 //   nss_vendor  a bench copy of libnss_vendor.so.2 built with the default
 //               index path, /var/lib/pam_vendor/nss/index (same path depth,
-//               so the same lstat cost per call as in production), index
-//               written by build_nss_index + atomic_write
+//               so the same lstat cost as in production), index written by
+//               build_nss_index + install_nss_index, as vendorctl does
 // The namespace dies with the process: nothing outside it ever sees the
 // generated files, and the real /etc/passwd and /var/lib stay untouched.
 // Needs root (unshare, mounts, a root-owned index).
@@ -20,8 +20,10 @@
 // that are absent), for --time seconds per backend in three turns (see
 // measure()); the figure is the median of the per-call batch means, in ns,
 // with warm caches (a steady stream of lookups). Ratios: vendor/peer.
-// "lstat floor" is the one lstat() of the index path the module makes on
-// every call to notice a new index.
+// "lstat floor" is one lstat() of the index path: what the module paid on
+// every call to notice a new index before the superseded mark; now it pays
+// it once per kRecheckMs (nss_index.h), or per call only while its mapping
+// is marked superseded.
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
 #include <nss.h>
@@ -249,8 +251,8 @@ int main(int argc, char** argv) {
         auto bytes =
             vendor::core::build_nss_index(users, {{"vendors", kGid, {}}}, kGid, kGid + 199999);
         if (!bytes) die("build_nss_index: " + bytes.error().detail);
-        if (auto w = vendor::core::atomic_write(index, *bytes, 0644); !w)
-            die("atomic_write: " + w.error().detail);
+        if (auto w = vendor::core::install_nss_index(index, *bytes); !w)
+            die("install_nss_index: " + w.error().detail);
 
         // Keys: 4096 hits spread over the whole set, 4096 misses.
         std::vector<std::string> hit_names(4096), miss_names(4096);

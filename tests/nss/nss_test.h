@@ -27,6 +27,7 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -219,10 +220,32 @@ inline std::string build(const std::vector<NssUser>& users, const std::vector<Ns
     return *r;
 }
 
-// As vendorctl installs it: temp file, fsync, rename (new inode every time).
+// As vendorctl installs it: temp file, fsync, the old file marked
+// superseded, rename (new inode every time).
 inline void install(const std::string& bytes, mode_t mode = 0644) {
+    auto st = vendor::core::install_nss_index(index_path(), bytes, mode);
+    if (!st) fail_msg("install_nss_index: %s", st.error().detail.c_str());
+}
+
+// As an admin's own tool would (mv of a prepared file): an atomic rename,
+// but no superseded mark on the old file.
+inline void install_out_of_band(const std::string& bytes, mode_t mode = 0644) {
     auto st = vendor::core::atomic_write(index_path(), bytes, mode);
     if (!st) fail_msg("atomic_write: %s", st.error().detail.c_str());
+}
+
+// Long enough for the module's periodic re-check of the path to have run
+// (nss_index.h: kRecheckMs plus one tick of CLOCK_MONOTONIC_COARSE), so a
+// change made behind the writer's back is seen by the next call.
+inline long coarse_tick_ns() {
+    timespec res{};
+    ::clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    return res.tv_sec * 1000000000L + res.tv_nsec;
+}
+inline void settle() {
+    long ns = vendor::nssidx::kRecheckMs * 1000000L + coarse_tick_ns() + 1000000L;
+    timespec ts{ns / 1000000000L, ns % 1000000000L};
+    while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 // Recompute the checksum after a deliberate edit of the body, so that the

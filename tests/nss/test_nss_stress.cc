@@ -2,13 +2,19 @@
 // initgroups, small buffers, hits and misses, and one thread enumerating)
 // while the index is replaced again and again, alternating two versions:
 //   rewrites   NSS_STRESS_REWRITES (default 1000) replacements by the writer
-//              vendorctl uses (build_nss_index + atomic_write: temp file,
-//              fsync, rename, fsync of the directory), from a thread;
+//              vendorctl uses (build_nss_index + install_nss_index: temp
+//              file, fsync, superseded mark on the old file, rename, fsync
+//              of the directory), from a thread;
 //   vendorctl  NSS_STRESS_VENDORCTL (default 100) `vendorctl reindex` runs,
 //              alternating two configurations that share nss_dir.
 // Every answer must be exactly the old or the new entry (never a mix, never
 // garbage), a miss in at least one version, and never UNAVAIL: the path
 // always names a complete index. An enumeration must list one version whole.
+// And exactly the new one when it must: a lookup that begins after a
+// replacement has returned and ends before the next one begins answers from
+// the version just installed (nss_vendor(8): the next call after the writer
+// returns sees the new index), counted as "exact" answers; the writer's own
+// thread checks that right after each replacement too.
 // Cost under ASan on 2 vCPUs with the readers running: about 12 ms per
 // atomic replacement (two fsyncs) and 0.27 s per vendorctl process; the
 // defaults keep the program near 40 s. NSS_STRESS_VENDORCTL=1000 gives the
@@ -87,6 +93,10 @@ struct Shared {
     std::vector<std::uint32_t> uids, gids;
     std::atomic<bool> stop{false};
     std::atomic<long> ops{0}, failures{0}, seen[2] = {0, 0}, walks{0}, small_retries{0};
+    // Replacement i installs version i % 2; before the first one, version B
+    // (the last one captured) is in place.
+    std::atomic<long> started{-1}, finished{-1}, exact{0};
+    static int version_after(long finished) { return finished < 0 ? 1 : int(finished % 2); }
     std::mutex mu;
     std::string first;
 
@@ -99,9 +109,10 @@ struct Shared {
 };
 
 // Which versions a found entry matches, or a failure.
+// `want` is the version the answer must come from (-1: either may).
 template <typename Map, typename Key, typename T>
 void judge(Shared& s, const char* what, const std::string& key_text, int st, int e, const Key& key,
-           const T& got, Map Version::*map) {
+           const T& got, Map Version::*map, int want = -1) {
     bool in[2] = {(s.ver[0]->*map).count(key) > 0, (s.ver[1]->*map).count(key) > 0};
     if (st == NSS_STATUS_SUCCESS) {
         bool match[2] = {in[0] && same((s.ver[0]->*map).at(key), got),
@@ -109,10 +120,18 @@ void judge(Shared& s, const char* what, const std::string& key_text, int st, int
         if (!match[0] && !match[1])
             s.bad(std::string(what) + " " + key_text + ": an entry of neither version");
         if (match[0] != match[1]) s.seen[match[0] ? 0 : 1]++;
+        if (want >= 0 && !match[want])
+            s.bad(std::string(what) + " " + key_text +
+                  ": a stale entry after the replacement had returned");
+        if (want >= 0) s.exact++;
     } else if (st == NSS_STATUS_NOTFOUND) {
         if (e != ENOENT) s.bad(std::string(what) + " " + key_text + ": NOTFOUND without ENOENT");
         if (in[0] && in[1])
             s.bad(std::string(what) + " " + key_text + ": NOTFOUND, but in both versions");
+        if (want >= 0 && in[want])
+            s.bad(std::string(what) + " " + key_text +
+                  ": NOTFOUND, but in the version installed before the lookup began");
+        if (want >= 0) s.exact++;
     } else {
         s.bad(std::string(what) + " " + key_text + ": " + status_name(st) + " errno " +
               std::to_string(e));
@@ -152,13 +171,17 @@ void reader(Shared& s, int id) {
             s.walks++;
             continue;
         }
+        // The version that must answer when no replacement ran meanwhile.
+        const long done = s.finished.load();
+        auto want = [&] { return s.started.load() == done ? Shared::version_after(done) : -1; };
         switch (rnd(8)) {
         case 0: {
             const std::string& n = s.names[rnd(s.names.size())];
             passwd p{};
             errno = 0;
             int st = m.getpwnam_r(n.c_str(), &p, buf, sizeof buf, &errno);
-            judge(s, "getpwnam_r", n, st, errno, n, copy_pw(st, errno, p), &Version::pw_by_name);
+            int e = errno;
+            judge(s, "getpwnam_r", n, st, e, n, copy_pw(st, e, p), &Version::pw_by_name, want());
             break;
         }
         case 1: {
@@ -166,8 +189,9 @@ void reader(Shared& s, int id) {
             passwd p{};
             errno = 0;
             int st = m.getpwuid_r(u, &p, buf, sizeof buf, &errno);
-            judge(s, "getpwuid_r", std::to_string(u), st, errno, u, copy_pw(st, errno, p),
-                  &Version::pw_by_uid);
+            int e = errno;
+            judge(s, "getpwuid_r", std::to_string(u), st, e, u, copy_pw(st, e, p),
+                  &Version::pw_by_uid, want());
             break;
         }
         case 2: {
@@ -175,7 +199,8 @@ void reader(Shared& s, int id) {
             group g{};
             errno = 0;
             int st = m.getgrnam_r(n.c_str(), &g, buf, sizeof buf, &errno);
-            judge(s, "getgrnam_r", n, st, errno, n, copy_gr(st, errno, g), &Version::gr_by_name);
+            int e = errno;
+            judge(s, "getgrnam_r", n, st, e, n, copy_gr(st, e, g), &Version::gr_by_name, want());
             break;
         }
         case 3: {
@@ -183,8 +208,9 @@ void reader(Shared& s, int id) {
             group g{};
             errno = 0;
             int st = m.getgrgid_r(gid, &g, buf, sizeof buf, &errno);
-            judge(s, "getgrgid_r", std::to_string(gid), st, errno, gid, copy_gr(st, errno, g),
-                  &Version::gr_by_gid);
+            int e = errno;
+            judge(s, "getgrgid_r", std::to_string(gid), st, e, gid, copy_gr(st, e, g),
+                  &Version::gr_by_gid, want());
             break;
         }
         case 4: {  // a buffer of a random size: ERANGE, or a whole entry
@@ -255,8 +281,35 @@ void reader(Shared& s, int id) {
     s.ops += ops;
 }
 
-// Runs the readers while `writer` replaces the index, then checks.
-void hammer(const Version& a, const Version& b, const std::function<void()>& writer,
+// Every entry of `v`, by name and by uid, from the calling thread: what the
+// next lookups after a replacement must answer. Returns the first mismatch.
+std::string check_now(const Version& v) {
+    for (const auto& [name, want] : v.pw_by_name) {
+        Pw got = pwnam(name.c_str());
+        if (got.st != NSS_STATUS_SUCCESS || !same(got, want)) return "getpwnam_r " + name;
+        Pw byuid = pwuid(want.uid);
+        if (byuid.st != NSS_STATUS_SUCCESS || !same(byuid, want))
+            return "getpwuid_r " + std::to_string(want.uid);
+    }
+    return "";
+}
+
+// Runs the readers while `writer` replaces the index, then checks. The
+// writer calls replaced(i) right after replacement i has returned (it
+// installed version i % 2), and starting(i) right before it begins.
+struct Replacements {
+    Shared* s;
+    const Version* ver[2];
+    void starting(long i) { s->started.store(i); }
+    void replaced(long i) {
+        s->finished.store(i);
+        // The next lookup after the rename returns: this thread's own.
+        std::string bad = check_now(*ver[i % 2]);
+        if (!bad.empty()) s->bad(bad + ": stale right after replacement " + std::to_string(i));
+    }
+};
+
+void hammer(const Version& a, const Version& b, const std::function<void(Replacements&)>& writer,
             const char* what) {
     Shared s;
     s.ver[0] = &a;
@@ -280,19 +333,20 @@ void hammer(const Version& a, const Version& b, const std::function<void()>& wri
     std::vector<std::thread> threads;
     for (int i = 0; i < kThreads; ++i) threads.emplace_back(reader, std::ref(s), i);
     auto t0 = std::chrono::steady_clock::now();
-    writer();
+    Replacements r{&s, {&a, &b}};
+    writer(r);
     s.stop = true;
     for (auto& t : threads) t.join();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf(
-        "# %s: %.1f s, %ld lookups by %d threads, %ld answers of version A, %ld of B, %ld walks, "
-        "%ld ERANGE\n",
-        what, secs, s.ops.load(), kThreads, s.seen[0].load(), s.seen[1].load(), s.walks.load(),
-        s.small_retries.load());
+    std::printf("# %s: %.1f s, %ld lookups by %d threads, %ld answers of version A, %ld of B, %ld "
+                "exact (after a replacement returned), %ld walks, %ld ERANGE\n",
+                what, secs, s.ops.load(), kThreads, s.seen[0].load(), s.seen[1].load(),
+                s.exact.load(), s.walks.load(), s.small_retries.load());
     if (s.failures)
         fail_msg("%s: %ld bad answer(s); first: %s", what, s.failures.load(), s.first.c_str());
     // Both versions were really served while the readers ran.
     if (s.seen[0] == 0 || s.seen[1] == 0) fail_msg("%s: the readers never saw both versions", what);
+    if (s.exact == 0) fail_msg("%s: no lookup ran between two replacements", what);
 }
 
 long env_count(const char* name, long def) {
@@ -330,10 +384,15 @@ void rewrites_by_the_writer(void**) {
     const long n = env_count("NSS_STRESS_REWRITES", 1000);
     hammer(
         a, b,
-        [&] {
-            for (long i = 0; i < n; ++i) install(i % 2 ? ib : ia);
+        [&](Replacements& rep) {
+            for (long i = 0; i < n; ++i) {
+                rep.starting(i);
+                install(i % 2 ? ib : ia);
+                rep.replaced(i);
+            }
         },
-        ("index replaced " + std::to_string(n) + " times (atomic_write)").c_str());
+        ("index replaced " + std::to_string(n) + " times (install_nss_index, as vendorctl)")
+            .c_str());
 }
 
 void rewrites_by_vendorctl(void**) {
@@ -376,10 +435,12 @@ void rewrites_by_vendorctl(void**) {
     std::string why;
     hammer(
         a, b,
-        [&] {
+        [&](Replacements& rep) {
             for (long i = 0; i < n; ++i) {
+                rep.starting(i);
                 Run x = vctl(i % 2 ? cb : ca, {"reindex"});
                 if (x.status != 0 && failed++ == 0) why = x.err;
+                rep.replaced(i);
             }
         },
         ("index replaced " + std::to_string(n) + " times (vendorctl reindex)").c_str());
