@@ -377,7 +377,8 @@ Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts
             if (nl == std::string::npos && pos > 0) break;  // may start further back
             std::size_t start = nl == std::string::npos ? 0 : nl + 1;
             std::size_t len = end - start;
-            if (len > 0 && buf[end - 1] == '\n') --len;
+            sink.partial = !(len > 0 && buf[end - 1] == '\n');
+            if (!sink.partial) --len;
             if (!sink.line(std::string_view(buf).substr(start, len))) return {};
             end = start;
         }

@@ -64,6 +64,9 @@ Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
 struct LineSink {
     virtual ~LineSink() = default;
     virtual bool line(std::string_view l) = 0;
+    // Set for each line delivered: it has no newline (only ever the last
+    // line: an append in progress or a torn write).
+    bool partial = false;
 };
 Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts, std::size_t cap,
                                  LineSink& sink, bool& found);
