@@ -214,6 +214,12 @@ void build_tree(const Env& e, const std::string& probe) {
              0644);
     put_file(e.root + "/race.conf",
              config_text(e, e.registry, e.audit_log, "", kRaceLockoutThreshold), 0644);
+    std::string deaf = e.root + "/" + kDeafDir;
+    mkdir_mode(deaf, 0700);
+    put_file(e.root + "/deaf.conf",
+             config_text(e, e.registry, deaf + "/audit.jsonl",
+                         "syslog_socket = " + deaf + "/log.sock\n"),
+             0644);
 
     std::string s = e.root + "/services/";
     put_file(s + kSvc, service_text(e.module, probe, e.cfg, ""), 0644);
@@ -229,6 +235,7 @@ void build_tree(const Env& e, const std::string& probe) {
                  service_text(e.module, probe, e.root + "/cfg_" + k + ".conf", ""), 0644);
     put_file(s + kSvcPrivAd, service_text(e.module, probe, e.root + "/privad.conf", ""), 0644);
     put_file(s + kSvcRace, service_text(e.module, probe, e.root + "/race.conf", ""), 0644);
+    put_file(s + kSvcDeaf, service_text(e.module, probe, e.root + "/deaf.conf", ""), 0644);
     // libpam reads "other" beside every service; ours denies everything.
     put_file(s + "other",
              "auth required " + probe + "\naccount required " + probe + "\npassword required " +
