@@ -650,6 +650,40 @@ Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o) {
     return p;
 }
 
+namespace {
+
+struct Pruner : RewriteFn {
+    PruneOpts opts;
+    std::string head_file;
+    bool dry_run = false;
+    PrunePlan plan;
+    Result<std::string> rewrite(std::string_view content) override {
+        auto p = audit_prune(content, opts);
+        if (!p) return std::move(p).error();
+        plan = std::move(*p);
+        if (dry_run) return std::string(content);
+        return plan.out;
+    }
+    // Before the rename: an appender that opens the new log writes its head
+    // record after this one.
+    Status replacing(std::string_view) override {
+        if (dry_run || plan.dropped == 0) return {};
+        return write_record(head_file, format_head(plan.head), 0600);
+    }
+};
+
+}  // namespace
+
+Result<PrunePlan> prune_log(const Config& c, const PruneOpts& o, bool dry_run,
+                            std::size_t max_size) {
+    Pruner p;
+    p.opts = o;
+    p.head_file = head_path(c);
+    p.dry_run = dry_run;
+    if (auto st = locked_rewrite(c.audit_log, max_size, p); !st) return st.error();
+    return std::move(p.plan);
+}
+
 bool valid_cursor_name(std::string_view name) {
     if (name.empty() || name.size() > 32) return false;
     for (char ch : name)

@@ -181,6 +181,12 @@ struct PrunePlan {
     AuditHead head;                  // of `out`
 };
 Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o);
+// The prune applied to the log: the plan made under the log's lock
+// (locked_rewrite, so no append is lost), the head record rewritten just
+// before the new log replaces the old one. dry_run: the plan only, the log
+// is left as it is (same inode, same bytes).
+Result<PrunePlan> prune_log(const Config& c, const PruneOpts& o, bool dry_run,
+                            std::size_t max_size);
 
 // A shipper's cursor (issue 11's RELP shipper, any collector): the last line
 // it has had acknowledged, named by its hash and, when it has one, its seq.

@@ -785,6 +785,40 @@ void last_logins_from_the_tail(void**) {
     assert_true(empty->empty());
 }
 
+// prune_log: the plan applied to the file in the core (vendorctl prune only
+// renders it); --dry-run leaves the file as it is.
+void prune_log_in_place(void**) {
+    Log log;
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    std::string text = daily_log(start, 230);
+    assert_ok(ensure_dir(log.dir / "log", 0700));
+    write_file(log.cfg.audit_log, text, 0600);
+    struct stat st0 {
+    }, st1{};
+    assert_int_equal(stat(log.cfg.audit_log.c_str(), &st0), 0);
+    auto dry = prune_log(log.cfg, prune_at(start + 230 * kDay), true, std::size_t{64} << 20);
+    assert_ok(dry);
+    assert_int_equal(dry->dropped, 22);
+    assert_str_eq(log.content(), text);
+    assert_int_equal(stat(log.cfg.audit_log.c_str(), &st1), 0);
+    assert_int_equal(st0.st_ino, st1.st_ino);
+    auto p = prune_log(log.cfg, prune_at(start + 230 * kDay), false, std::size_t{64} << 20);
+    assert_ok(p);
+    assert_str_eq(log.content(), p->out);
+    auto h = log.head();
+    assert_int_equal(h.seq, 230);
+    assert_int_equal(h.size, p->out.size());
+    auto v = log.verify(log.content());
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    // An append after the prune goes on from the head record.
+    log.append(event("auth", "acme", "ok"));
+    v = log.verify(log.content());
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    assert_int_equal(v.last_seq, 231);
+}
+
 // ---- the shipper's cursor (issue 9, section 3) -----------------------------
 
 ShipCursor cursor_at(const std::string& line, bool with_seq = true) {
@@ -1018,6 +1052,7 @@ int main() {
         cmocka_unit_test(kv_lines),
         cmocka_unit_test(invalid_utf8_escaped),
         cmocka_unit_test(last_logins_from_the_tail),
+        cmocka_unit_test(prune_log_in_place),
         cmocka_unit_test(ship_cursor_normal),
         cmocka_unit_test(ship_cursor_after_prune),
         cmocka_unit_test(ship_cursor_torn_tail),
