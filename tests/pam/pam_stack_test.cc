@@ -1879,6 +1879,70 @@ void test_json_fields_null(void**) {
     assert_true(contains(show, "\"ticket\":\"PVT-1\""));
 }
 
+// Issue 9, section 4: status derives its state from the decision, so for a
+// login from the entry's sources it says what the module does.
+void test_status_agrees_with_module(void**) {
+    NEED_ROOT();
+    add_account("st_none");
+    add_active("st_active");
+    Spec hours;
+    hours.access = "hours";
+    hours.hours = schedule_excluding_now();
+    add_account("st_closed", hours);
+    hours.hours = schedule_including_now();
+    add_account("st_open", hours);
+    Spec code;
+    code.access = "grant+otp";
+    add_active("st_code", code);
+    add_account("st_ended");
+    write_grant("st_ended", now() - 7200, now() - 3600);
+    struct Want {
+        const char* name;
+        const char* verdict;
+        const char* reason;  // status's and the module's account phase
+        int rc;
+    };
+    const Want wants[] = {
+        {"st_none", "deny", "not_activated", PAM_PERM_DENIED},
+        {"st_active", "allow", "ok", PAM_SUCCESS},
+        {"st_closed", "deny", "outside_hours", PAM_PERM_DENIED},
+        {"st_open", "allow", "ok", PAM_SUCCESS},
+        {"st_code", "code", "otp_required", PAM_PERM_DENIED},
+        {"st_ended", "deny", "grant_expired", PAM_PERM_DENIED},
+    };
+    auto st = vendorctl({"--json", "status"});
+    assert_int_equal(st.status, 0);
+    auto text = vendorctl({"status"});
+    assert_int_equal(text.status, 0);
+    for (const auto& w : wants) {
+        auto obj = status_object(squeezed(st.out), w.name);
+        for (const std::string& f : {std::string("\"verdict\":\"") + w.verdict + "\"",
+                                     std::string("\"reason\":\"") + w.reason + "\""})
+            if (!contains(obj, f)) fail_msg("status --json: no %s in %s", f.c_str(), obj.c_str());
+        std::size_t m = audit_mark();
+        {
+            Pam p(kSvc, w.name);
+            assert_rc(p.acct(), w.rc);
+        }
+        expect_events(m, w.name, {{"account", w.rc == PAM_SUCCESS ? "ok" : "denied", w.reason}});
+        // The table: "deny REASON", "allow until ...", "code until ...".
+        std::string want_state = std::string(w.verdict) == "deny" ? std::string("deny ") + w.reason
+                                                                  : std::string(w.verdict);
+        bool found = false;
+        std::size_t pos = 0;
+        while (pos < text.out.size()) {
+            auto nl = text.out.find('\n', pos);
+            std::string line = text.out.substr(pos, nl - pos);
+            pos = nl == std::string::npos ? text.out.size() : nl + 1;
+            if (line.rfind(std::string(w.name) + " ", 0) == 0 && contains(line, want_state))
+                found = true;
+        }
+        if (!found)
+            fail_msg("status: no line for %s with '%s':\n%s", w.name, want_state.c_str(),
+                     text.out.c_str());
+    }
+}
+
 // Item 3: a vendor_group whose members are the administrators fails config --check.
 void test_config_check_vendor_group(void**) {
     NEED_ROOT();
@@ -2318,6 +2382,7 @@ int run_all() {
         cmocka_unit_test_teardown(test_registry_strict_entries, teardown_strict_entries),
         cmocka_unit_test_teardown(test_vendorctl_refuses_bad_input, teardown_strict_entries),
         cmocka_unit_test_teardown(test_json_fields_null, teardown_strict_entries),
+        cmocka_unit_test(test_status_agrees_with_module),
         cmocka_unit_test(test_config_check_vendor_group),
         cmocka_unit_test(test_deaf_syslog),
         cmocka_unit_test(test_audit_chain_intact),
