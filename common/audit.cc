@@ -698,8 +698,9 @@ std::string cursor_path(const Config& c, std::string_view name) {
 
 std::string format_cursor(const ShipCursor& cur) {
     char buf[kCursorSize + 1];
-    std::snprintf(buf, sizeof buf, "pam_vendor-ship-cursor 1 seq=%020llu hash=%.64s\n",
-                  static_cast<unsigned long long>(cur.seq), cur.hash.c_str());
+    std::snprintf(buf, sizeof buf, "pam_vendor-ship-cursor 1 seq=%020llu off=%020llu hash=%.64s\n",
+                  static_cast<unsigned long long>(cur.seq),
+                  static_cast<unsigned long long>(cur.offset), cur.hash.c_str());
     return std::string(buf);
 }
 
@@ -725,9 +726,13 @@ Result<ShipCursor> parse_cursor(std::string_view text) {
     auto digits = text.substr(at, 20);
     for (char ch : digits)
         if (ch < '0' || ch > '9') return bad();
-    if (!parse_uint(digits, UINT64_MAX, cur.seq) || text.substr(at + 20, 6) != " hash=")
+    auto off = text.substr(at + 25, 20);
+    for (char ch : off)
+        if (ch < '0' || ch > '9') return bad();
+    if (!parse_uint(digits, UINT64_MAX, cur.seq) || text.substr(at + 20, 5) != " off=" ||
+        !parse_uint(off, UINT64_MAX, cur.offset) || text.substr(at + 45, 6) != " hash=")
         return bad();
-    cur.hash = std::string(text.substr(at + 26, 64));
+    cur.hash = std::string(text.substr(at + 51, 64));
     if (!hex64(cur.hash)) return bad();
     return cur;
 }
@@ -757,6 +762,69 @@ Status write_cursor(const Config& c, std::string_view name, const ShipCursor& cu
 
 namespace {
 
+// What the chain needs of a line: seq (0: none), prev, whether it is a
+// log_pruned header. False: not JSON.
+bool chain_facts(std::string_view l, std::uint64_t& seq, std::string& prev, bool& header) {
+    auto doc = Json::parse(l, "audit line");
+    if (!doc) return false;
+    if (json_object* s = member(*doc, "seq", json_type_int))
+        seq = static_cast<std::uint64_t>(std::max<std::int64_t>(0, json_object_get_int64(s)));
+    if (json_object* p = member(*doc, "prev", json_type_string)) prev = json_object_get_string(p);
+    json_object* ev = member(*doc, "event", json_type_string);
+    header = ev && std::string_view(json_object_get_string(ev)) == "log_pruned";
+    return true;
+}
+
+// The forward read of audit_after() from the cursor's offset (or from the
+// start): `mismatch` when the first line there does not chain to the
+// cursor (a stale offset: the backwards walk decides).
+struct ForwardWalk : LineSink {
+    ShipCursor from;
+    ShipLimits lim;
+    ShipBatch b;
+    std::size_t bytes = 0;
+    bool mismatch = false, forked = false;
+    std::string last_hash, last_prev;
+    bool last_header = false;
+    bool line(std::string_view l) override {
+        if (partial) return false;
+        std::uint64_t seq = 0;
+        std::string prev;
+        bool header = false;
+        bool first = b.lines.empty();
+        if (!chain_facts(l, seq, prev, header)) {
+            if (first && !from.hash.empty()) {
+                mismatch = true;
+            } else {
+                forked = true;
+                b.why = "the line after seq " + std::to_string(b.next.seq) + " is not JSON";
+            }
+            return false;
+        }
+        if (first && !from.hash.empty() && prev != from.hash) {
+            mismatch = true;
+            return false;
+        }
+        if (!first && !prev.empty() && prev != last_hash && !(last_header && prev == last_prev)) {
+            forked = true;
+            b.why = "the line " + (seq ? "with seq " + std::to_string(seq) : std::string("after")) +
+                    " does not chain to the one before it";
+            return false;
+        }
+        if (!first && (b.lines.size() >= lim.max_lines || bytes + l.size() + 1 > lim.max_bytes)) {
+            b.more = true;
+            return false;
+        }
+        last_hash = line_hash(l);
+        last_prev = prev;
+        last_header = header && first;
+        bytes += l.size() + 1;
+        b.lines.emplace_back(l);
+        b.next = ShipCursor{seq, last_hash, offset + l.size() + 1};
+        return true;
+    }
+};
+
 // The backwards walk of audit_after(): every line after the cursor is seen,
 // latest first; only the `max_lines` earliest of them are kept, so memory
 // is one batch whatever the distance to the end.
@@ -765,7 +833,7 @@ struct AfterWalk : LineSink {
     ShipLimits lim;
     struct Kept {
         std::string line, hash;
-        std::uint64_t seq;
+        std::uint64_t seq, end;
     };
     std::deque<Kept> kept;
     std::size_t bytes = 0;
@@ -781,7 +849,7 @@ struct AfterWalk : LineSink {
     bool first_is_header = false;
 
     void keep(std::string_view l, std::string h, std::uint64_t seq) {
-        kept.push_front(Kept{std::string(l), std::move(h), seq});
+        kept.push_front(Kept{std::string(l), std::move(h), seq, offset + l.size() + 1});
         bytes += l.size() + 1;
         while (kept.size() > 1 && (kept.size() > lim.max_lines || bytes > lim.max_bytes)) {
             bytes -= kept.back().line.size() + 1;
@@ -800,15 +868,7 @@ struct AfterWalk : LineSink {
         std::uint64_t seq = 0;
         std::string prev;
         bool header = false;
-        if (auto doc = Json::parse(l, "audit line")) {
-            if (json_object* s = member(*doc, "seq", json_type_int))
-                seq =
-                    static_cast<std::uint64_t>(std::max<std::int64_t>(0, json_object_get_int64(s)));
-            if (json_object* p = member(*doc, "prev", json_type_string))
-                prev = json_object_get_string(p);
-            json_object* ev = member(*doc, "event", json_type_string);
-            header = ev && std::string_view(json_object_get_string(ev)) == "log_pruned";
-        } else {
+        if (!chain_facts(l, seq, prev, header)) {
             return forked(later_seq
                               ? "the line before seq " + std::to_string(later_seq) + " is not JSON"
                               : std::string("the last line is not JSON"));
@@ -851,14 +911,36 @@ struct AfterWalk : LineSink {
 }  // namespace
 
 Result<ShipBatch> audit_after(const Config& c, const ShipCursor& from, const ShipLimits& lim) {
-    AfterWalk w;
-    w.from = from;
-    w.lim = lim;
-    if (w.lim.max_lines == 0) w.lim.max_lines = 1;
     SafeOpts o;
-    o.max_size = SIZE_MAX;  // the walk is bounded by the cursor, not by the file
+    o.max_size = SIZE_MAX;  // bounded by the batch or the cursor, not by the file
     o.allow_group_read = false;
     bool present = false;
+    ShipLimits l = lim;
+    if (l.max_lines == 0) l.max_lines = 1;
+    if (from.hash.empty() || from.offset > 0) {
+        ForwardWalk f;
+        f.from = from;
+        f.lim = l;
+        f.b.next = from;
+        if (auto st = safe_read_lines_forward(c.audit_log, o, from.hash.empty() ? 0 : from.offset,
+                                              SIZE_MAX, f, present);
+            !st)
+            return st.error();
+        if (f.forked) {
+            f.b.kind = ShipBatch::forked;
+            f.b.lines.clear();
+            f.b.more = false;
+            f.b.next = from;
+            return std::move(f.b);
+        }
+        // From the start, or lines that chain to the cursor: done. Nothing
+        // after the offset proves nothing (a prune may have made the log
+        // shorter): the walk from the end, short when up to date, decides.
+        if (from.hash.empty() || (!f.mismatch && !f.b.lines.empty())) return std::move(f.b);
+    }
+    AfterWalk w;
+    w.from = from;
+    w.lim = l;
     if (auto st = safe_read_lines_backwards(c.audit_log, o, SIZE_MAX, w, present); !st)
         return st.error();
     ShipBatch b;
@@ -885,8 +967,7 @@ Result<ShipBatch> audit_after(const Config& c, const ShipCursor& from, const Shi
     }
     b.more = w.more;
     for (auto& k : w.kept) {
-        b.next.seq = k.seq;
-        b.next.hash = k.hash;
+        b.next = ShipCursor{k.seq, k.hash, k.end};
         b.lines.push_back(std::move(k.line));
     }
     return b;

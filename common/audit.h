@@ -189,23 +189,28 @@ Result<PrunePlan> prune_log(const Config& c, const PruneOpts& o, bool dry_run,
                             std::size_t max_size);
 
 // A shipper's cursor (issue 11's RELP shipper, any collector): the last line
-// it has had acknowledged, named by its hash and, when it has one, its seq.
-// audit_after() returns the lines after it, oldest first, in bounded
-// batches, reading the log backwards from its end (never the whole log into
-// memory) and stopping at the cursor's line (or, by seq, as soon as the walk
-// is past it). An unterminated last line (an append in progress, or a torn
-// line the next append cuts off) is never shipped. Every line returned is
-// checked to chain to the one before it (prev), the first to the cursor.
+// it has had acknowledged, named by its hash and, when it has one, its seq,
+// with the byte offset just after that line as a hint. audit_after()
+// returns the lines after it, oldest first, in bounded batches: read forward
+// from the offset when the line found there chains to the cursor's hash
+// (its prev), else by walking the log backwards from its end to the
+// cursor's line (after a prune moved the offsets), stopping there or, by
+// seq, as soon as the walk is past it; one batch in memory either way. An
+// unterminated last line (an append in progress, or a torn line the next
+// append cuts off) is never shipped. Every line returned is checked to
+// chain to the one before it (prev), the first to the cursor.
 //
 // The persisted cursor, `<audit_log>.cursor.NAME` (NAME: 1-32 of [a-z0-9_-];
 // 0600, beside the head record), written with atomic_write() after the
 // collector acknowledged a batch. One fixed-size text line:
-//   "pam_vendor-ship-cursor 1 seq=%020llu hash=<64 hex>\n"
-// seq 0: the line had no seq (a legacy line). No file: ship from the start.
-inline constexpr std::size_t kCursorSize = 120;
+//   "pam_vendor-ship-cursor 1 seq=%020llu off=%020llu hash=<64 hex>\n"
+// seq 0: the line had no seq (a legacy line); off 0: no hint. No file: ship
+// from the start.
+inline constexpr std::size_t kCursorSize = 145;
 struct ShipCursor {
-    std::uint64_t seq = 0;  // 0: unknown (legacy line, or a caller that only has the hash)
-    std::string hash;       // line_hash of the last line acknowledged; "": from the start
+    std::uint64_t seq = 0;     // 0: unknown (legacy line, or a caller that only has the hash)
+    std::string hash;          // line_hash of the last line acknowledged; "": from the start
+    std::uint64_t offset = 0;  // just after that line's newline; 0: no hint
 };
 bool valid_cursor_name(std::string_view name);
 std::string cursor_path(const Config& c, std::string_view name);

@@ -998,6 +998,64 @@ void ship_cursor_unknown_and_forked(void**) {
     assert_int_equal(b.kind, ShipBatch::forked);  // line 5 does not chain to the edit
 }
 
+// The offset hint: a batch reads forward from it when the line there chains
+// to the cursor; a stale hint (prune, edit, a wrong number) falls back to the
+// walk from the end and gives the same answer.
+void ship_cursor_offset_hint(void**) {
+    Log log;
+    fill(log);
+    auto all = after(log.cfg, ShipCursor{});
+    assert_int_equal(all.next.offset, log.content().size());
+    auto b = after(log.cfg, all.next);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines.empty());
+    ShipCursor c2 = after(log.cfg, ShipCursor{}, ShipLimits{2, std::size_t{1} << 20}).next;
+    assert_int_equal(c2.seq, 2);
+    assert_int_equal(c2.offset, log.written[0].size() + log.written[1].size() + 2);
+    for (std::uint64_t off : {c2.offset, c2.offset + 5, c2.offset - 1, std::uint64_t{1} << 40}) {
+        ShipCursor c = c2;
+        c.offset = off;
+        b = after(log.cfg, c);
+        assert_int_equal(b.kind, ShipBatch::ok);
+        assert_int_equal(b.lines.size(), 3);
+        assert_str_eq(b.lines[0], log.written[2]);
+        assert_int_equal(b.next.offset, log.content().size());
+    }
+    // A line edited after the cursor, read forward: forked.
+    auto lines = log.written;
+    lines[3].replace(lines[3].find("\"acme\""), 6, "\"acmf\"");
+    write_file(log.cfg.audit_log, join(lines), 0600);
+    b = after(log.cfg, c2);
+    assert_int_equal(b.kind, ShipBatch::forked);
+    assert_true(b.lines.empty());
+    // A torn tail is not shipped forward either.
+    write_file(log.cfg.audit_log, join(log.written) + "{\"ts\":\"2026-", 0600);
+    b = after(log.cfg, c2);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_int_equal(b.lines.size(), 3);
+    assert_false(b.more);
+    // Offsets from before a prune: the walk from the end decides.
+    Log big;
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    assert_ok(ensure_dir(big.dir / "log", 0700));
+    write_file(big.cfg.audit_log, daily_log(start, 230), 0600);
+    ShipCursor c10 = after(big.cfg, ShipCursor{}, ShipLimits{10, std::size_t{1} << 20}).next;
+    ShipCursor c100 = after(big.cfg, ShipCursor{}, ShipLimits{100, std::size_t{1} << 20}).next;
+    assert_int_equal(c100.seq, 100);
+    assert_ok(prune_log(big.cfg, prune_at(start + 230 * kDay), false, std::size_t{64} << 20));
+    b = after(big.cfg, c10);
+    assert_int_equal(b.kind, ShipBatch::pruned);
+    assert_int_equal(b.missing, 12);
+    b = after(big.cfg, c100);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_int_equal(b.lines.size(), 130);
+    // ... and the cursor it returns has a true offset again.
+    b = after(big.cfg, b.next);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines.empty());
+    assert_int_equal(b.next.offset, slurp(big.cfg.audit_log).size());
+}
+
 void ship_cursor_batches(void**) {
     Log log;
     constexpr int kLines = 3000;
@@ -1057,6 +1115,7 @@ int main() {
         cmocka_unit_test(ship_cursor_after_prune),
         cmocka_unit_test(ship_cursor_torn_tail),
         cmocka_unit_test(ship_cursor_unknown_and_forked),
+        cmocka_unit_test(ship_cursor_offset_hint),
         cmocka_unit_test(ship_cursor_batches),
     };
     return RUN_GROUP("audit", tests);
