@@ -189,7 +189,7 @@ int cmd_status(Ctl& c) {
     std::int64_t now = now_s();
     Json arr = Json::array();
     if (!c.json)
-        std::printf("%-16s %-18s %-12s %-30s %-24s %s\n", "NAME", "VENDOR", "ACCESS", "STATE",
+        std::printf("%-16s %-18s %-12s %-32s %-24s %s\n", "NAME", "VENDOR", "ACCESS", "STATE",
                     "FROM", "LAST LOGIN");
     int rc = kExitOk;
     for (const auto& n : names) {
@@ -199,33 +199,14 @@ int cmd_status(Ctl& c) {
             rc = kExitRefused;
             continue;
         }
-        std::string state;
-        std::int64_t until = 0;
-        auto f = store->failures(n);
-        auto g = store->grant(n);
-        if (!f || !g) {
-            state = "state unreadable";
-        } else if ((e->access & kAccessOtp) && f->locked_until > now) {
-            state = "locked until " + local_time(c, f->locked_until, false);
-            until = f->locked_until;
-        } else if (e->access & kAccessGrant) {
-            if (*g && (*g)->not_before <= now && (*g)->not_after > now) {
-                until = (*g)->not_after;
-                bool today = (*g)->not_after - now < 20 * 3600;
-                state = "active until " + local_time(c, (*g)->not_after, !today);
-            } else {
-                state = "inactive";
-            }
-        } else if (e->access & kAccessHours) {
-            auto z = load_zone(c.cfg);
-            TimeZone tz = z ? std::move(*z) : TimeZone::utc();
-            auto lt = to_local(tz, now);
-            state = e->hours && e->hours->contains(lt.weekday_mon0, lt.minute_of_day)
-                        ? "in hours"
-                        : "out of hours";
-        } else {
-            state = "code on request";
-        }
+        // The module's own verdict for a login from the entry's sources
+        // (account phase): status and pam_vendor.so cannot disagree.
+        AccountState st = account_state(c.cfg, *e, *store, n, now);
+        const char* verdict = st.next == Next::allow ? "allow" : st.code ? "code" : "deny";
+        std::string state = verdict;
+        if (st.next != Next::allow && !st.code)
+            state += std::string(" ") + reason_name(st.verdict.reason);
+        if (st.until) state += " until " + local_time(c, st.until, st.until - now >= 20 * 3600);
         std::string from;
         for (const auto& b : e->from) from += (from.empty() ? "" : ",") + b.str();
         if (e->allow_local) from += (from.empty() ? "" : ",") + std::string("local");
@@ -237,9 +218,12 @@ int cmd_status(Ctl& c) {
             j.set("name", n)
                 .set("vendor", e->vendor)
                 .set("access", format_access(e->access))
-                .set("state", state);
+                .set("state", state)
+                .set("verdict", verdict)
+                .set("reason", reason_name(st.verdict.reason))
+                .set("detail", st.verdict.detail);
             // Every documented field in every object: null when it has no value.
-            if (until) j.set("until", format_rfc3339(until));
+            if (st.until) j.set("until", format_rfc3339(st.until));
             else j.set_null("until");
             j.set("from", from);
             if (auto it = last.find(n); it != last.end()) {
@@ -250,7 +234,7 @@ int cmd_status(Ctl& c) {
             }
             arr.push(std::move(j));
         } else {
-            std::printf("%-16s %-18s %-12s %-30s %-24s %s\n", n.c_str(),
+            std::printf("%-16s %-18s %-12s %-32s %-24s %s\n", n.c_str(),
                         escape(e->vendor, 18).c_str(), format_access(e->access).c_str(),
                         state.c_str(), from.c_str(), ll.c_str());
         }

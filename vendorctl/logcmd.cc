@@ -141,30 +141,6 @@ int cmd_log(Ctl& c) {
     return rc;
 }
 
-namespace {
-
-struct Pruner : RewriteFn {
-    PruneOpts opts;
-    std::string head_file;
-    bool dry_run = false;
-    PrunePlan plan;
-    Result<std::string> rewrite(std::string_view content) override {
-        auto p = audit_prune(content, opts);
-        if (!p) return std::move(p).error();
-        plan = std::move(*p);
-        if (dry_run) return std::string(content);
-        return plan.out;
-    }
-    // Before the rename: an appender that opens the new log writes its head
-    // record after this one.
-    Status replacing(std::string_view) override {
-        if (dry_run || plan.dropped == 0) return {};
-        return write_record(head_file, format_head(plan.head), 0600);
-    }
-};
-
-}  // namespace
-
 int cmd_prune(Ctl& c) {
     bool force = c.args.has("--force");
     if (c.cfg.log_retention_days < 183 && !force)
@@ -183,18 +159,18 @@ int cmd_prune(Ctl& c) {
         std::printf("audit log empty; nothing to prune\n");
         return kExitOk;
     }
-    Pruner p;
-    p.opts.now_ms = now_ms();
-    p.opts.retention_days = c.cfg.log_retention_days;
-    p.opts.host = c.host;
-    p.opts.operator_name = operator_name();
-    p.opts.force = force;
-    p.head_file = head_path(c.cfg);
-    p.dry_run = c.args.has("--dry-run");
-    if (auto st = locked_rewrite(c.cfg.audit_log, kMaxLog, p); !st) return fail(st.error());
+    PruneOpts opts;
+    opts.now_ms = now_ms();
+    opts.retention_days = c.cfg.log_retention_days;
+    opts.host = c.host;
+    opts.operator_name = operator_name();
+    opts.force = force;
+    bool dry_run = c.args.has("--dry-run");
+    auto plan = prune_log(c.cfg, opts, dry_run, kMaxLog);
+    if (!plan) return fail(plan.error());
     std::printf("%s%zu lines dropped (%zu whole months before %s), %zu kept\n",
-                p.dry_run ? "dry run: " : "", p.plan.dropped, p.plan.months,
-                format_rfc3339(p.plan.pruned_before).c_str(), p.plan.kept);
+                dry_run ? "dry run: " : "", plan->dropped, plan->months,
+                format_rfc3339(plan->pruned_before).c_str(), plan->kept);
     return kExitOk;
 }
 

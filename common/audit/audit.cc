@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <deque>
 #include <type_traits>
 
 #include "files.h"
@@ -647,6 +648,329 @@ Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o) {
     p.head.hash = p.out.empty() ? std::string() : line_hash(last);
     p.head.seq = p.out.empty() ? 0 : seq_of(last);
     return p;
+}
+
+namespace {
+
+struct Pruner : RewriteFn {
+    PruneOpts opts;
+    std::string head_file;
+    bool dry_run = false;
+    PrunePlan plan;
+    Result<std::string> rewrite(std::string_view content) override {
+        auto p = audit_prune(content, opts);
+        if (!p) return std::move(p).error();
+        plan = std::move(*p);
+        if (dry_run) return std::string(content);
+        return plan.out;
+    }
+    // Before the rename: an appender that opens the new log writes its head
+    // record after this one.
+    Status replacing(std::string_view) override {
+        if (dry_run || plan.dropped == 0) return {};
+        return write_record(head_file, format_head(plan.head), 0600);
+    }
+};
+
+}  // namespace
+
+Result<PrunePlan> prune_log(const Config& c, const PruneOpts& o, bool dry_run,
+                            std::size_t max_size) {
+    Pruner p;
+    p.opts = o;
+    p.head_file = head_path(c);
+    p.dry_run = dry_run;
+    if (auto st = locked_rewrite(c.audit_log, max_size, p); !st) return st.error();
+    return std::move(p.plan);
+}
+
+bool valid_cursor_name(std::string_view name) {
+    if (name.empty() || name.size() > 32) return false;
+    for (char ch : name)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+            return false;
+    return true;
+}
+
+std::string cursor_path(const Config& c, std::string_view name) {
+    return c.audit_log + ".cursor." + std::string(name);
+}
+
+std::string format_cursor(const ShipCursor& cur) {
+    char buf[kCursorSize + 1];
+    std::snprintf(buf, sizeof buf, "pam_vendor-ship-cursor 1 seq=%020llu off=%020llu hash=%.64s\n",
+                  static_cast<unsigned long long>(cur.seq),
+                  static_cast<unsigned long long>(cur.offset), cur.hash.c_str());
+    return std::string(buf);
+}
+
+namespace {
+
+bool hex64(std::string_view h) {
+    if (h.size() != 64) return false;
+    for (char ch : h)
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+    return true;
+}
+
+}  // namespace
+
+Result<ShipCursor> parse_cursor(std::string_view text) {
+    auto bad = [] { return make_error(Code::invalid, "ship cursor record is malformed"); };
+    constexpr std::string_view kPrefix = "pam_vendor-ship-cursor 1 seq=";
+    if (text.size() != kCursorSize || text.substr(0, kPrefix.size()) != kPrefix ||
+        text.back() != '\n')
+        return bad();
+    ShipCursor cur;
+    std::size_t at = kPrefix.size();
+    auto digits = text.substr(at, 20);
+    for (char ch : digits)
+        if (ch < '0' || ch > '9') return bad();
+    auto off = text.substr(at + 25, 20);
+    for (char ch : off)
+        if (ch < '0' || ch > '9') return bad();
+    if (!parse_uint(digits, UINT64_MAX, cur.seq) || text.substr(at + 20, 5) != " off=" ||
+        !parse_uint(off, UINT64_MAX, cur.offset) || text.substr(at + 45, 6) != " hash=")
+        return bad();
+    cur.hash = std::string(text.substr(at + 51, 64));
+    if (!hex64(cur.hash)) return bad();
+    return cur;
+}
+
+Result<std::optional<ShipCursor>> read_cursor(const Config& c, std::string_view name) {
+    if (!valid_cursor_name(name))
+        return make_error(Code::invalid, "ship cursor name must be 1-32 of a-z, 0-9, _ and -");
+    bool found = false;
+    SafeOpts o;
+    o.max_size = kCursorSize;
+    o.allow_group_read = false;
+    auto text = safe_read_optional(cursor_path(c, name), found, o);
+    if (!text) return std::move(text).error();
+    if (!found) return std::optional<ShipCursor>{};
+    auto cur = parse_cursor(*text);
+    if (!cur) return std::move(cur).error();
+    return std::optional<ShipCursor>{std::move(*cur)};
+}
+
+Status write_cursor(const Config& c, std::string_view name, const ShipCursor& cur) {
+    if (!valid_cursor_name(name))
+        return make_error(Code::invalid, "ship cursor name must be 1-32 of a-z, 0-9, _ and -");
+    if (!hex64(cur.hash))
+        return make_error(Code::invalid, "a ship cursor names a line by its 64-hex hash");
+    return atomic_write(cursor_path(c, name), format_cursor(cur), 0600);
+}
+
+namespace {
+
+// What the chain needs of a line: seq (0: none), prev, whether it is a
+// log_pruned header. False: not JSON.
+bool chain_facts(std::string_view l, std::uint64_t& seq, std::string& prev, bool& header) {
+    auto doc = Json::parse(l, "audit line");
+    if (!doc) return false;
+    if (json_object* s = member(*doc, "seq", json_type_int))
+        seq = static_cast<std::uint64_t>(std::max<std::int64_t>(0, json_object_get_int64(s)));
+    if (json_object* p = member(*doc, "prev", json_type_string)) prev = json_object_get_string(p);
+    json_object* ev = member(*doc, "event", json_type_string);
+    header = ev && std::string_view(json_object_get_string(ev)) == "log_pruned";
+    return true;
+}
+
+// The forward read of audit_after() from the cursor's offset (or from the
+// start): `mismatch` when the first line there does not chain to the
+// cursor (a stale offset: the backwards walk decides).
+struct ForwardWalk : LineSink {
+    ShipCursor from;
+    ShipLimits lim;
+    ShipBatch b;
+    std::size_t bytes = 0;
+    bool mismatch = false, forked = false;
+    std::string last_hash, last_prev;
+    bool last_header = false;
+    bool line(std::string_view l) override {
+        if (partial) return false;
+        std::uint64_t seq = 0;
+        std::string prev;
+        bool header = false;
+        bool first = b.lines.empty();
+        if (!chain_facts(l, seq, prev, header)) {
+            if (first && !from.hash.empty()) {
+                mismatch = true;
+            } else {
+                forked = true;
+                b.why = "the line after seq " + std::to_string(b.next.seq) + " is not JSON";
+            }
+            return false;
+        }
+        if (first && !from.hash.empty() && prev != from.hash) {
+            mismatch = true;
+            return false;
+        }
+        if (!first && !prev.empty() && prev != last_hash && !(last_header && prev == last_prev)) {
+            forked = true;
+            b.why = "the line " + (seq ? "with seq " + std::to_string(seq) : std::string("after")) +
+                    " does not chain to the one before it";
+            return false;
+        }
+        if (!first && (b.lines.size() >= lim.max_lines || bytes + l.size() + 1 > lim.max_bytes)) {
+            b.more = true;
+            return false;
+        }
+        last_hash = line_hash(l);
+        last_prev = prev;
+        last_header = header && first;
+        bytes += l.size() + 1;
+        b.lines.emplace_back(l);
+        b.next = ShipCursor{seq, last_hash, offset + l.size() + 1};
+        return true;
+    }
+};
+
+// The backwards walk of audit_after(): every line after the cursor is seen,
+// latest first; only the `max_lines` earliest of them are kept, so memory
+// is one batch whatever the distance to the end.
+struct AfterWalk : LineSink {
+    ShipCursor from;
+    ShipLimits lim;
+    struct Kept {
+        std::string line, hash;
+        std::uint64_t seq, end;
+    };
+    std::deque<Kept> kept;
+    std::size_t bytes = 0;
+    bool more = false, found = false, stop_forked = false;
+    std::string why;
+    // The later neighbour of the line being looked at: its prev must be
+    // this line's hash (or, for a log_pruned header, the header's own prev).
+    bool have_later = false;
+    std::string later_prev;
+    std::uint64_t later_seq = 0;
+    // The log's first line, once the walk reaches it.
+    std::uint64_t first_seq = 0;
+    bool first_is_header = false;
+
+    void keep(std::string_view l, std::string h, std::uint64_t seq) {
+        kept.push_front(Kept{std::string(l), std::move(h), seq, offset + l.size() + 1});
+        bytes += l.size() + 1;
+        while (kept.size() > 1 && (kept.size() > lim.max_lines || bytes > lim.max_bytes)) {
+            bytes -= kept.back().line.size() + 1;
+            kept.pop_back();
+            more = true;
+        }
+    }
+    bool forked(std::string w) {
+        stop_forked = true;
+        why = std::move(w);
+        return false;
+    }
+    bool line(std::string_view l) override {
+        if (partial) return true;  // not yet (or never) a line of the chain
+        std::string h = line_hash(l);
+        std::uint64_t seq = 0;
+        std::string prev;
+        bool header = false;
+        if (!chain_facts(l, seq, prev, header)) {
+            return forked(later_seq
+                              ? "the line before seq " + std::to_string(later_seq) + " is not JSON"
+                              : std::string("the last line is not JSON"));
+        }
+        if (have_later && !later_prev.empty() && later_prev != h && !(header && later_prev == prev))
+            return forked("the line " +
+                          (later_seq ? "with seq " + std::to_string(later_seq) : "after it") +
+                          " does not chain to the one before it");
+        first_seq = seq;
+        first_is_header = header;
+        if (!from.hash.empty()) {
+            if (h == from.hash) {
+                if (from.seq && seq && seq != from.seq)
+                    return forked("the cursor's line has seq " + std::to_string(seq) +
+                                  ", the cursor says " + std::to_string(from.seq));
+                found = true;
+                return false;
+            }
+            // A prune that dropped the cursor's line as the last one: the
+            // header continues the chain from it, and is itself shipped.
+            if (header && prev == from.hash) {
+                keep(l, std::move(h), seq);
+                found = true;
+                return false;
+            }
+            if (from.seq && seq == from.seq && !header)
+                return forked("the log has another line at seq " + std::to_string(seq));
+            if (from.seq && seq && seq < from.seq)
+                return forked("the log has no line with the cursor's hash at seq " +
+                              std::to_string(from.seq));
+        }
+        keep(l, h, seq);
+        have_later = true;
+        later_prev = prev;
+        later_seq = seq;
+        return true;
+    }
+};
+
+}  // namespace
+
+Result<ShipBatch> audit_after(const Config& c, const ShipCursor& from, const ShipLimits& lim) {
+    SafeOpts o;
+    o.max_size = SIZE_MAX;  // bounded by the batch or the cursor, not by the file
+    o.allow_group_read = false;
+    bool present = false;
+    ShipLimits l = lim;
+    if (l.max_lines == 0) l.max_lines = 1;
+    if (from.hash.empty() || from.offset > 0) {
+        ForwardWalk f;
+        f.from = from;
+        f.lim = l;
+        f.b.next = from;
+        if (auto st = safe_read_lines_forward(c.audit_log, o, from.hash.empty() ? 0 : from.offset,
+                                              SIZE_MAX, f, present);
+            !st)
+            return st.error();
+        if (f.forked) {
+            f.b.kind = ShipBatch::forked;
+            f.b.lines.clear();
+            f.b.more = false;
+            f.b.next = from;
+            return std::move(f.b);
+        }
+        // From the start, or lines that chain to the cursor: done. Nothing
+        // after the offset proves nothing (a prune may have made the log
+        // shorter): the walk from the end, short when up to date, decides.
+        if (from.hash.empty() || (!f.mismatch && !f.b.lines.empty())) return std::move(f.b);
+    }
+    AfterWalk w;
+    w.from = from;
+    w.lim = l;
+    if (auto st = safe_read_lines_backwards(c.audit_log, o, SIZE_MAX, w, present); !st)
+        return st.error();
+    ShipBatch b;
+    b.next = from;
+    if (w.stop_forked) {
+        b.kind = ShipBatch::forked;
+        b.why = w.why;
+        return b;
+    }
+    if (!w.found && !from.hash.empty()) {
+        // The walk reached the log's first line without the cursor's.
+        b.first_seq = w.first_is_header ? w.first_seq + 1 : w.first_seq;
+        if (w.first_is_header && from.seq && from.seq < w.first_seq) {
+            b.kind = ShipBatch::pruned;
+            b.missing = w.first_seq - from.seq;
+            b.why = "the cursor's line was pruned; " + std::to_string(b.missing) +
+                    " lines after it are gone";
+        } else {
+            b.kind = ShipBatch::unknown;
+            b.why = std::string("no line of the log has the cursor's hash") +
+                    (w.first_is_header ? " (the log starts after a prune)" : "");
+        }
+        return b;
+    }
+    b.more = w.more;
+    for (auto& k : w.kept) {
+        b.next = ShipCursor{k.seq, k.hash, k.end};
+        b.lines.push_back(std::move(k.line));
+    }
+    return b;
 }
 
 }  // namespace vendor::core

@@ -181,5 +181,68 @@ struct PrunePlan {
     AuditHead head;                  // of `out`
 };
 Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o);
+// The prune applied to the log: the plan made under the log's lock
+// (locked_rewrite, so no append is lost), the head record rewritten just
+// before the new log replaces the old one. dry_run: the plan only, the log
+// is left as it is (same inode, same bytes).
+Result<PrunePlan> prune_log(const Config& c, const PruneOpts& o, bool dry_run,
+                            std::size_t max_size);
+
+// A shipper's cursor (issue 11's RELP shipper, any collector): the last line
+// it has had acknowledged, named by its hash and, when it has one, its seq,
+// with the byte offset just after that line as a hint. audit_after()
+// returns the lines after it, oldest first, in bounded batches: read forward
+// from the offset when the line found there chains to the cursor's hash
+// (its prev), else by walking the log backwards from its end to the
+// cursor's line (after a prune moved the offsets), stopping there or, by
+// seq, as soon as the walk is past it; one batch in memory either way. An
+// unterminated last line (an append in progress, or a torn line the next
+// append cuts off) is never shipped. Every line returned is checked to
+// chain to the one before it (prev), the first to the cursor.
+//
+// The persisted cursor, `<audit_log>.cursor.NAME` (NAME: 1-32 of [a-z0-9_-];
+// 0600, beside the head record), written with atomic_write() after the
+// collector acknowledged a batch. One fixed-size text line:
+//   "pam_vendor-ship-cursor 1 seq=%020llu off=%020llu hash=<64 hex>\n"
+// seq 0: the line had no seq (a legacy line); off 0: no hint. No file: ship
+// from the start.
+inline constexpr std::size_t kCursorSize = 145;
+struct ShipCursor {
+    std::uint64_t seq = 0;     // 0: unknown (legacy line, or a caller that only has the hash)
+    std::string hash;          // line_hash of the last line acknowledged; "": from the start
+    std::uint64_t offset = 0;  // just after that line's newline; 0: no hint
+};
+bool valid_cursor_name(std::string_view name);
+std::string cursor_path(const Config& c, std::string_view name);
+std::string format_cursor(const ShipCursor& cur);
+Result<ShipCursor> parse_cursor(std::string_view text);
+// nullopt when the shipper has no cursor yet (ship from the start).
+Result<std::optional<ShipCursor>> read_cursor(const Config& c, std::string_view name);
+Status write_cursor(const Config& c, std::string_view name, const ShipCursor& cur);
+
+struct ShipLimits {
+    std::size_t max_lines = 1000;
+    std::size_t max_bytes = std::size_t{1} << 20;  // a batch holds at least one line
+};
+struct ShipBatch {
+    enum Kind {
+        ok,       // `lines` follow the cursor (none: the shipper is up to date)
+        pruned,   // the cursor's line was pruned away: `missing` lines are gone for good
+        unknown,  // the hash is in the log nowhere and no prune explains it
+        forked,   // the log has another line at the cursor's seq, or a break in the chain
+    } kind = ok;
+    std::vector<std::string> lines;  // without their newlines, oldest first
+    ShipCursor next;                 // the cursor after the last line returned
+    bool more = false;               // lines remain after this batch
+    // pruned/unknown: the first seq the log has (its log_pruned header's seq
+    // + 1, else its first line's seq; 0 when unknown); pruned: how many lines
+    // between the cursor and it are lost. The caller resumes from the start
+    // (an empty cursor), whose first line is the log_pruned header.
+    std::uint64_t first_seq = 0;
+    std::uint64_t missing = 0;
+    std::string why;  // unknown/forked: what did not match, for the log
+};
+// An absent log is an empty one. Errors: the log unreadable or insecure.
+Result<ShipBatch> audit_after(const Config& c, const ShipCursor& from, const ShipLimits& lim = {});
 
 }  // namespace vendor::core

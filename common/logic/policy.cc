@@ -352,4 +352,47 @@ std::vector<Step> pam_login(const Entry& e, const Facts& f, bool pam_auth, bool 
     return out;
 }
 
+AccountState account_state(const Entry& e, Facts f) {
+    AccountState st;
+    f.source = Source{};
+    if (!e.from.empty()) {
+        f.source.kind = Source::remote;
+        f.source.addr = e.from.front().base;
+        f.source.text = f.source.addr->str();
+    } else if (e.allow_local) {
+        f.source.kind = Source::local;
+        f.source.text = "local";
+    } else {
+        // No source can pass gate 1; a remote login from anywhere is what
+        // explain --from shows for such an entry.
+        f.source.kind = Source::remote;
+        f.source.text = "(no source block)";
+    }
+    if (f.source.kind == Source::local || f.source.addr) st.source = f.source.text;
+    f.publickeys.clear();
+    if (!e.keys.empty()) {
+        const std::string& k = e.keys.front();
+        auto sp = k.find(' ');
+        f.publickeys = {k.substr(0, sp == std::string::npos ? sp : k.find(' ', sp + 1))};
+    }
+    f.otp_done = false;
+    // The login explain assumes: PAM auth when the entry takes a code or
+    // there is no key to log in with.
+    bool pam_auth = (e.access & kAccessOtp) || f.publickeys.empty();
+    auto steps = pam_login(e, f, pam_auth, false);
+    for (auto& s : steps)
+        if (s.phase == Phase::account) {
+            st.verdict = std::move(s.verdict);
+            st.next = s.next;
+        }
+    if (st.verdict.reason == Reason::otp_required) {
+        for (const auto& s : pam_login(e, f, pam_auth, true))
+            if (s.phase == Phase::account) st.code = s.next == Next::allow;
+    }
+    bool open = st.next == Next::allow || st.code;
+    if (open && (e.access & kAccessGrant) && f.grant) st.until = f.grant->not_after;
+    if (st.verdict.reason == Reason::locked_out) st.until = f.failures.locked_until;
+    return st;
+}
+
 }  // namespace vendor::core

@@ -144,6 +144,25 @@ struct Step {
 };
 std::vector<Step> pam_login(const Entry& e, const Facts& f, bool pam_auth, bool code_accepted);
 
+// `vendorctl status`: the account phase as the module would judge a login
+// from the entry's own sources (status has no client address): from the
+// first `from` block's base address, else a local login when the entry
+// allows one; with the usual login's key (the first pinned one) and PAM auth
+// when the entry takes a code. It is pam_login()'s account step for that
+// source, so status says what `vendorctl explain --phase account` says.
+// Every gate after the source is the same for any address in the blocks.
+struct AccountState {
+    Verdict verdict;         // the account phase with no code typed
+    Next next = Next::deny;  // its step: allow or deny
+    // otp_required is all that is missing: a login with a valid code would
+    // pass (pam_login with the code accepted allows the account phase).
+    bool code = false;
+    std::int64_t until = 0;  // allow/code: the grant's end; locked_out: the lock's end; 0: none
+    std::string source;      // what was judged: an address, "local", or "" (no source)
+};
+// `f` as gather() fills it; its source, keys and code fields are set here.
+AccountState account_state(const Entry& e, Facts f);
+
 // The account phase (kept for the callers that ask only that one).
 inline Verdict decide(const Entry& e, const Facts& f) { return decide(Phase::account, e, f); }
 

@@ -448,13 +448,57 @@ Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts
             if (nl == std::string::npos && pos > 0) break;  // may start further back
             std::size_t start = nl == std::string::npos ? 0 : nl + 1;
             std::size_t len = end - start;
-            if (len > 0 && buf[end - 1] == '\n') --len;
+            sink.partial = !(len > 0 && buf[end - 1] == '\n');
+            sink.offset = pos + start;
+            if (!sink.partial) --len;
             if (!sink.line(std::string_view(buf).substr(start, len))) return {};
             end = start;
         }
         buf.resize(end);
         if (pos == 0 || budget == 0) return {};
     }
+}
+
+Status safe_read_lines_forward(std::string_view abs_path, const SafeOpts& opts,
+                               std::uint64_t offset, std::size_t cap, LineSink& sink, bool& found) {
+    constexpr std::size_t kBlock = std::size_t{64} << 10;
+    struct stat st {};
+    auto fd = open_checked_file(abs_path, opts, st);
+    found = fd.ok();
+    if (!fd) {
+        if (fd.error().code == Code::not_found) return {};
+        return std::move(fd).error();
+    }
+    auto size = static_cast<std::uint64_t>(st.st_size);
+    std::uint64_t pos = offset, buf_at = offset;  // buf[0] is at buf_at in the file
+    std::size_t budget = cap;
+    std::string buf;
+    while (pos < size && budget > 0) {
+        auto want = static_cast<std::size_t>(
+            std::min<std::uint64_t>({kBlock, size - pos, static_cast<std::uint64_t>(budget)}));
+        std::string block(want, '\0');
+        int err = 0;
+        if (pread_full(fd->get(), block.data(), want, static_cast<std::size_t>(pos), err) != want)
+            return sys_error(Code::io, "cannot read", abs_path, err ? err : EIO);
+        pos += want;
+        budget -= want;
+        buf += block;
+        std::size_t start = 0;
+        for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n', start)) {
+            sink.partial = false;
+            sink.offset = buf_at + start;
+            if (!sink.line(std::string_view(buf).substr(start, nl - start))) return {};
+            start = nl + 1;
+        }
+        buf.erase(0, start);
+        buf_at += start;
+    }
+    if (!buf.empty() && pos >= size) {
+        sink.partial = true;
+        sink.offset = buf_at;
+        (void)sink.line(buf);
+    }
+    return {};
 }
 
 namespace {

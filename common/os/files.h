@@ -69,9 +69,17 @@ Result<std::string> safe_read_at(int dir_fd, std::string_view name, std::string_
 struct LineSink {
     virtual ~LineSink() = default;
     virtual bool line(std::string_view l) = 0;
+    // Set for each line delivered: it has no newline (only ever the last
+    // line: an append in progress or a torn write), and where it starts.
+    bool partial = false;
+    std::uint64_t offset = 0;
 };
 Status safe_read_lines_backwards(std::string_view abs_path, const SafeOpts& opts, std::size_t cap,
                                  LineSink& sink, bool& found);
+// The same forwards, from byte `offset` (which should be the start of a
+// line), in order, at most `cap` bytes read.
+Status safe_read_lines_forward(std::string_view abs_path, const SafeOpts& opts,
+                               std::uint64_t offset, std::size_t cap, LineSink& sink, bool& found);
 
 // Atomic replace: temp file in the same directory, write, fsync, rename,
 // fsync the directory. Mode applied before the data is written.

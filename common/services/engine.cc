@@ -97,6 +97,17 @@ Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view 
     return g;
 }
 
+AccountState account_state(const Config& c, const Entry& e, Store& store, std::string_view user,
+                           std::int64_t now, UserCache* cache) {
+    auto g = gather(c, store, e, user, now, cache);
+    if (g.error) {
+        AccountState st;
+        st.verdict = Verdict{false, *g.error, g.detail, 0};
+        return st;
+    }
+    return account_state(e, g.facts);
+}
+
 std::string operator_name() {
     if (getuid() == 0) {
         // SUDO_USER is only believed when the caller is root already: it names

@@ -125,6 +125,11 @@ struct Gathered {
 Gathered gather(const Config& c, Store& store, const Entry& e, std::string_view user,
                 std::int64_t now, UserCache* cache = nullptr);
 
+// `vendorctl status` for one account: gather() then account_state(); a
+// fact that cannot be read is the denial the module would log with it.
+AccountState account_state(const Config& c, const Entry& e, Store& store, std::string_view user,
+                           std::int64_t now, UserCache* cache = nullptr);
+
 // Operator name for grants and admin events: SUDO_USER when run through sudo
 // by root, else the login name of the real uid.
 std::string operator_name();

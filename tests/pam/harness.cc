@@ -216,6 +216,12 @@ void build_tree(const Env& e, const std::string& probe) {
              config_text(e, e.registry, e.audit_log, "", kRaceLockoutThreshold), 0644);
     put_file(e.root + "/fleet.conf",
              config_text(e, e.registry, e.audit_log, "state_backend = fleet\n"), 0644);
+    std::string deaf = e.root + "/" + kDeafDir;
+    mkdir_mode(deaf, 0700);
+    put_file(e.root + "/deaf.conf",
+             config_text(e, e.registry, deaf + "/audit.jsonl",
+                         "syslog_socket = " + deaf + "/log.sock\n"),
+             0644);
 
     std::string s = e.root + "/services/";
     put_file(s + kSvc, service_text(e.module, probe, e.cfg, ""), 0644);
@@ -232,6 +238,7 @@ void build_tree(const Env& e, const std::string& probe) {
     put_file(s + kSvcPrivAd, service_text(e.module, probe, e.root + "/privad.conf", ""), 0644);
     put_file(s + kSvcRace, service_text(e.module, probe, e.root + "/race.conf", ""), 0644);
     put_file(s + kSvcFleet, service_text(e.module, probe, e.root + "/fleet.conf", ""), 0644);
+    put_file(s + kSvcDeaf, service_text(e.module, probe, e.root + "/deaf.conf", ""), 0644);
     // libpam reads "other" beside every service; ours denies everything.
     put_file(s + "other",
              "auth required " + probe + "\naccount required " + probe + "\npassword required " +

@@ -62,6 +62,10 @@ inline constexpr const char* kSvcNoAudit = "pvt_noaudit";  // audit log in a 077
 inline constexpr const char* kSvcPrivAd = "pvt_privad";
 inline constexpr const char* kSvcRace = "pvt_race";    // lockout_threshold kRaceLockoutThreshold
 inline constexpr const char* kSvcFleet = "pvt_fleet";  // state_backend = fleet (not in this build)
+// Its own audit log and syslog_socket (kDeafDir): a syslog daemon that never
+// reads (test_deaf_syslog).
+inline constexpr const char* kSvcDeaf = "pvt_deaf";
+inline constexpr const char* kDeafDir = "deaflog";  // under Env::root
 
 // Throwaway system users made by the supervisor when it runs as root.
 inline constexpr const char* kPrivUser = "pvt_priv1";       // member of a privileged group

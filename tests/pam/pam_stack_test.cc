@@ -9,11 +9,15 @@
 // on the state another one leaves.
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -1934,6 +1938,70 @@ void test_json_fields_null(void**) {
     assert_true(contains(show, "\"ticket\":\"PVT-1\""));
 }
 
+// Issue 9, section 4: status derives its state from the decision, so for a
+// login from the entry's sources it says what the module does.
+void test_status_agrees_with_module(void**) {
+    NEED_ROOT();
+    add_account("st_none");
+    add_active("st_active");
+    Spec hours;
+    hours.access = "hours";
+    hours.hours = schedule_excluding_now();
+    add_account("st_closed", hours);
+    hours.hours = schedule_including_now();
+    add_account("st_open", hours);
+    Spec code;
+    code.access = "grant+otp";
+    add_active("st_code", code);
+    add_account("st_ended");
+    write_grant("st_ended", now() - 7200, now() - 3600);
+    struct Want {
+        const char* name;
+        const char* verdict;
+        const char* reason;  // status's and the module's account phase
+        int rc;
+    };
+    const Want wants[] = {
+        {"st_none", "deny", "not_activated", PAM_PERM_DENIED},
+        {"st_active", "allow", "ok", PAM_SUCCESS},
+        {"st_closed", "deny", "outside_hours", PAM_PERM_DENIED},
+        {"st_open", "allow", "ok", PAM_SUCCESS},
+        {"st_code", "code", "otp_required", PAM_PERM_DENIED},
+        {"st_ended", "deny", "grant_expired", PAM_PERM_DENIED},
+    };
+    auto st = vendorctl({"--json", "status"});
+    assert_int_equal(st.status, 0);
+    auto text = vendorctl({"status"});
+    assert_int_equal(text.status, 0);
+    for (const auto& w : wants) {
+        auto obj = status_object(squeezed(st.out), w.name);
+        for (const std::string& f : {std::string("\"verdict\":\"") + w.verdict + "\"",
+                                     std::string("\"reason\":\"") + w.reason + "\""})
+            if (!contains(obj, f)) fail_msg("status --json: no %s in %s", f.c_str(), obj.c_str());
+        std::size_t m = audit_mark();
+        {
+            Pam p(kSvc, w.name);
+            assert_rc(p.acct(), w.rc);
+        }
+        expect_events(m, w.name, {{"account", w.rc == PAM_SUCCESS ? "ok" : "denied", w.reason}});
+        // The table: "deny REASON", "allow until ...", "code until ...".
+        std::string want_state = std::string(w.verdict) == "deny" ? std::string("deny ") + w.reason
+                                                                  : std::string(w.verdict);
+        bool found = false;
+        std::size_t pos = 0;
+        while (pos < text.out.size()) {
+            auto nl = text.out.find('\n', pos);
+            std::string line = text.out.substr(pos, nl - pos);
+            pos = nl == std::string::npos ? text.out.size() : nl + 1;
+            if (line.rfind(std::string(w.name) + " ", 0) == 0 && contains(line, want_state))
+                found = true;
+        }
+        if (!found)
+            fail_msg("status: no line for %s with '%s':\n%s", w.name, want_state.c_str(),
+                     text.out.c_str());
+    }
+}
+
 // Item 3: a vendor_group whose members are the administrators fails config --check.
 void test_config_check_vendor_group(void**) {
     NEED_ROOT();
@@ -1951,6 +2019,192 @@ void test_config_check_vendor_group(void**) {
 }
 
 // ---- the log as a whole --------------------------------------------------------------------
+
+// ---- a syslog daemon that never reads (issue 9, section 3) ---------------------------------
+//
+// "A wedged syslog daemon must not stall sshd." kSvcDeaf's syslog_socket is a
+// datagram socket bound here and never read (its queue filled first), then
+// one whose reader is stopped with SIGSTOP. Every transaction must complete;
+// the chained log must have every line, intact; the twins are counted as
+// dropped and the next line that reaches syslog carries the count.
+
+struct DeafSocket {
+    int fd = -1;
+    std::string path;
+    explicit DeafSocket(std::string p) : path(std::move(p)) {
+        ::unlink(path.c_str());
+        fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        assert_true(path.size() < sizeof sa.sun_path);
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        assert_int_equal(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+        int tiny = 1;  // the kernel's minimum: a few datagrams fill it
+        assert_int_equal(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny), 0);
+    }
+    ~DeafSocket() {
+        ::close(fd);
+        ::unlink(path.c_str());
+    }
+    DeafSocket(const DeafSocket&) = delete;
+    DeafSocket& operator=(const DeafSocket&) = delete;
+    // Send from fresh non-blocking sockets until even a fresh one is refused
+    // at once: the queue is full (not just one sender's buffer).
+    void fill() const {
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        for (int i = 0; i < 256; ++i) {
+            int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            assert_true(s >= 0);
+            assert_int_equal(::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+            int sent = 0;
+            while (::send(s, "<86>filler", 10, MSG_DONTWAIT | MSG_NOSIGNAL) == 10) ++sent;
+            int err = errno;
+            ::close(s);
+            if (err != EAGAIN && err != ENOBUFS) fail_msg("filler send: %s", std::strerror(err));
+            if (sent == 0) return;
+        }
+        fail_msg("the queue of a socket that never reads did not fill");
+    }
+    std::vector<std::string> drain() const {
+        std::vector<std::string> out;
+        char buf[9000];
+        for (;;) {
+            ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n < 0) break;
+            std::string d(buf, static_cast<std::size_t>(n));
+            if (d != "<86>filler") out.push_back(std::move(d));
+        }
+        return out;
+    }
+};
+
+// `procs` processes run `per` account transactions each through kSvcDeaf,
+// alternating an active account (PAM_SUCCESS) and an inactive one
+// (PAM_PERM_DENIED). A transaction that blocks is killed by its alarm: the
+// bound is generous (a sanitizer build on a loaded machine), the point is
+// that each one returns. Fails the test on any wrong code or blocked child.
+void deaf_logins(int procs, int per) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::vector<pid_t> pids;
+    for (int i = 0; i < procs; ++i) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(static_cast<unsigned>(60 + 2 * per));
+            for (int k = 0; k < per; ++k) {
+                bool active = k % 2 == 0;
+                ConvState cs;
+                struct pam_conv pc = {pvt_conv, &cs};
+                pam_handle_t* h = nullptr;
+                if (pam_start(kSvcDeaf, active ? "deaf1" : "deaf2", &pc, &h) != PAM_SUCCESS)
+                    _exit(90);
+                pam_set_item(h, PAM_RHOST, kGoodIp);
+                auto t0 = std::chrono::steady_clock::now();
+                int rc = pam_acct_mgmt(h, 0);
+                auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - t0)
+                              .count();
+                pam_end(h, rc);
+                if (rc != (active ? PAM_SUCCESS : PAM_PERM_DENIED)) _exit(10 + k % 100);
+                if (ms > 30000) _exit(2);
+            }
+            _exit(0);
+        }
+        pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        if (WIFSIGNALED(st))
+            fail_msg("a login process was killed by signal %d (%s): it blocked on syslog",
+                     WTERMSIG(st), WTERMSIG(st) == SIGALRM ? "its alarm" : "?");
+        if (WEXITSTATUS(st) != 0)
+            fail_msg("a login process exited %d (2: one transaction took over 30 s; 10+k: "
+                     "transaction k had the wrong code)",
+                     WEXITSTATUS(st));
+    }
+}
+
+std::uint64_t twins_counter(const std::string& log) {
+    std::string t = read_file(log + ".twins");
+    auto at = t.find(" n=");
+    if (t.rfind("pam_vendor-twins-dropped 1", 0) != 0 || at == std::string::npos)
+        fail_msg("twins record: '%s'", t.c_str());
+    return std::strtoull(t.c_str() + at + 3, nullptr, 10);
+}
+
+void test_deaf_syslog(void**) {
+    NEED_ROOT();
+    add_active("deaf1");
+    add_account("deaf2");
+    std::string dir = env().root + "/" + kDeafDir;
+    std::string log = dir + "/audit.jsonl";
+    std::string conf = env().root + "/deaf.conf";
+    DeafSocket deaf(dir + "/log.sock");
+    deaf.fill();
+    std::size_t before = audit_lines(log).size();
+    // 200 transactions: 4 processes at once, then one alone.
+    deaf_logins(4, 40);
+    deaf_logins(1, 40);
+    assert_int_equal(audit_lines(log).size(), before + 200);
+    assert_true(deaf.drain().empty());  // not one twin got in: the queue stayed full
+    std::uint64_t dropped = twins_counter(log);
+    if (dropped < 200)
+        fail_msg("%llu twins counted as dropped, want >= 200",
+                 static_cast<unsigned long long>(dropped));
+    // The same with a reader that is there but stopped (SIGSTOP).
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t reader = fork();
+    assert_true(reader >= 0);
+    if (reader == 0) {
+        char buf[9000];
+        for (;;)
+            if (::recv(deaf.fd, buf, sizeof buf, 0) < 0 && errno != EINTR) _exit(0);
+    }
+    assert_int_equal(kill(reader, SIGSTOP), 0);
+    int st = 0;
+    while (waitpid(reader, &st, WUNTRACED) < 0 && errno == EINTR) {}
+    assert_true(WIFSTOPPED(st));
+    deaf.fill();
+    deaf_logins(4, 10);
+    kill(reader, SIGKILL);
+    kill(reader, SIGCONT);
+    while (waitpid(reader, &st, 0) < 0 && errno == EINTR) {}
+    auto lines = audit_lines(log);
+    assert_int_equal(lines.size(), before + 240);
+    std::uint64_t dropped2 = twins_counter(log);
+    if (dropped2 != dropped + 40)
+        fail_msg("twins dropped: %llu after the stopped reader, want %llu",
+                 static_cast<unsigned long long>(dropped2),
+                 static_cast<unsigned long long>(dropped + 40));
+    // syslog reads again: the next line goes out with the count, and the
+    // chained line says it too; the count restarts.
+    (void)deaf.drain();
+    {
+        Pam p(kSvcDeaf, "deaf1");
+        assert_rc(p.acct(), PAM_SUCCESS);
+    }
+    lines = audit_lines(log);
+    assert_int_equal(lines.size(), before + 241);
+    std::string want = "\"twins_dropped\":" + std::to_string(dropped2);
+    if (!contains(lines.back(), want))
+        fail_msg("the line after the drops lacks %s: %s", want.c_str(), lines.back().c_str());
+    auto got = deaf.drain();
+    assert_int_equal(got.size(), 1);
+    if (!contains(got[0], " twins_dropped=" + std::to_string(dropped2) + " seq="))
+        fail_msg("twin: %s", got[0].c_str());
+    assert_int_equal(twins_counter(log), 0);
+    // Every line is there and chained.
+    auto r = vendorctl_with(conf, {"log", "--verify"});
+    if (r.status != 0)
+        fail_msg("vendorctl log --verify (deaf log): exit %d: %s%s", r.status, r.out.c_str(),
+                 r.err.c_str());
+}
 
 void test_audit_chain_intact(void**) {
     NEED_ROOT();
@@ -2189,7 +2443,9 @@ int run_all() {
         cmocka_unit_test_teardown(test_registry_strict_entries, teardown_strict_entries),
         cmocka_unit_test_teardown(test_vendorctl_refuses_bad_input, teardown_strict_entries),
         cmocka_unit_test_teardown(test_json_fields_null, teardown_strict_entries),
+        cmocka_unit_test(test_status_agrees_with_module),
         cmocka_unit_test(test_config_check_vendor_group),
+        cmocka_unit_test(test_deaf_syslog),
         cmocka_unit_test(test_audit_chain_intact),
         cmocka_unit_test(test_audit_tail_loss_detected),
         cmocka_unit_test(test_audit_torn_tail_repaired),

@@ -785,6 +785,310 @@ void last_logins_from_the_tail(void**) {
     assert_true(empty->empty());
 }
 
+// prune_log: the plan applied to the file in the core (vendorctl prune only
+// renders it); --dry-run leaves the file as it is.
+void prune_log_in_place(void**) {
+    Log log;
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    std::string text = daily_log(start, 230);
+    assert_ok(ensure_dir(log.dir / "log", 0700));
+    write_file(log.cfg.audit_log, text, 0600);
+    struct stat st0 {
+    }, st1{};
+    assert_int_equal(stat(log.cfg.audit_log.c_str(), &st0), 0);
+    auto dry = prune_log(log.cfg, prune_at(start + 230 * kDay), true, std::size_t{64} << 20);
+    assert_ok(dry);
+    assert_int_equal(dry->dropped, 22);
+    assert_str_eq(log.content(), text);
+    assert_int_equal(stat(log.cfg.audit_log.c_str(), &st1), 0);
+    assert_int_equal(st0.st_ino, st1.st_ino);
+    auto p = prune_log(log.cfg, prune_at(start + 230 * kDay), false, std::size_t{64} << 20);
+    assert_ok(p);
+    assert_str_eq(log.content(), p->out);
+    auto h = log.head();
+    assert_int_equal(h.seq, 230);
+    assert_int_equal(h.size, p->out.size());
+    auto v = log.verify(log.content());
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    // An append after the prune goes on from the head record.
+    log.append(event("auth", "acme", "ok"));
+    v = log.verify(log.content());
+    print_breaks(v);
+    assert_int_equal(v.breaks.size(), 0);
+    assert_int_equal(v.last_seq, 231);
+}
+
+// ---- the shipper's cursor (issue 9, section 3) -----------------------------
+
+ShipCursor cursor_at(const std::string& line, bool with_seq = true) {
+    ShipCursor c;
+    c.hash = line_hash(line);
+    if (with_seq) {
+        auto r = parse_audit_line(line);
+        if (r.ok() && r->seq) c.seq = static_cast<std::uint64_t>(*r->seq);
+    }
+    return c;
+}
+
+ShipBatch after(const Config& cfg, const ShipCursor& from, ShipLimits lim = {}) {
+    auto b = audit_after(cfg, from, lim);
+    if (!b.ok()) fail_msg("audit_after: %s", b.error().detail.c_str());
+    if (b->kind != ShipBatch::ok)
+        print_message("#   audit_after: kind %d: %s\n", b->kind, b->why.c_str());
+    return *b;
+}
+
+void ship_cursor_normal(void**) {
+    Log log;
+    fill(log);
+    // From the start: every line, in order; the cursor moves to the last.
+    auto b = after(log.cfg, ShipCursor{});
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines == log.written);
+    assert_false(b.more);
+    assert_int_equal(b.next.seq, 5);
+    assert_str_eq(b.next.hash, line_hash(log.written[4]));
+    // After line 2, by hash and seq, or by hash alone.
+    for (bool with_seq : {true, false}) {
+        b = after(log.cfg, cursor_at(log.written[1], with_seq));
+        assert_int_equal(b.kind, ShipBatch::ok);
+        assert_int_equal(b.lines.size(), 3);
+        assert_str_eq(b.lines[0], log.written[2]);
+        assert_str_eq(b.lines[2], log.written[4]);
+    }
+    // Up to date: nothing, the cursor stays.
+    b = after(log.cfg, cursor_at(log.written[4]));
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines.empty());
+    assert_str_eq(b.next.hash, line_hash(log.written[4]));
+    // An absent log is empty.
+    Config none = log.cfg;
+    none.audit_log = log.dir / "log/none.jsonl";
+    b = after(none, ShipCursor{});
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines.empty());
+    // The persisted cursor: fixed size, atomic, 0600, beside the log.
+    auto none_yet = read_cursor(log.cfg, "relp");
+    assert_ok(none_yet);
+    assert_false(none_yet->has_value());
+    ShipCursor cur = cursor_at(log.written[2]);
+    assert_int_equal(format_cursor(cur).size(), kCursorSize);
+    assert_ok(write_cursor(log.cfg, "relp", cur));
+    assert_str_eq(cursor_path(log.cfg, "relp"), log.cfg.audit_log + ".cursor.relp");
+    struct stat st {};
+    assert_int_equal(stat(cursor_path(log.cfg, "relp").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    auto back = read_cursor(log.cfg, "relp");
+    assert_ok(back);
+    assert_true(back->has_value());
+    assert_int_equal((*back)->seq, 3);
+    assert_str_eq((*back)->hash, cur.hash);
+    assert_err(write_cursor(log.cfg, "../x", cur), Code::invalid);
+    assert_err(read_cursor(log.cfg, "Relp"), Code::invalid);
+    assert_err(write_cursor(log.cfg, "relp", ShipCursor{}), Code::invalid);
+    assert_false(valid_cursor_name(""));
+    assert_false(valid_cursor_name(std::string(33, 'a')));
+    assert_true(valid_cursor_name("relp-central_1"));
+    std::string text = format_cursor(cur);
+    assert_err(parse_cursor(text.substr(1)), Code::invalid);
+    text[text.size() - 2] = 'G';
+    assert_err(parse_cursor(text), Code::invalid);
+    write_file(cursor_path(log.cfg, "relp"), "garbage\n", 0600);
+    assert_err(read_cursor(log.cfg, "relp"), Code::invalid);
+}
+
+void ship_cursor_after_prune(void**) {
+    Log log;
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    auto before = lines_of(daily_log(start, 230));
+    auto p = audit_prune(daily_log(start, 230), prune_at(start + 230 * kDay));
+    assert_ok(p);
+    assert_int_equal(p->dropped, 22);
+    assert_ok(ensure_dir(log.dir / "log", 0700));
+    write_file(log.cfg.audit_log, p->out, 0600);
+    auto out = lines_of(p->out);
+    // Acknowledged up to a line that was pruned: the gap is told.
+    auto b = after(log.cfg, cursor_at(before[9]));
+    assert_int_equal(b.kind, ShipBatch::pruned);
+    assert_int_equal(b.first_seq, 23);
+    assert_int_equal(b.missing, 12);
+    assert_true(b.lines.empty());
+    // The same without its seq: the hash is simply not there.
+    b = after(log.cfg, cursor_at(before[9], false));
+    assert_int_equal(b.kind, ShipBatch::unknown);
+    assert_int_equal(b.first_seq, 23);
+    // Up to the last line dropped: nothing lost; the log_pruned header
+    // (chained to that line) comes first, then the kept lines.
+    b = after(log.cfg, cursor_at(before[21]));
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_int_equal(b.lines.size(), out.size());
+    assert_true(contains(b.lines[0], "\"event\":\"log_pruned\""));
+    assert_str_eq(b.lines[1], before[22]);
+    assert_str_eq(b.lines.back(), before[229]);
+    // A kept line: the rest, as before the prune.
+    b = after(log.cfg, cursor_at(before[99]));
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_int_equal(b.lines.size(), 130);
+    assert_str_eq(b.lines[0], before[100]);
+    // Resuming after the gap: from the start, header first.
+    b = after(log.cfg, ShipCursor{});
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines == out);
+}
+
+void ship_cursor_torn_tail(void**) {
+    Log log;
+    fill(log);
+    auto content = log.content();
+    write_file(log.cfg.audit_log, content + log.written[2].substr(0, 37), 0600);
+    // The torn (or still being written) line is never shipped.
+    auto b = after(log.cfg, cursor_at(log.written[4]));
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines.empty());
+    b = after(log.cfg, ShipCursor{});
+    assert_true(b.lines == log.written);
+    // The next append cuts it and says so; the shipper goes on from line 5.
+    log.append(event("auth", "acme", "ok"));
+    b = after(log.cfg, cursor_at(log.written[4]));
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_int_equal(b.lines.size(), 2);
+    assert_true(contains(b.lines[0], "\"event\":\"log_repaired\""));
+    assert_str_eq(b.lines[1], log.written.back());
+    assert_int_equal(b.next.seq, 7);
+}
+
+void ship_cursor_unknown_and_forked(void**) {
+    Log log;
+    fill(log);
+    // A hash the log never had.
+    ShipCursor stranger;
+    stranger.hash = line_hash("not a line of this log");
+    auto b = after(log.cfg, stranger);
+    assert_int_equal(b.kind, ShipBatch::unknown);
+    assert_int_equal(b.first_seq, 1);
+    // ... at a seq the log has: another line is there, the logs forked.
+    stranger.seq = 3;
+    b = after(log.cfg, stranger);
+    assert_int_equal(b.kind, ShipBatch::forked);
+    assert_true(contains(b.why, "another line at seq 3"));
+    // ... beyond the log's end: the shipper saw a log this is not.
+    stranger.seq = 99;
+    b = after(log.cfg, stranger);
+    assert_int_equal(b.kind, ShipBatch::forked);
+    // The cursor's hash at another seq.
+    ShipCursor wrong_seq = cursor_at(log.written[1]);
+    wrong_seq.seq = 4;
+    b = after(log.cfg, wrong_seq);
+    assert_int_equal(b.kind, ShipBatch::forked);
+    // A line edited after the cursor: the chain is broken, nothing shipped.
+    auto lines = log.written;
+    auto at = lines[3].find("\"acme\"");
+    lines[3].replace(at, 6, "\"acmf\"");
+    write_file(log.cfg.audit_log, join(lines), 0600);
+    b = after(log.cfg, cursor_at(log.written[1]));
+    assert_int_equal(b.kind, ShipBatch::forked);
+    assert_true(contains(b.why, "does not chain"));
+    assert_true(b.lines.empty());
+    // A cursor at the edited line, or at the line as it was: the chain
+    // breaks right after it either way.
+    b = after(log.cfg, cursor_at(log.written[3]));
+    assert_int_equal(b.kind, ShipBatch::forked);  // the cursor's line itself was edited
+    b = after(log.cfg, cursor_at(lines[3]));
+    assert_int_equal(b.kind, ShipBatch::forked);  // line 5 does not chain to the edit
+}
+
+// The offset hint: a batch reads forward from it when the line there chains
+// to the cursor; a stale hint (prune, edit, a wrong number) falls back to the
+// walk from the end and gives the same answer.
+void ship_cursor_offset_hint(void**) {
+    Log log;
+    fill(log);
+    auto all = after(log.cfg, ShipCursor{});
+    assert_int_equal(all.next.offset, log.content().size());
+    auto b = after(log.cfg, all.next);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines.empty());
+    ShipCursor c2 = after(log.cfg, ShipCursor{}, ShipLimits{2, std::size_t{1} << 20}).next;
+    assert_int_equal(c2.seq, 2);
+    assert_int_equal(c2.offset, log.written[0].size() + log.written[1].size() + 2);
+    for (std::uint64_t off : {c2.offset, c2.offset + 5, c2.offset - 1, std::uint64_t{1} << 40}) {
+        ShipCursor c = c2;
+        c.offset = off;
+        b = after(log.cfg, c);
+        assert_int_equal(b.kind, ShipBatch::ok);
+        assert_int_equal(b.lines.size(), 3);
+        assert_str_eq(b.lines[0], log.written[2]);
+        assert_int_equal(b.next.offset, log.content().size());
+    }
+    // A line edited after the cursor, read forward: forked.
+    auto lines = log.written;
+    lines[3].replace(lines[3].find("\"acme\""), 6, "\"acmf\"");
+    write_file(log.cfg.audit_log, join(lines), 0600);
+    b = after(log.cfg, c2);
+    assert_int_equal(b.kind, ShipBatch::forked);
+    assert_true(b.lines.empty());
+    // A torn tail is not shipped forward either.
+    write_file(log.cfg.audit_log, join(log.written) + "{\"ts\":\"2026-", 0600);
+    b = after(log.cfg, c2);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_int_equal(b.lines.size(), 3);
+    assert_false(b.more);
+    // Offsets from before a prune: the walk from the end decides.
+    Log big;
+    std::int64_t start = days_from_civil(2026, 1, 10) * kDay;
+    assert_ok(ensure_dir(big.dir / "log", 0700));
+    write_file(big.cfg.audit_log, daily_log(start, 230), 0600);
+    ShipCursor c10 = after(big.cfg, ShipCursor{}, ShipLimits{10, std::size_t{1} << 20}).next;
+    ShipCursor c100 = after(big.cfg, ShipCursor{}, ShipLimits{100, std::size_t{1} << 20}).next;
+    assert_int_equal(c100.seq, 100);
+    assert_ok(prune_log(big.cfg, prune_at(start + 230 * kDay), false, std::size_t{64} << 20));
+    b = after(big.cfg, c10);
+    assert_int_equal(b.kind, ShipBatch::pruned);
+    assert_int_equal(b.missing, 12);
+    b = after(big.cfg, c100);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_int_equal(b.lines.size(), 130);
+    // ... and the cursor it returns has a true offset again.
+    b = after(big.cfg, b.next);
+    assert_int_equal(b.kind, ShipBatch::ok);
+    assert_true(b.lines.empty());
+    assert_int_equal(b.next.offset, slurp(big.cfg.audit_log).size());
+}
+
+void ship_cursor_batches(void**) {
+    Log log;
+    constexpr int kLines = 3000;
+    auto text = daily_log(days_from_civil(2016, 1, 1) * kDay, kLines);
+    assert_ok(ensure_dir(log.dir / "log", 0700));
+    write_file(log.cfg.audit_log, text, 0600);
+    auto all = lines_of(text);
+    for (auto lim : {ShipLimits{128, std::size_t{1} << 20}, ShipLimits{1000, 4096}}) {
+        ShipCursor cur;
+        std::vector<std::string> shipped;
+        int batches = 0;
+        while (true) {
+            auto b = after(log.cfg, cur, lim);
+            assert_int_equal(b.kind, ShipBatch::ok);
+            if (b.lines.empty()) break;
+            ++batches;
+            assert_true(b.lines.size() <= lim.max_lines);
+            std::size_t bytes = 0;
+            for (const auto& l : b.lines) bytes += l.size() + 1;
+            assert_true(bytes <= lim.max_bytes);
+            shipped.insert(shipped.end(), b.lines.begin(), b.lines.end());
+            assert_int_equal(b.next.seq, shipped.size());
+            assert_int_equal(b.more, shipped.size() < all.size());
+            cur = b.next;
+        }
+        assert_int_equal(shipped.size(), all.size());
+        assert_true(shipped == all);
+        print_message("#   %d lines in %d batches (max %zu lines, %zu bytes)\n", kLines, batches,
+                      lim.max_lines, lim.max_bytes);
+        if (lim.max_lines == 128) assert_int_equal(batches, (kLines + 127) / 128);
+    }
+}
+
 int main() {
     const CMUnitTest tests[] = {
         cmocka_unit_test(append_and_verify),
@@ -806,6 +1110,13 @@ int main() {
         cmocka_unit_test(kv_lines),
         cmocka_unit_test(invalid_utf8_escaped),
         cmocka_unit_test(last_logins_from_the_tail),
+        cmocka_unit_test(prune_log_in_place),
+        cmocka_unit_test(ship_cursor_normal),
+        cmocka_unit_test(ship_cursor_after_prune),
+        cmocka_unit_test(ship_cursor_torn_tail),
+        cmocka_unit_test(ship_cursor_unknown_and_forked),
+        cmocka_unit_test(ship_cursor_offset_hint),
+        cmocka_unit_test(ship_cursor_batches),
     };
     return RUN_GROUP("audit", tests);
 }

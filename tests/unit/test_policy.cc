@@ -628,6 +628,142 @@ void glue_vs_explain(void**) {
     assert_true(compared > 8000);
 }
 
+// vendorctl status: the account phase judged from the entry's own sources.
+void account_states(void**) {
+    auto tz = paris();
+    auto ed = std::string(trim(slurp(data_path("keys/ed25519.pub"))));
+    auto expect_state = [](const AccountState& st, Next next, bool code, Reason r,
+                           std::int64_t until, const char* what) {
+        if (st.next != next || st.code != code || st.verdict.reason != r || st.until != until)
+            fail_msg("%s: got next=%d code=%d %s until=%lld (%s)", what, static_cast<int>(st.next),
+                     st.code, reason_name(st.verdict.reason), static_cast<long long>(st.until),
+                     st.verdict.detail.c_str());
+    };
+    Entry e = base_entry();
+    Facts f = base_facts();
+    f.source = remote("198.51.100.7");  // ignored: status judges the entry's sources
+    auto st = account_state(e, f);
+    expect_state(st, Next::allow, false, Reason::ok, f.grant->not_after, "active grant");
+    assert_string_equal(st.source.c_str(), "192.0.2.0");
+    f.grant.reset();
+    expect_state(account_state(e, f), Next::deny, false, Reason::not_activated, 0, "no grant");
+    f = base_facts();
+    f.grant->not_after = f.now - 60;
+    expect_state(account_state(e, f), Next::deny, false, Reason::grant_expired, 0, "ended");
+    f = base_facts();
+    f.grant->not_before = f.now + 60;
+    expect_state(account_state(e, f), Next::deny, false, Reason::not_activated, 0, "not begun");
+    f = base_facts();
+    f.host = "db-01";
+    e.hosts = {"web-*"};
+    expect_state(account_state(e, f), Next::deny, false, Reason::host_not_allowed, 0, "host");
+    e = base_entry();
+    f.host = "web-01";
+    f.privileged = true;
+    f.privileged_group = "sudo";
+    expect_state(account_state(e, f), Next::deny, false, Reason::privileged_group, 0, "sudo");
+    // Code accounts: the code is all that is missing, unless locked.
+    f = base_facts();
+    e.access = kAccessGrant | kAccessOtp;
+    expect_state(account_state(e, f), Next::deny, true, Reason::otp_required, f.grant->not_after,
+                 "grant + code");
+    e.access = kAccessOtp;
+    expect_state(account_state(e, f), Next::deny, true, Reason::otp_required, 0, "code only");
+    f.failures.locked_until = f.now + 300;
+    expect_state(account_state(e, f), Next::deny, false, Reason::locked_out, f.now + 300, "locked");
+    // Hours, in the zone; no zone is a configuration error, never "outside".
+    e = base_entry();
+    e.access = kAccessHours;
+    e.hours = *parse_schedule("Mon-Fri 08:00-18:00");
+    f = base_facts();
+    f.tz = &tz;
+    expect_state(account_state(e, f), Next::allow, false, Reason::ok, 0, "in hours");
+    e.hours = *parse_schedule("Sat 08:00-09:00");
+    expect_state(account_state(e, f), Next::deny, false, Reason::outside_hours, 0, "closed");
+    f.tz = nullptr;
+    expect_state(account_state(e, f), Next::deny, false, Reason::config_error, 0, "no zone");
+    // Sources: local only; none at all.
+    e = base_entry();
+    f = base_facts();
+    e.from.clear();
+    e.allow_local = true;
+    st = account_state(e, f);
+    expect_state(st, Next::allow, false, Reason::ok, f.grant->not_after, "local");
+    assert_string_equal(st.source.c_str(), "local");
+    e.allow_local = false;
+    st = account_state(e, f);
+    expect_state(st, Next::deny, false, Reason::source_not_allowed, 0, "no source");
+    assert_string_equal(st.source.c_str(), "");
+    // A pinned key: the usual login presents it; a key-only account passes.
+    e = base_entry();
+    e.keys = {ed};
+    expect_state(account_state(e, f), Next::allow, false, Reason::ok, f.grant->not_after, "key");
+}
+
+// Property: over generated entries, grants, failures and clock, status's
+// state is explain --phase account's verdict for a source in the entry's
+// first block (and with --with-code when status says "code").
+void status_vs_explain(void**) {
+    auto tz = paris();
+    auto ed = std::string(trim(slurp(data_path("keys/ed25519.pub"))));
+    const unsigned accesses[] = {kAccessGrant,
+                                 kAccessOtp,
+                                 kAccessGrant | kAccessOtp,
+                                 kAccessHours,
+                                 kAccessHours | kAccessOtp,
+                                 kAccessGrant | kAccessHours | kAccessOtp};
+    Rng r{7};
+    int compared = 0;
+    for (int i = 0; i < 4000; ++i) {
+        Entry e = base_entry();
+        e.access = accesses[r.next(6)];
+        if (e.access & kAccessHours)
+            e.hours = *parse_schedule(r.next(2) ? "Mon-Fri 08:00-18:00" : "Sat 08:00-09:00");
+        if (r.next(2)) e.keys = {ed};
+        if (r.next(4) == 0) e.hosts = {"db-*"};
+        e.allow_local = r.next(2);
+        if (r.next(4) == 0) e.from.clear();
+        Facts f = base_facts();
+        f.tz = r.next(8) ? &tz : nullptr;
+        f.now += static_cast<std::int64_t>(r.next(48)) * 1800 - 7200;
+        switch (r.next(4)) {
+        case 0: f.grant.reset(); break;
+        case 1: f.grant->not_after = f.now - 1; break;
+        case 2: f.grant->not_before = f.now + 1; break;
+        default: break;
+        }
+        f.privileged = r.next(6) == 0;
+        if (r.next(4) == 0) f.failures.locked_until = f.now + 300;
+        AccountState st = account_state(e, f);
+        // explain NAME --from <first block's address, or local> --phase account
+        Facts fx = f;
+        if (!e.from.empty()) fx.source = remote(e.from.front().base.str().c_str());
+        else if (e.allow_local) {
+            fx.source = Source{};
+            fx.source.kind = Source::local;
+        } else {
+            fx.source = remote("198.51.100.7");  // any address: none is in 'from'
+        }
+        if (!e.keys.empty()) fx.publickeys = {type_and_blob(ed)};
+        bool pam_auth = (e.access & kAccessOtp) || e.keys.empty();
+        auto account_of = [&](bool with_code) {
+            for (const auto& s : pam_login(e, fx, pam_auth, with_code))
+                if (s.phase == Phase::account) return s;
+            fail_msg("case %d: no account step", i);
+            return Step{};
+        };
+        Step plain = account_of(false), coded = account_of(true);
+        if (st.next != plain.next || st.verdict.reason != plain.verdict.reason)
+            fail_msg("case %d: status %s, explain %s", i, reason_name(st.verdict.reason),
+                     reason_name(plain.verdict.reason));
+        if (st.code != (plain.next != Next::allow && coded.next == Next::allow))
+            fail_msg("case %d: status code=%d, explain --with-code %s", i, st.code,
+                     reason_name(coded.verdict.reason));
+        ++compared;
+    }
+    assert_int_equal(compared, 4000);
+}
+
 void reason_names(void**) {
     std::set<std::string> seen;
     int last = static_cast<int>(Reason::internal_error);
@@ -677,6 +813,8 @@ int main() {
         cmocka_unit_test(keys_phase),
         cmocka_unit_test(phase_names_and_codes),
         cmocka_unit_test(glue_vs_explain),
+        cmocka_unit_test(account_states),
+        cmocka_unit_test(status_vs_explain),
     };
     return RUN_GROUP("policy", tests);
 }
