@@ -19,14 +19,15 @@ namespace vendor::core {
 
 Fd& Fd::operator=(Fd&& o) noexcept {
     if (this != &o) {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0 && own_) ::close(fd_);
+        own_ = o.own_;
         fd_ = o.release();
     }
     return *this;
 }
 
 Fd::~Fd() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0 && own_) ::close(fd_);
 }
 
 namespace {
@@ -79,18 +80,65 @@ std::string basename_of(std::string_view path) {
     return std::string(pos == std::string_view::npos ? path : path.substr(pos + 1));
 }
 
+namespace {
+
+thread_local DirScope* t_scope = nullptr;  // trivial: a pointer, no static object
+
+constexpr std::size_t kScopeSlots = 32;
+
+bool is_dir_prefix(std::string_view dir, std::string_view path) {
+    if (dir == "/") return true;
+    return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+           (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+}  // namespace
+
+DirScope::DirScope() noexcept : prev_(t_scope) { t_scope = this; }
+DirScope::~DirScope() { t_scope = prev_; }
+DirScope* DirScope::current() noexcept { return t_scope; }
+
+const DirScope::Slot* DirScope::deepest(std::string_view abs_path) const noexcept {
+    const Slot* best = nullptr;
+    for (const auto& s : slots_)
+        if (is_dir_prefix(s.path, abs_path) && (!best || s.path.size() > best->path.size()))
+            best = &s;
+    return best;
+}
+
+Fd DirScope::keep(std::string path, Fd fd, mode_t mode) {
+    if (slots_.size() >= kScopeSlots) return fd;
+    int raw = fd.get();
+    slots_.push_back(Slot{std::move(path), std::move(fd), mode});
+    return Fd::borrowed(raw);
+}
+
 Result<Fd> open_dir_checked(std::string_view abs_path) {
     if (abs_path.empty() || abs_path[0] != '/')
         return make_error(Code::invalid, "path is not absolute: " + escape(abs_path, 200));
     if (abs_path.size() > 4000) return make_error(Code::too_large, "path too long");
-    Fd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!cur) return sys_error(Code::io, "cannot open", "/", errno);
-    std::string walked = "";
-    for (auto comp : components(abs_path)) {
+    for (auto comp : components(abs_path))
         if (comp == "." || comp == "..")
             return make_error(Code::insecure, "path has . or ..: " + escape(abs_path, 200));
+    // Start below the deepest directory this scope has already checked: every
+    // component above it passed the same checks a moment ago, by descriptor.
+    DirScope* scope = DirScope::current();
+    std::string walked;
+    Fd cur;
+    mode_t mode = 0;
+    if (const DirScope::Slot* s = scope ? scope->deepest(abs_path) : nullptr) {
+        cur = Fd::borrowed(s->fd.get());
+        walked = s->path == "/" ? "" : s->path;
+        mode = s->mode;
+    } else {
+        cur = Fd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!cur) return sys_error(Code::io, "cannot open", "/", errno);
         struct stat st {};
-        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
+        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", "/", errno);
+        mode = st.st_mode;
+        if (scope) cur = scope->keep("/", std::move(cur), mode);
+    }
+    for (auto comp : components(std::string_view(abs_path).substr(walked.size()))) {
         std::string name(comp);
         walked += "/" + name;
         Fd next(::openat(cur.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -102,20 +150,21 @@ Result<Fd> open_dir_checked(std::string_view abs_path) {
                                   "not a directory or a symlink: " + escape(walked, 200));
             return sys_error(Code::io, "cannot open", walked, e);
         }
-        cur = std::move(next);
-        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
+        struct stat st {};
+        if (fstat(next.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
         if (!trusted_owner(st.st_uid))
             return make_error(Code::insecure,
                               "directory not owned by root: " + escape(walked, 200));
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
             return make_error(Code::insecure,
                               "directory writable by group or others: " + escape(walked, 200));
+        mode = st.st_mode;
+        cur = scope ? scope->keep(walked, std::move(next), mode) : std::move(next);
+        if (scope) ++scope->walks;
     }
     // The directory that holds the file itself must not be writable by others
     // even when sticky: anyone could then add files to a registry or state dir.
-    struct stat st {};
-    if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
+    if (mode & (S_IWGRP | S_IWOTH))
         return make_error(Code::insecure,
                           "directory writable by group or others: " + escape(abs_path, 200));
     return cur;
@@ -249,8 +298,11 @@ Status remove_file(std::string_view abs_path, bool* removed) {
 }
 
 Status ensure_dir(std::string_view abs_path, mode_t mode) {
-    if (abs_path.empty() || abs_path[0] != '/')
-        return make_error(Code::invalid, "path is not absolute: " + escape(abs_path, 200));
+    // The login path finds its directories there: one checked walk (free in
+    // a DirScope that walked it already), no mkdir per component and call.
+    auto have = open_dir_checked(abs_path);
+    if (have) return {};
+    if (have.error().code != Code::not_found) return std::move(have).error();
     std::string walked;
     for (auto comp : components(abs_path)) {
         walked += "/";
@@ -258,7 +310,9 @@ Status ensure_dir(std::string_view abs_path, mode_t mode) {
         if (::mkdir(walked.c_str(), mode) == 0) {
             // mkdir applies the umask: vendorctl runs under umask 077, which
             // made a new home_base 0700 and every vendor home unreachable.
-            if (::chmod(walked.c_str(), mode) != 0)
+            // The mode is set through a descriptor of what was just made.
+            Fd made(::open(walked.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!made || fchmod(made.get(), mode) != 0)
                 return sys_error(Code::io, "cannot set the mode of", walked, errno);
         } else if (errno != EEXIST) {
             return sys_error(Code::io, "cannot create directory", walked, errno);

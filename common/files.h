@@ -24,7 +24,13 @@ class Fd {
   public:
     Fd() = default;
     explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    // A descriptor someone else keeps open (a DirScope's): never closed here.
+    static Fd borrowed(int fd) noexcept {
+        Fd f(fd);
+        f.own_ = false;
+        return f;
+    }
+    Fd(Fd&& o) noexcept : own_(o.own_), fd_(o.release()) {}
     Fd& operator=(Fd&& o) noexcept;
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
@@ -33,12 +39,47 @@ class Fd {
     int release() noexcept {
         int f = fd_;
         fd_ = -1;
+        own_ = true;
         return f;
     }
     explicit operator bool() const noexcept { return fd_ >= 0; }
 
   private:
+    bool own_ = true;
     int fd_ = -1;
+};
+
+// The directories one PAM call has walked and checked, kept open while it
+// runs: open_dir_checked() of a directory (or below one) walked before in the
+// same scope starts from that descriptor instead of from "/" (issue 9: no
+// directory walk per file or per audit event). The scope lives on the stack
+// of one call (one phase): a later phase walks again, so a directory made
+// insecure or replaced between auth and session is seen. Scopes nest; the
+// innermost is used. Only successful walks are kept; not thread-shared.
+class DirScope {
+  public:
+    DirScope() noexcept;
+    ~DirScope();
+    DirScope(const DirScope&) = delete;
+    DirScope& operator=(const DirScope&) = delete;
+
+    struct Slot {
+        std::string path;  // absolute, no trailing '/'
+        Fd fd;             // O_PATH|O_DIRECTORY
+        mode_t mode;       // as checked when it was opened
+    };
+    // The active scope of this thread, or nullptr.
+    static DirScope* current() noexcept;
+    // The deepest kept directory that is `abs_path` or one of its ancestors.
+    const Slot* deepest(std::string_view abs_path) const noexcept;
+    // Keeps `fd` (checked as `path`, with `mode`); returns a borrowed copy,
+    // or `fd` itself when the scope is full.
+    Fd keep(std::string path, Fd fd, mode_t mode);
+    std::size_t walks = 0;  // components opened in this scope (tests)
+
+  private:
+    std::vector<Slot> slots_;
+    DirScope* prev_;
 };
 
 struct SafeOpts {

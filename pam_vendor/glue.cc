@@ -423,6 +423,9 @@ void log_unexpected(pam_handle_t* pamh, const char* what) noexcept {
 
 int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
     if (sodium_init() < 0) return PAM_SYSTEM_ERR;
+    // Each directory this phase uses (config, registry, state, log) is
+    // walked and checked once, not per file and per event (files.h).
+    DirScope dirs;
     Args args = parse_args(argc, argv);
     const char* user = nullptr;
     if (phase == Phase::auth) {
