@@ -441,8 +441,73 @@ void rewrite_unchanged_keeps_file(void**) {
     assert_str_eq(slurp(p), "two\n");
 }
 
+// A DirScope walks each directory once (issue 9 §7: no directory walk per
+// file or event) and keeps every check: a symlinked or insecure component
+// below a kept directory is refused, and a new scope (the next PAM phase)
+// sees a directory made insecure since.
+void dir_scope_walks_once(void**) {
+    TmpDir t;
+    make_dir(t / "a");
+    make_dir(t / "a/b");
+    make_dir(t / "a/c");
+    make_dir(t / "a/open");
+    ::chmod((t / "a/open").c_str(), 0777);
+    write_file(t / "a/b/f", "x", 0600);
+    make_dir(t / "real");
+    assert_int_equal(::symlink((t / "real").c_str(), (t / "a/link").c_str()), 0);
+    {
+        DirScope scope;
+        assert_ok(open_dir_checked(t / "a/b"));
+        std::size_t first = scope.walks;
+        assert_true(first >= 3);  // /tmp, the test dir, a, b at least
+        assert_ok(open_dir_checked(t / "a/b"));
+        assert_ok(safe_read(t / "a/b/f"));
+        assert_int_equal(scope.walks, first);  // no second walk
+        assert_ok(open_dir_checked(t / "a/c"));
+        assert_int_equal(scope.walks, first + 1);  // only the new component
+        assert_err(open_dir_checked(t / "a/link"), Code::insecure);
+        assert_err(safe_read(t / "a/link/x"), Code::insecure);
+        assert_err(open_dir_checked(t / "a/open"), Code::insecure);
+        assert_err(atomic_write(t / "a/open/f", "x", 0600), Code::insecure);
+        assert_err(open_dir_checked(t / "a/b/../c"), Code::insecure);
+        // The file's own checks are not kept: a symlink there is refused.
+        assert_int_equal(::symlink((t / "a/b/f").c_str(), (t / "a/b/l").c_str()), 0);
+        assert_err(safe_read(t / "a/b/l"), Code::insecure);
+        assert_ok(atomic_write(t / "a/b/g", "y", 0600));
+        assert_str_eq(slurp(t / "a/b/g"), "y");
+    }
+    ::chmod((t / "a/b").c_str(), 0777);
+    {
+        DirScope next;
+        assert_err(open_dir_checked(t / "a/b"), Code::insecure);
+        assert_err(safe_read(t / "a/b/f"), Code::insecure);
+    }
+    ::chmod((t / "a/b").c_str(), 0700);
+    assert_ok(safe_read(t / "a/b/f"));  // no scope: a full walk, as before
+}
+
+// ensure_dir of a directory that is there creates nothing and still checks.
+void ensure_dir_existing(void**) {
+    TmpDir t;
+    DirScope scope;
+    assert_ok(ensure_dir(t / "x/y", 0750));
+    struct stat st {};
+    assert_int_equal(::stat((t / "x/y").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    std::size_t walks = scope.walks;
+    assert_ok(ensure_dir(t / "x/y", 0700));  // there: kept as it is
+    assert_int_equal(scope.walks, walks);
+    assert_int_equal(::stat((t / "x/y").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    make_dir(t / "w");
+    ::chmod((t / "w").c_str(), 0777);
+    assert_err(ensure_dir(t / "w", 0700), Code::insecure);
+}
+
 int main() {
     const CMUnitTest tests[] = {
+        cmocka_unit_test(dir_scope_walks_once),
+        cmocka_unit_test(ensure_dir_existing),
         cmocka_unit_test(reads_good_file),
         cmocka_unit_test(refuses_bad_paths),
         cmocka_unit_test(refuses_symlinks),
