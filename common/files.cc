@@ -234,6 +234,51 @@ Status write_all(int fd, std::string_view data, std::string_view path) {
 
 }  // namespace
 
+namespace {
+
+FileId id_of(const struct stat& st) {
+    FileId id;
+    id.dev = st.st_dev;
+    id.ino = st.st_ino;
+    id.size = st.st_size;
+    id.mode = st.st_mode;
+    id.uid = st.st_uid;
+    id.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    id.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    return id;
+}
+
+}  // namespace
+
+Result<FileId> safe_stat(std::string_view abs_path, const SafeOpts& opts) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    std::string base = basename_of(abs_path);
+    if (base.empty() || base == "." || base == "..")
+        return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
+    struct stat st {};
+    if (fstatat(dir->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int e = errno;
+        if (e == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, e);
+        return sys_error(Code::io, "cannot stat", abs_path, e);
+    }
+    if (S_ISLNK(st.st_mode))
+        return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
+    if (!S_ISREG(st.st_mode))
+        return make_error(Code::insecure, "not a regular file: " + escape(abs_path, 200));
+    if (!trusted_owner(st.st_uid))
+        return make_error(Code::insecure, "file not owned by root: " + escape(abs_path, 200));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return make_error(Code::insecure,
+                          "file writable by group or others: " + escape(abs_path, 200));
+    if (!opts.allow_group_read && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        return make_error(Code::insecure,
+                          "secret file readable by group or others: " + escape(abs_path, 200));
+    if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
+        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    return id_of(st);
+}
+
 Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts) {
     struct stat st {};
     auto fd = open_checked_file(abs_path, opts, st);

@@ -90,6 +90,22 @@ struct SafeOpts {
 // Open a directory path component by component (O_NOFOLLOW at every step),
 // checking owner and mode of each. Returns an O_PATH|O_DIRECTORY fd.
 Result<Fd> open_dir_checked(std::string_view abs_path);
+// What says a file is still the one read before: a replaced, rewritten or
+// re-moded file differs in one of these (issue 9 §7: the config and entry
+// parsed once per PAM handle, re-validated cheaply by the later phases).
+struct FileId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    mode_t mode = 0;
+    uid_t uid = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t ctime_ns = 0;
+    bool operator==(const FileId&) const = default;
+};
+// safe_read's checks (walk, no symlink, regular, owner, mode, size cap)
+// without reading: one fstatat in the checked directory.
+Result<FileId> safe_stat(std::string_view abs_path, const SafeOpts& opts = {});
 // Read a whole regular file with the checks above.
 Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts = {});
 // Like safe_read but an absent file is not an error: returns std::nullopt-like
