@@ -172,14 +172,16 @@ Result<Fd> open_dir_checked(std::string_view abs_path) {
 
 namespace {
 
-Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, struct stat& st) {
-    auto dir = open_dir_checked(dirname_of(abs_path));
-    if (!dir) return std::move(dir).error();
-    std::string base = basename_of(abs_path);
-    if (base.empty() || base == "." || base == "..")
+bool bad_name(std::string_view base) {
+    return base.empty() || base == "." || base == ".." || base.find('/') != std::string_view::npos;
+}
+
+Result<Fd> open_checked_at(int dir_fd, const std::string& base, std::string_view abs_path,
+                           const SafeOpts& opts, struct stat& st) {
+    if (bad_name(base))
         return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
-    Fd fd(::openat(dir->get(), base.c_str(),
-                   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    Fd fd(
+        ::openat(dir_fd, base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd) {
         int e = errno;
         if (e == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, e);
@@ -201,6 +203,12 @@ Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, st
     if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
         return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
     return fd;
+}
+
+Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, struct stat& st) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    return open_checked_at(dir->get(), basename_of(abs_path), abs_path, opts, st);
 }
 
 Result<std::string> read_all(int fd, std::string_view abs_path, std::size_t max_size) {
@@ -248,16 +256,12 @@ FileId id_of(const struct stat& st) {
     return id;
 }
 
-}  // namespace
-
-Result<FileId> safe_stat(std::string_view abs_path, const SafeOpts& opts) {
-    auto dir = open_dir_checked(dirname_of(abs_path));
-    if (!dir) return std::move(dir).error();
-    std::string base = basename_of(abs_path);
-    if (base.empty() || base == "." || base == "..")
+Result<FileId> stat_at(int dir_fd, const std::string& base, std::string_view abs_path,
+                       const SafeOpts& opts) {
+    if (bad_name(base))
         return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
     struct stat st {};
-    if (fstatat(dir->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (fstatat(dir_fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         int e = errno;
         if (e == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, e);
         return sys_error(Code::io, "cannot stat", abs_path, e);
@@ -279,6 +283,14 @@ Result<FileId> safe_stat(std::string_view abs_path, const SafeOpts& opts) {
     return id_of(st);
 }
 
+}  // namespace
+
+Result<FileId> safe_stat(std::string_view abs_path, const SafeOpts& opts) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    return stat_at(dir->get(), basename_of(abs_path), abs_path, opts);
+}
+
 Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts) {
     struct stat st {};
     auto fd = open_checked_file(abs_path, opts, st);
@@ -298,12 +310,14 @@ Result<std::string> safe_read_optional(std::string_view abs_path, bool& found,
     return r;
 }
 
-Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode, bool durable) {
-    auto pdir = open_dir_checked(dirname_of(abs_path));
-    if (!pdir) return std::move(pdir).error();
-    Fd dir(::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+namespace {
+
+Status atomic_write_at(int dir_fd, const std::string& base, std::string_view abs_path,
+                       std::string_view data, mode_t mode, bool durable) {
+    if (bad_name(base))
+        return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
+    Fd dir(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) return sys_error(Code::io, "cannot open directory of", abs_path, errno);
-    std::string base = basename_of(abs_path);
     unsigned char rnd[8];
     randombytes_buf(rnd, sizeof rnd);
     std::string tmp = "." + base + ".tmp." + to_hex(rnd, sizeof rnd);
@@ -324,6 +338,14 @@ Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mod
     if (durable && fsync(dir.get()) != 0)
         return sys_error(Code::io, "cannot fsync directory of", abs_path, errno);
     return {};
+}
+
+}  // namespace
+
+Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode, bool durable) {
+    auto pdir = open_dir_checked(dirname_of(abs_path));
+    if (!pdir) return std::move(pdir).error();
+    return atomic_write_at(pdir->get(), basename_of(abs_path), abs_path, data, mode, durable);
 }
 
 Status remove_file(std::string_view abs_path, bool* removed) {
@@ -391,14 +413,126 @@ Result<std::vector<std::string>> list_dir(std::string_view abs_path, bool includ
     return out;
 }
 
+namespace {
+
+Result<Fd> lock_at(int dir_fd, const std::string& base, std::string_view abs_path, int timeout_ms) {
+    if (bad_name(base))
+        return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
+    Fd fd(::openat(dir_fd, base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return sys_error(Code::io, "cannot open lock", abs_path, errno);
+    if (auto st = lock_bounded(fd.get(), abs_path, timeout_ms); !st) return st.error();
+    return fd;
+}
+
+}  // namespace
+
 Result<FileLock> FileLock::acquire(std::string_view abs_path, int timeout_ms) {
     auto dir = open_dir_checked(dirname_of(abs_path));
     if (!dir) return std::move(dir).error();
-    std::string base = basename_of(abs_path);
-    Fd fd(::openat(dir->get(), base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return sys_error(Code::io, "cannot open lock", abs_path, errno);
-    if (auto st = lock_bounded(fd.get(), abs_path, timeout_ms); !st) return st.error();
-    return FileLock(std::move(fd));
+    auto fd = lock_at(dir->get(), basename_of(abs_path), abs_path, timeout_ms);
+    if (!fd) return std::move(fd).error();
+    return FileLock(std::move(*fd));
+}
+
+Result<Dir> Dir::open(std::string_view abs_path) {
+    auto fd = open_dir_checked(abs_path);
+    if (!fd) return std::move(fd).error();
+    std::string p(abs_path);
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return Dir(std::move(p), std::move(*fd));
+}
+
+std::string Dir::full(std::string_view name) const {
+    std::string out = path_ == "/" ? "" : path_;
+    if (!name.empty()) out += "/" + std::string(name);
+    return out.empty() ? "/" : out;
+}
+
+Result<std::string> Dir::read(std::string_view name, const SafeOpts& opts) const {
+    struct stat st {};
+    std::string p = full(name);
+    auto fd = open_checked_at(fd_.get(), std::string(name), p, opts, st);
+    if (!fd) return std::move(fd).error();
+    return read_all(fd->get(), p, opts.max_size);
+}
+
+Result<std::string> Dir::read_optional(std::string_view name, bool& found,
+                                       const SafeOpts& opts) const {
+    auto r = read(name, opts);
+    if (!r && r.error().code == Code::not_found) {
+        found = false;
+        return std::string();
+    }
+    found = r.ok();
+    return r;
+}
+
+Result<FileId> Dir::stat(std::string_view name, const SafeOpts& opts) const {
+    return stat_at(fd_.get(), std::string(name), full(name), opts);
+}
+
+Status Dir::write(std::string_view name, std::string_view data, mode_t mode, bool durable) const {
+    return atomic_write_at(fd_.get(), std::string(name), full(name), data, mode, durable);
+}
+
+Result<FileLock> Dir::lock(std::string_view name, int timeout_ms) const {
+    auto fd = lock_at(fd_.get(), std::string(name), full(name), timeout_ms);
+    if (!fd) return std::move(fd).error();
+    return FileLock(std::move(*fd));
+}
+
+Status Dir::chmod(std::string_view name, mode_t mode) const {
+    std::string p = full(name);
+    if (!name.empty() && bad_name(name))
+        return make_error(Code::invalid, "not a file path: " + escape(p, 200));
+    // fchmod needs a real descriptor (not O_PATH); O_NOFOLLOW refuses a
+    // symlink put in the entry's place.
+    Fd f(::openat(fd_.get(), name.empty() ? "." : std::string(name).c_str(),
+                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!f) {
+        if (errno == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(p, 200));
+        return sys_error(errno == ENOENT ? Code::not_found : Code::io, "cannot open", p, errno);
+    }
+    if (fchmod(f.get(), mode & 07777) != 0) return sys_error(Code::io, "cannot chmod", p, errno);
+    return {};
+}
+
+Status Dir::chown(std::string_view name, uid_t uid, gid_t gid) const {
+    std::string p = full(name);
+    if (!name.empty() && bad_name(name))
+        return make_error(Code::invalid, "not a file path: " + escape(p, 200));
+    int rc = name.empty()
+                 ? fchownat(fd_.get(), "", uid, gid, AT_EMPTY_PATH)
+                 : fchownat(fd_.get(), std::string(name).c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0)
+        return sys_error(errno == ENOENT ? Code::not_found : Code::io, "cannot chown", p, errno);
+    return {};
+}
+
+Result<Dir> Dir::mkdir(std::string_view name, mode_t mode) const {
+    std::string p = full(name);
+    if (bad_name(name)) return make_error(Code::invalid, "not a directory name: " + escape(p, 200));
+    std::string n(name);
+    bool made = ::mkdirat(fd_.get(), n.c_str(), mode & 07777) == 0;
+    if (!made && errno != EEXIST) return sys_error(Code::io, "cannot create directory", p, errno);
+    Fd sub(::openat(fd_.get(), n.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) {
+        if (errno == ENOTDIR || errno == ELOOP)
+            return make_error(Code::insecure, "not a directory or a symlink: " + escape(p, 200));
+        return sys_error(Code::io, "cannot open", p, errno);
+    }
+    if (made) {
+        // mkdirat applies the umask (vendorctl runs under 077).
+        if (auto st = Dir(p, Fd::borrowed(sub.get())).chmod("", mode); !st) return st.error();
+    }
+    struct stat st {};
+    if (fstat(sub.get(), &st) != 0) return sys_error(Code::io, "cannot stat", p, errno);
+    if (!trusted_owner(st.st_uid))
+        return make_error(Code::insecure, "directory not owned by root: " + escape(p, 200));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return make_error(Code::insecure,
+                          "directory writable by group or others: " + escape(p, 200));
+    return Dir(std::move(p), std::move(sub));
 }
 
 namespace {

@@ -204,7 +204,43 @@ class FileLock {
     ~FileLock() = default;
 
   private:
+    friend class Dir;
     explicit FileLock(Fd fd) : fd_(std::move(fd)) {}
+    Fd fd_;
+};
+
+// One directory handle (issue 9 §5): opened once with open_dir_checked()'s
+// walk (free inside a DirScope that walked it), then every operation is
+// relative to its descriptor — openat, fstatat, renameat, fchownat, mkdirat —
+// so nothing below it is looked up by path again and no symlink is followed.
+// Names are single components (no '/', not "." or "..").
+class Dir {
+  public:
+    static Result<Dir> open(std::string_view abs_path);
+    const std::string& path() const noexcept { return path_; }
+    int fd() const noexcept { return fd_.get(); }
+    // safe_read / safe_read_optional / safe_stat of path()/name.
+    Result<std::string> read(std::string_view name, const SafeOpts& opts = {}) const;
+    Result<std::string> read_optional(std::string_view name, bool& found,
+                                      const SafeOpts& opts = {}) const;
+    Result<FileId> stat(std::string_view name, const SafeOpts& opts = {}) const;
+    // atomic_write of path()/name.
+    Status write(std::string_view name, std::string_view data, mode_t mode,
+                 bool durable = true) const;
+    // FileLock::acquire of path()/name.
+    Result<FileLock> lock(std::string_view name, int timeout_ms = 3000) const;
+    // Mode and owner of an entry ("" = the directory itself); a symlink is
+    // refused, never followed.
+    Status chmod(std::string_view name, mode_t mode) const;
+    Status chown(std::string_view name, uid_t uid, gid_t gid) const;
+    // A subdirectory, made with `mode` (umask or not) when absent, and
+    // checked as open_dir_checked checks the last component.
+    Result<Dir> mkdir(std::string_view name, mode_t mode) const;
+
+  private:
+    Dir(std::string path, Fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+    std::string full(std::string_view name) const;
+    std::string path_;
     Fd fd_;
 };
 

@@ -486,6 +486,90 @@ void dir_scope_walks_once(void**) {
     assert_ok(safe_read(t / "a/b/f"));  // no scope: a full walk, as before
 }
 
+// The directory handle (issue 9 §5): opened with the walk's checks, every
+// operation relative to its descriptor, no symlink followed.
+void dir_handle_ops(void**) {
+    TmpDir t;
+    make_dir(t / "d");
+    make_dir(t / "real");
+    assert_int_equal(::symlink((t / "real").c_str(), (t / "link").c_str()), 0);
+    make_dir(t / "open");
+    ::chmod((t / "open").c_str(), 0777);
+    assert_err(Dir::open(t / "link"), Code::insecure);
+    assert_err(Dir::open(t / "link/x"), Code::insecure);
+    assert_err(Dir::open(t / "open"), Code::insecure);
+    assert_err(Dir::open("rel"), Code::invalid);
+    auto d = Dir::open(t / "d/");
+    assert_ok(d);
+    assert_str_eq(d->path(), t / "d");
+    // write + read + stat
+    assert_ok(d->write("f", "hello", 0600));
+    assert_str_eq(slurp(t / "d/f"), "hello");
+    auto r = d->read("f");
+    assert_ok(r);
+    assert_str_eq(*r, "hello");
+    auto id = d->stat("f");
+    assert_ok(id);
+    assert_int_equal(id->size, 5);
+    assert_ok(d->write("f", "hello!", 0600, false));
+    auto id2 = d->stat("f");
+    assert_ok(id2);
+    assert_false(*id == *id2);
+    bool found = true;
+    assert_ok(d->read_optional("absent", found));
+    assert_false(found);
+    assert_err(d->read("absent"), Code::not_found);
+    assert_err(d->read("../d/f"), Code::invalid);
+    assert_err(d->write("a/b", "x", 0600), Code::invalid);
+    assert_int_equal(::symlink((t / "d/f").c_str(), (t / "d/lf").c_str()), 0);
+    assert_err(d->read("lf"), Code::insecure);
+    assert_err(d->stat("lf"), Code::insecure);
+    // chmod: the entry, the directory itself; a symlink is refused
+    assert_ok(d->chmod("f", 0640));
+    struct stat st {};
+    assert_int_equal(::stat((t / "d/f").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_err(d->chmod("lf", 0600), Code::insecure);
+    assert_int_equal(::stat((t / "d/f").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);  // not changed through the link
+    assert_ok(d->chmod("", 0750));
+    assert_int_equal(::stat((t / "d").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    assert_err(d->chmod("absent", 0600), Code::not_found);
+    // chown: to ourselves (root may give it away: then the link is not followed)
+    assert_ok(d->chown("f", geteuid(), getegid()));
+    assert_ok(d->chown("", geteuid(), getegid()));
+    if (geteuid() == 0) {
+        assert_ok(d->chown("lf", 65534, 65534));
+        assert_int_equal(::stat((t / "d/f").c_str(), &st), 0);
+        assert_int_equal(st.st_uid, 0);  // the link itself changed owner, not its target
+    }
+    // mkdir: the exact mode whatever the umask; an existing one is checked
+    mode_t old = ::umask(077);
+    auto sub = d->mkdir("sub", 0755);
+    ::umask(old);
+    assert_ok(sub);
+    assert_int_equal(::stat((t / "d/sub").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_ok(sub->write("g", "x", 0600));
+    assert_str_eq(slurp(t / "d/sub/g"), "x");
+    assert_ok(d->mkdir("sub", 0700));  // there: fine, mode kept
+    assert_int_equal(::stat((t / "d/sub").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_int_equal(::symlink((t / "real").c_str(), (t / "d/lsub").c_str()), 0);
+    assert_err(d->mkdir("lsub", 0700), Code::insecure);
+    make_dir(t / "d/wide");
+    ::chmod((t / "d/wide").c_str(), 0777);
+    assert_err(d->mkdir("wide", 0700), Code::insecure);
+    // lock: exclusive, bounded wait
+    {
+        auto l = d->lock("x.lock");
+        assert_ok(l);
+        assert_err(d->lock("x.lock", 20), Code::busy);
+    }
+    assert_ok(d->lock("x.lock", 20));
+}
+
 // ensure_dir of a directory that is there creates nothing and still checks.
 void ensure_dir_existing(void**) {
     TmpDir t;
@@ -508,6 +592,7 @@ int main() {
     const CMUnitTest tests[] = {
         cmocka_unit_test(dir_scope_walks_once),
         cmocka_unit_test(ensure_dir_existing),
+        cmocka_unit_test(dir_handle_ops),
         cmocka_unit_test(reads_good_file),
         cmocka_unit_test(refuses_bad_paths),
         cmocka_unit_test(refuses_symlinks),
