@@ -57,7 +57,17 @@ Result<bool> registry_has(const Config& c, std::string_view name) {
     if (!valid_account_name(name)) return false;
     auto path = entry_path(c.registry_dir, name);
     struct stat st {};
-    if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+    // Through the registry's checked handle (walked once per phase). Only a
+    // registry that fails the checks is looked up by path: an entry there
+    // still makes a vendor (denied, registry_error), none leaves the user be.
+    auto dir = Dir::open(c.registry_dir);
+    if (!dir && dir.error().code == Code::not_found) return false;
+    if (!dir && dir.error().code != Code::insecure)
+        return make_error(Code::io, "cannot look up registry entry " + escape(path, 200) + ": " +
+                                        dir.error().detail);
+    int rc = dir ? fstatat(dir->fd(), basename_of(path).c_str(), &st, AT_SYMLINK_NOFOLLOW)
+                 : fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+    if (rc == 0) return true;
     int e = errno;
     if (e == ENOENT || e == ENOTDIR) return false;
     return make_error(Code::io, "cannot look up registry entry " + escape(path, 200) + ": " +
@@ -70,12 +80,13 @@ Result<Entry> load_registered(const Config& c, std::string_view name, UserCache*
     auto path = entry_path(c.registry_dir, name);
     std::optional<FileId> before;
     if (cache) {
-        // An error here is safe_read's below, reported by it.
-        if (auto id = safe_stat(path)) {
-            for (const auto& m : cache->entries)
-                if (m.path == path && m.id == *id) return m.entry;
-            before = *id;
-        }
+        // Every check of safe_read, and its errors: a failed stat is never
+        // passed over to a read that might then succeed.
+        auto id = safe_stat(path);
+        if (!id) return std::move(id).error();
+        for (const auto& m : cache->entries)
+            if (m.path == path && m.id == *id) return m.entry;
+        before = *id;
     }
     auto text = safe_read(path);
     if (!text) return std::move(text).error();
@@ -92,7 +103,11 @@ Result<Entry> load_registered(const Config& c, std::string_view name, UserCache*
 Result<Config> load_config_cached(const std::string& path, bool explicit_path, UserCache* cache) {
     std::optional<FileId> before;
     if (cache) {
-        if (auto id = safe_stat(path)) {
+        // Absent: load_config decides (built-in defaults or an error). Any
+        // other failure is the configuration's error, as a read would be.
+        auto id = safe_stat(path);
+        if (!id && id.error().code != Code::not_found) return std::move(id).error();
+        if (id) {
             if (cache->config && cache->config->path == path && cache->config->id == *id)
                 return cache->config->cfg;
             before = *id;
