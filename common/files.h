@@ -214,6 +214,8 @@ class FileLock {
 // relative to its descriptor — openat, fstatat, renameat, fchownat, mkdirat —
 // so nothing below it is looked up by path again and no symlink is followed.
 // Names are single components (no '/', not "." or "..").
+// Inside a DirScope the handle (like open_dir_checked's Fd) borrows the
+// scope's descriptor: it must not outlive the scope.
 class Dir {
   public:
     static Result<Dir> open(std::string_view abs_path);
