@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -70,6 +71,9 @@ struct Ctx {
     std::string host;
     Source source;
     UserCache* cache = nullptr;  // NSS answers of this transaction (on the handle)
+    // This phase's syslog twin socket: opened and connected at the first
+    // event, shared by the phase's events (a lockout after otp_failed).
+    std::unique_ptr<SyslogTwin> twin = nullptr;
     const char* phase_event() const {
         switch (phase) {
         case Phase::auth: return "auth";
@@ -117,7 +121,7 @@ struct Ctx {
     // next line). pam_syslog stays for the module's own error lines only:
     // they are rare and name the PAM service and phase.
     bool record(const Event& e) const {
-        auto r = emit(cfg, host, e, "pam_vendor");
+        auto r = twin ? emit(cfg, host, e, *twin) : emit(cfg, host, e, "pam_vendor");
         if (!r.ok()) {
             pam_syslog(pamh, LOG_ERR, "cannot write audit log: %s",
                        escape(r.error->detail, 300).c_str());
@@ -423,6 +427,9 @@ void log_unexpected(pam_handle_t* pamh, const char* what) noexcept {
 
 int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** argv) {
     if (sodium_init() < 0) return PAM_SYSTEM_ERR;
+    // Each directory this phase uses (config, registry, state, log) is
+    // walked and checked once, not per file and per event (files.h).
+    DirScope dirs;
     Args args = parse_args(argc, argv);
     const char* user = nullptr;
     if (phase == Phase::auth) {
@@ -448,6 +455,7 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
     if (id.kind == Identity::not_vendor) return PAM_IGNORE;
 
     c.host = this_host(c.cfg);
+    c.twin = std::make_unique<SyslogTwin>(c.cfg.syslog_socket, "pam_vendor");
     c.source = resolve_source(pam_getenv(pamh, "SSH_CONNECTION"), item(pamh, PAM_RHOST));
     if (!config_problem.empty()) return deny(c, &id, Reason::config_error, config_problem);
     if (id.kind == Identity::vendor_error) return deny(c, &id, id.error_reason, id.detail);

@@ -82,8 +82,12 @@ bool SyslogTwin::send(std::string_view kv, bool denied) {
 }
 
 Emitted emit(const Config& c, const std::string& host, const Event& e, std::string_view tag) {
-    Emitted out;
     SyslogTwin sink(c.syslog_socket, std::string(tag));
+    return emit(c, host, e, sink);
+}
+
+Emitted emit(const Config& c, const std::string& host, const Event& e, SyslogTwin& sink) {
+    Emitted out;
     auto w = audit_append(c, host, e, &sink);
     if (!w) {
         out.error = std::move(w).error();

@@ -58,5 +58,9 @@ struct Emitted {
 // (a log_repaired line's first), each carrying seq= and hash=; when the log
 // cannot be written, the bare event still goes out (and the caller denies).
 Emitted emit(const Config& c, const std::string& host, const Event& e, std::string_view tag);
+// The same on a twin socket the caller keeps for several events (one PAM
+// phase: one socket and one connect, not one per event). Its path and tag
+// are the caller's; a connect that failed is not retried on that object.
+Emitted emit(const Config& c, const std::string& host, const Event& e, SyslogTwin& twin);
 
 }  // namespace vendor::core

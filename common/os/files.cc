@@ -19,14 +19,15 @@ namespace vendor::core {
 
 Fd& Fd::operator=(Fd&& o) noexcept {
     if (this != &o) {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0 && own_) ::close(fd_);
+        own_ = o.own_;
         fd_ = o.release();
     }
     return *this;
 }
 
 Fd::~Fd() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0 && own_) ::close(fd_);
 }
 
 namespace {
@@ -79,18 +80,65 @@ std::string basename_of(std::string_view path) {
     return std::string(pos == std::string_view::npos ? path : path.substr(pos + 1));
 }
 
+namespace {
+
+thread_local DirScope* t_scope = nullptr;  // trivial: a pointer, no static object
+
+constexpr std::size_t kScopeSlots = 32;
+
+bool is_dir_prefix(std::string_view dir, std::string_view path) {
+    if (dir == "/") return true;
+    return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+           (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+}  // namespace
+
+DirScope::DirScope() noexcept : prev_(t_scope) { t_scope = this; }
+DirScope::~DirScope() { t_scope = prev_; }
+DirScope* DirScope::current() noexcept { return t_scope; }
+
+const DirScope::Slot* DirScope::deepest(std::string_view abs_path) const noexcept {
+    const Slot* best = nullptr;
+    for (const auto& s : slots_)
+        if (is_dir_prefix(s.path, abs_path) && (!best || s.path.size() > best->path.size()))
+            best = &s;
+    return best;
+}
+
+Fd DirScope::keep(std::string path, Fd fd, mode_t mode) {
+    if (slots_.size() >= kScopeSlots) return fd;
+    int raw = fd.get();
+    slots_.push_back(Slot{std::move(path), std::move(fd), mode});
+    return Fd::borrowed(raw);
+}
+
 Result<Fd> open_dir_checked(std::string_view abs_path) {
     if (abs_path.empty() || abs_path[0] != '/')
         return make_error(Code::invalid, "path is not absolute: " + escape(abs_path, 200));
     if (abs_path.size() > 4000) return make_error(Code::too_large, "path too long");
-    Fd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!cur) return sys_error(Code::io, "cannot open", "/", errno);
-    std::string walked = "";
-    for (auto comp : components(abs_path)) {
+    for (auto comp : components(abs_path))
         if (comp == "." || comp == "..")
             return make_error(Code::insecure, "path has . or ..: " + escape(abs_path, 200));
+    // Start below the deepest directory this scope has already checked: every
+    // component above it passed the same checks a moment ago, by descriptor.
+    DirScope* scope = DirScope::current();
+    std::string walked;
+    Fd cur;
+    mode_t mode = 0;
+    if (const DirScope::Slot* s = scope ? scope->deepest(abs_path) : nullptr) {
+        cur = Fd::borrowed(s->fd.get());
+        walked = s->path == "/" ? "" : s->path;
+        mode = s->mode;
+    } else {
+        cur = Fd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!cur) return sys_error(Code::io, "cannot open", "/", errno);
         struct stat st {};
-        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
+        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", "/", errno);
+        mode = st.st_mode;
+        if (scope) cur = scope->keep("/", std::move(cur), mode);
+    }
+    for (auto comp : components(std::string_view(abs_path).substr(walked.size()))) {
         std::string name(comp);
         walked += "/" + name;
         Fd next(::openat(cur.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -102,20 +150,21 @@ Result<Fd> open_dir_checked(std::string_view abs_path) {
                                   "not a directory or a symlink: " + escape(walked, 200));
             return sys_error(Code::io, "cannot open", walked, e);
         }
-        cur = std::move(next);
-        if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
+        struct stat st {};
+        if (fstat(next.get(), &st) != 0) return sys_error(Code::io, "cannot stat", walked, errno);
         if (!trusted_owner(st.st_uid))
             return make_error(Code::insecure,
                               "directory not owned by root: " + escape(walked, 200));
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
             return make_error(Code::insecure,
                               "directory writable by group or others: " + escape(walked, 200));
+        mode = st.st_mode;
+        cur = scope ? scope->keep(walked, std::move(next), mode) : std::move(next);
+        if (scope) ++scope->walks;
     }
     // The directory that holds the file itself must not be writable by others
     // even when sticky: anyone could then add files to a registry or state dir.
-    struct stat st {};
-    if (fstat(cur.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
+    if (mode & (S_IWGRP | S_IWOTH))
         return make_error(Code::insecure,
                           "directory writable by group or others: " + escape(abs_path, 200));
     return cur;
@@ -123,9 +172,13 @@ Result<Fd> open_dir_checked(std::string_view abs_path) {
 
 namespace {
 
-Result<Fd> open_checked_file_at(int dir_fd, const std::string& base, std::string_view abs_path,
-                                const SafeOpts& opts, struct stat& st) {
-    if (base.empty() || base == "." || base == ".." || base.find('/') != std::string::npos)
+bool bad_name(std::string_view base) {
+    return base.empty() || base == "." || base == ".." || base.find('/') != std::string_view::npos;
+}
+
+Result<Fd> open_checked_at(int dir_fd, const std::string& base, std::string_view abs_path,
+                           const SafeOpts& opts, struct stat& st) {
+    if (bad_name(base))
         return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
     Fd fd(
         ::openat(dir_fd, base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
@@ -155,7 +208,7 @@ Result<Fd> open_checked_file_at(int dir_fd, const std::string& base, std::string
 Result<Fd> open_checked_file(std::string_view abs_path, const SafeOpts& opts, struct stat& st) {
     auto dir = open_dir_checked(dirname_of(abs_path));
     if (!dir) return std::move(dir).error();
-    return open_checked_file_at(dir->get(), basename_of(abs_path), abs_path, opts, st);
+    return open_checked_at(dir->get(), basename_of(abs_path), abs_path, opts, st);
 }
 
 Result<std::string> read_all(int fd, std::string_view abs_path, std::size_t max_size) {
@@ -189,6 +242,55 @@ Status write_all(int fd, std::string_view data, std::string_view path) {
 
 }  // namespace
 
+namespace {
+
+FileId id_of(const struct stat& st) {
+    FileId id;
+    id.dev = st.st_dev;
+    id.ino = st.st_ino;
+    id.size = st.st_size;
+    id.mode = st.st_mode;
+    id.uid = st.st_uid;
+    id.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    id.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    return id;
+}
+
+Result<FileId> stat_at(int dir_fd, const std::string& base, std::string_view abs_path,
+                       const SafeOpts& opts) {
+    if (bad_name(base))
+        return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
+    struct stat st {};
+    if (fstatat(dir_fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int e = errno;
+        if (e == ENOENT) return sys_error(Code::not_found, "no such file", abs_path, e);
+        return sys_error(Code::io, "cannot stat", abs_path, e);
+    }
+    if (S_ISLNK(st.st_mode))
+        return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
+    if (!S_ISREG(st.st_mode))
+        return make_error(Code::insecure, "not a regular file: " + escape(abs_path, 200));
+    if (!trusted_owner(st.st_uid))
+        return make_error(Code::insecure, "file not owned by root: " + escape(abs_path, 200));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return make_error(Code::insecure,
+                          "file writable by group or others: " + escape(abs_path, 200));
+    if (!opts.allow_group_read && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        return make_error(Code::insecure,
+                          "secret file readable by group or others: " + escape(abs_path, 200));
+    if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
+        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    return id_of(st);
+}
+
+}  // namespace
+
+Result<FileId> safe_stat(std::string_view abs_path, const SafeOpts& opts) {
+    auto dir = open_dir_checked(dirname_of(abs_path));
+    if (!dir) return std::move(dir).error();
+    return stat_at(dir->get(), basename_of(abs_path), abs_path, opts);
+}
+
 Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts) {
     struct stat st {};
     auto fd = open_checked_file(abs_path, opts, st);
@@ -212,7 +314,7 @@ Result<std::string> safe_read_at(int dir_fd, std::string_view name, std::string_
                                  bool& found, const SafeOpts& opts) {
     struct stat st {};
     found = false;
-    auto fd = open_checked_file_at(dir_fd, std::string(name), abs_path, opts, st);
+    auto fd = open_checked_at(dir_fd, std::string(name), abs_path, opts, st);
     if (!fd) {
         if (fd.error().code == Code::not_found) return std::string();
         return std::move(fd).error();
@@ -252,15 +354,21 @@ Status replace_in(int dir_fd, const std::string& base, std::string_view abs_path
     return {};
 }
 
+Status atomic_write_at(int dir_fd, const std::string& base, std::string_view abs_path,
+                       std::string_view data, mode_t mode, bool durable) {
+    if (bad_name(base))
+        return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
+    Fd dir(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return sys_error(Code::io, "cannot open directory of", abs_path, errno);
+    return replace_in(dir.get(), base, abs_path, data, mode, durable, [] { return Status{}; });
+}
+
 }  // namespace
 
 Status atomic_write(std::string_view abs_path, std::string_view data, mode_t mode, bool durable) {
     auto pdir = open_dir_checked(dirname_of(abs_path));
     if (!pdir) return std::move(pdir).error();
-    Fd dir(::openat(pdir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) return sys_error(Code::io, "cannot open directory of", abs_path, errno);
-    return replace_in(dir.get(), basename_of(abs_path), abs_path, data, mode, durable,
-                      [] { return Status{}; });
+    return atomic_write_at(pdir->get(), basename_of(abs_path), abs_path, data, mode, durable);
 }
 
 Status atomic_write_superseding(std::string_view abs_path, std::string_view data, mode_t mode,
@@ -320,8 +428,11 @@ Status remove_file(std::string_view abs_path, bool* removed) {
 }
 
 Status ensure_dir(std::string_view abs_path, mode_t mode) {
-    if (abs_path.empty() || abs_path[0] != '/')
-        return make_error(Code::invalid, "path is not absolute: " + escape(abs_path, 200));
+    // The login path finds its directories there: one checked walk (free in
+    // a DirScope that walked it already), no mkdir per component and call.
+    auto have = open_dir_checked(abs_path);
+    if (have) return {};
+    if (have.error().code != Code::not_found) return std::move(have).error();
     std::string walked;
     for (auto comp : components(abs_path)) {
         walked += "/";
@@ -329,7 +440,9 @@ Status ensure_dir(std::string_view abs_path, mode_t mode) {
         if (::mkdir(walked.c_str(), mode) == 0) {
             // mkdir applies the umask: vendorctl runs under umask 077, which
             // made a new home_base 0700 and every vendor home unreachable.
-            if (::chmod(walked.c_str(), mode) != 0)
+            // The mode is set through a descriptor of what was just made.
+            Fd made(::open(walked.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!made || fchmod(made.get(), mode) != 0)
                 return sys_error(Code::io, "cannot set the mode of", walked, errno);
         } else if (errno != EEXIST) {
             return sys_error(Code::io, "cannot create directory", walked, errno);
@@ -363,14 +476,126 @@ Result<std::vector<std::string>> list_dir(std::string_view abs_path, bool includ
     return out;
 }
 
+namespace {
+
+Result<Fd> lock_at(int dir_fd, const std::string& base, std::string_view abs_path, int timeout_ms) {
+    if (bad_name(base))
+        return make_error(Code::invalid, "not a file path: " + escape(abs_path, 200));
+    Fd fd(::openat(dir_fd, base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return sys_error(Code::io, "cannot open lock", abs_path, errno);
+    if (auto st = lock_bounded(fd.get(), abs_path, timeout_ms); !st) return st.error();
+    return fd;
+}
+
+}  // namespace
+
 Result<FileLock> FileLock::acquire(std::string_view abs_path, int timeout_ms) {
     auto dir = open_dir_checked(dirname_of(abs_path));
     if (!dir) return std::move(dir).error();
-    std::string base = basename_of(abs_path);
-    Fd fd(::openat(dir->get(), base.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return sys_error(Code::io, "cannot open lock", abs_path, errno);
-    if (auto st = lock_bounded(fd.get(), abs_path, timeout_ms); !st) return st.error();
-    return FileLock(std::move(fd));
+    auto fd = lock_at(dir->get(), basename_of(abs_path), abs_path, timeout_ms);
+    if (!fd) return std::move(fd).error();
+    return FileLock(std::move(*fd));
+}
+
+Result<Dir> Dir::open(std::string_view abs_path) {
+    auto fd = open_dir_checked(abs_path);
+    if (!fd) return std::move(fd).error();
+    std::string p(abs_path);
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return Dir(std::move(p), std::move(*fd));
+}
+
+std::string Dir::full(std::string_view name) const {
+    std::string out = path_ == "/" ? "" : path_;
+    if (!name.empty()) out += "/" + std::string(name);
+    return out.empty() ? "/" : out;
+}
+
+Result<std::string> Dir::read(std::string_view name, const SafeOpts& opts) const {
+    struct stat st {};
+    std::string p = full(name);
+    auto fd = open_checked_at(fd_.get(), std::string(name), p, opts, st);
+    if (!fd) return std::move(fd).error();
+    return read_all(fd->get(), p, opts.max_size);
+}
+
+Result<std::string> Dir::read_optional(std::string_view name, bool& found,
+                                       const SafeOpts& opts) const {
+    auto r = read(name, opts);
+    if (!r && r.error().code == Code::not_found) {
+        found = false;
+        return std::string();
+    }
+    found = r.ok();
+    return r;
+}
+
+Result<FileId> Dir::stat(std::string_view name, const SafeOpts& opts) const {
+    return stat_at(fd_.get(), std::string(name), full(name), opts);
+}
+
+Status Dir::write(std::string_view name, std::string_view data, mode_t mode, bool durable) const {
+    return atomic_write_at(fd_.get(), std::string(name), full(name), data, mode, durable);
+}
+
+Result<FileLock> Dir::lock(std::string_view name, int timeout_ms) const {
+    auto fd = lock_at(fd_.get(), std::string(name), full(name), timeout_ms);
+    if (!fd) return std::move(fd).error();
+    return FileLock(std::move(*fd));
+}
+
+Status Dir::chmod(std::string_view name, mode_t mode) const {
+    std::string p = full(name);
+    if (!name.empty() && bad_name(name))
+        return make_error(Code::invalid, "not a file path: " + escape(p, 200));
+    // fchmod needs a real descriptor (not O_PATH); O_NOFOLLOW refuses a
+    // symlink put in the entry's place.
+    Fd f(::openat(fd_.get(), name.empty() ? "." : std::string(name).c_str(),
+                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!f) {
+        if (errno == ELOOP) return make_error(Code::insecure, "symlink refused: " + escape(p, 200));
+        return sys_error(errno == ENOENT ? Code::not_found : Code::io, "cannot open", p, errno);
+    }
+    if (fchmod(f.get(), mode & 07777) != 0) return sys_error(Code::io, "cannot chmod", p, errno);
+    return {};
+}
+
+Status Dir::chown(std::string_view name, uid_t uid, gid_t gid) const {
+    std::string p = full(name);
+    if (!name.empty() && bad_name(name))
+        return make_error(Code::invalid, "not a file path: " + escape(p, 200));
+    int rc = name.empty()
+                 ? fchownat(fd_.get(), "", uid, gid, AT_EMPTY_PATH)
+                 : fchownat(fd_.get(), std::string(name).c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0)
+        return sys_error(errno == ENOENT ? Code::not_found : Code::io, "cannot chown", p, errno);
+    return {};
+}
+
+Result<Dir> Dir::mkdir(std::string_view name, mode_t mode) const {
+    std::string p = full(name);
+    if (bad_name(name)) return make_error(Code::invalid, "not a directory name: " + escape(p, 200));
+    std::string n(name);
+    bool made = ::mkdirat(fd_.get(), n.c_str(), mode & 07777) == 0;
+    if (!made && errno != EEXIST) return sys_error(Code::io, "cannot create directory", p, errno);
+    Fd sub(::openat(fd_.get(), n.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) {
+        if (errno == ENOTDIR || errno == ELOOP)
+            return make_error(Code::insecure, "not a directory or a symlink: " + escape(p, 200));
+        return sys_error(Code::io, "cannot open", p, errno);
+    }
+    if (made) {
+        // mkdirat applies the umask (vendorctl runs under 077).
+        if (auto st = Dir(p, Fd::borrowed(sub.get())).chmod("", mode); !st) return st.error();
+    }
+    struct stat st {};
+    if (fstat(sub.get(), &st) != 0) return sys_error(Code::io, "cannot stat", p, errno);
+    if (!trusted_owner(st.st_uid))
+        return make_error(Code::insecure, "directory not owned by root: " + escape(p, 200));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return make_error(Code::insecure,
+                          "directory writable by group or others: " + escape(p, 200));
+    return Dir(std::move(p), std::move(sub));
 }
 
 namespace {

@@ -23,7 +23,13 @@ class Fd {
   public:
     Fd() = default;
     explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    // A descriptor someone else keeps open (a DirScope's): never closed here.
+    static Fd borrowed(int fd) noexcept {
+        Fd f(fd);
+        f.own_ = false;
+        return f;
+    }
+    Fd(Fd&& o) noexcept : own_(o.own_), fd_(o.release()) {}
     Fd& operator=(Fd&& o) noexcept;
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
@@ -32,12 +38,47 @@ class Fd {
     int release() noexcept {
         int f = fd_;
         fd_ = -1;
+        own_ = true;
         return f;
     }
     explicit operator bool() const noexcept { return fd_ >= 0; }
 
   private:
+    bool own_ = true;
     int fd_ = -1;
+};
+
+// The directories one PAM call has walked and checked, kept open while it
+// runs: open_dir_checked() of a directory (or below one) walked before in the
+// same scope starts from that descriptor instead of from "/" (issue 9: no
+// directory walk per file or per audit event). The scope lives on the stack
+// of one call (one phase): a later phase walks again, so a directory made
+// insecure or replaced between auth and session is seen. Scopes nest; the
+// innermost is used. Only successful walks are kept; not thread-shared.
+class DirScope {
+  public:
+    DirScope() noexcept;
+    ~DirScope();
+    DirScope(const DirScope&) = delete;
+    DirScope& operator=(const DirScope&) = delete;
+
+    struct Slot {
+        std::string path;  // absolute, no trailing '/'
+        Fd fd;             // O_PATH|O_DIRECTORY
+        mode_t mode;       // as checked when it was opened
+    };
+    // The active scope of this thread, or nullptr.
+    static DirScope* current() noexcept;
+    // The deepest kept directory that is `abs_path` or one of its ancestors.
+    const Slot* deepest(std::string_view abs_path) const noexcept;
+    // Keeps `fd` (checked as `path`, with `mode`); returns a borrowed copy,
+    // or `fd` itself when the scope is full.
+    Fd keep(std::string path, Fd fd, mode_t mode);
+    std::size_t walks = 0;  // components opened in this scope (tests)
+
+  private:
+    std::vector<Slot> slots_;
+    DirScope* prev_;
 };
 
 struct SafeOpts {
@@ -48,6 +89,22 @@ struct SafeOpts {
 // Open a directory path component by component (O_NOFOLLOW at every step),
 // checking owner and mode of each. Returns an O_PATH|O_DIRECTORY fd.
 Result<Fd> open_dir_checked(std::string_view abs_path);
+// What says a file is still the one read before: a replaced, rewritten or
+// re-moded file differs in one of these (issue 9 §7: the config and entry
+// parsed once per PAM handle, re-validated cheaply by the later phases).
+struct FileId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    mode_t mode = 0;
+    uid_t uid = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t ctime_ns = 0;
+    bool operator==(const FileId&) const = default;
+};
+// safe_read's checks (walk, no symlink, regular, owner, mode, size cap)
+// without reading: one fstatat in the checked directory.
+Result<FileId> safe_stat(std::string_view abs_path, const SafeOpts& opts = {});
 // Read a whole regular file with the checks above.
 Result<std::string> safe_read(std::string_view abs_path, const SafeOpts& opts = {});
 // Like safe_read but an absent file is not an error: returns std::nullopt-like
@@ -167,7 +224,45 @@ class FileLock {
     ~FileLock() = default;
 
   private:
+    friend class Dir;
     explicit FileLock(Fd fd) : fd_(std::move(fd)) {}
+    Fd fd_;
+};
+
+// One directory handle (issue 9 §5): opened once with open_dir_checked()'s
+// walk (free inside a DirScope that walked it), then every operation is
+// relative to its descriptor — openat, fstatat, renameat, fchownat, mkdirat —
+// so nothing below it is looked up by path again and no symlink is followed.
+// Names are single components (no '/', not "." or "..").
+// Inside a DirScope the handle (like open_dir_checked's Fd) borrows the
+// scope's descriptor: it must not outlive the scope.
+class Dir {
+  public:
+    static Result<Dir> open(std::string_view abs_path);
+    const std::string& path() const noexcept { return path_; }
+    int fd() const noexcept { return fd_.get(); }
+    // safe_read / safe_read_optional / safe_stat of path()/name.
+    Result<std::string> read(std::string_view name, const SafeOpts& opts = {}) const;
+    Result<std::string> read_optional(std::string_view name, bool& found,
+                                      const SafeOpts& opts = {}) const;
+    Result<FileId> stat(std::string_view name, const SafeOpts& opts = {}) const;
+    // atomic_write of path()/name.
+    Status write(std::string_view name, std::string_view data, mode_t mode,
+                 bool durable = true) const;
+    // FileLock::acquire of path()/name.
+    Result<FileLock> lock(std::string_view name, int timeout_ms = 3000) const;
+    // Mode and owner of an entry ("" = the directory itself); a symlink is
+    // refused, never followed.
+    Status chmod(std::string_view name, mode_t mode) const;
+    Status chown(std::string_view name, uid_t uid, gid_t gid) const;
+    // A subdirectory, made with `mode` (umask or not) when absent, and
+    // checked as open_dir_checked checks the last component.
+    Result<Dir> mkdir(std::string_view name, mode_t mode) const;
+
+  private:
+    Dir(std::string path, Fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+    std::string full(std::string_view name) const;
+    std::string path_;
     Fd fd_;
 };
 

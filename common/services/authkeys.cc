@@ -34,18 +34,20 @@ Result<std::optional<gid_t>> keys_gid(const Config& c) {
 Status publish_authkeys(const Config& c, const std::string& name, const Entry* e,
                         const std::optional<Grant>& g) {
     if (!valid_account_name(name)) return make_error(Code::invalid, "bad account name");
-    std::string dir = c.state_dir + "/authkeys";
     if (!e) return remove_file(path_of(c, name));
     if (auto st = ensure_dir(c.state_dir, 0711); !st) return st;
-    ::chmod(c.state_dir.c_str(), 0711);
-    if (auto st = ensure_dir(dir, 0750); !st) return st;
-    ::chmod(dir.c_str(), 0750);
+    auto state = Dir::open(c.state_dir);
+    if (!state) return std::move(state).error();
+    (void)state->chmod("", 0711);  // best effort, as before
+    auto kdir = state->mkdir("authkeys", 0750);
+    if (!kdir) return std::move(kdir).error();
+    (void)kdir->chmod("", 0750);
     auto gid = keys_gid(c);
     if (!gid) return std::move(gid).error();
     // Group-readable by keys_user only; without that user the view stays
     // root-only and AuthorizedKeysCommand (not root) will see no key.
     if (*gid) {
-        if (::chown(dir.c_str(), 0, **gid) != 0) return make_error(Code::io, "cannot chown " + dir);
+        if (auto st = kdir->chown("", 0, **gid); !st) return st;
     }
     Json j = Json::object();
     j.set("name", name);
@@ -58,10 +60,9 @@ Status publish_authkeys(const Config& c, const std::string& name, const Entry* e
     for (const auto& k : e->keys) keys.push(k);
     j.set("keys", std::move(keys));
     j.set("grant_not_before", g ? g->not_before : 0).set("grant_not_after", g ? g->not_after : 0);
-    std::string file = path_of(c, name);
-    if (auto st = atomic_write(file, j.dump() + "\n", 0640); !st) return st;
-    if (*gid && ::chown(file.c_str(), 0, **gid) != 0)
-        return make_error(Code::io, "cannot chown " + file);
+    std::string file = name + ".json";
+    if (auto st = kdir->write(file, j.dump() + "\n", 0640); !st) return st;
+    if (*gid) return kdir->chown(file, 0, **gid);
     return {};
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config.h"
+#include "files.h"
 #include "policy.h"
 #include "registry.h"
 #include "result.h"
@@ -60,6 +61,23 @@ struct UserCache {
     std::optional<PwInfo> pw;
     bool have_groups = false;
     std::vector<std::string> group_names;  // names of the canonical user's gids
+    // The configuration and the registry entries this handle parsed, each
+    // with the identity of the file it came from, taken before the read: a
+    // later phase re-validates with safe_stat (every check of safe_read) and
+    // parses again only when the file changed; an insecure or unreadable
+    // file is the error it always was. Grants and codes are state, never kept.
+    struct ConfigMemo {
+        std::string path;
+        FileId id;
+        Config cfg;
+    };
+    std::optional<ConfigMemo> config;
+    struct EntryMemo {
+        std::string path;
+        FileId id;
+        Entry entry;
+    };
+    std::vector<EntryMemo> entries;
 };
 // Every user and group lookup goes through these helpers and their one
 // buffer policy (4 KiB, grown on ERANGE up to 4 MiB: an AD or files group

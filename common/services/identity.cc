@@ -59,17 +59,66 @@ Result<bool> registry_has(const Config& c, std::string_view name) {
     if (!valid_account_name(name)) return false;
     auto path = entry_path(c.registry_dir, name);
     struct stat st {};
-    if (fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+    // Through the registry's checked handle (walked once per phase). Only a
+    // registry that fails the checks is looked up by path: an entry there
+    // still makes a vendor (denied, registry_error), none leaves the user be.
+    auto dir = Dir::open(c.registry_dir);
+    if (!dir && dir.error().code == Code::not_found) return false;
+    if (!dir && dir.error().code != Code::insecure)
+        return make_error(Code::io, "cannot look up registry entry " + escape(path, 200) + ": " +
+                                        dir.error().detail);
+    int rc = dir ? fstatat(dir->fd(), basename_of(path).c_str(), &st, AT_SYMLINK_NOFOLLOW)
+                 : fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+    if (rc == 0) return true;
     int e = errno;
     if (e == ENOENT || e == ENOTDIR) return false;
     return make_error(Code::io, "cannot look up registry entry " + escape(path, 200) + ": " +
                                     std::strerror(e));
 }
 
-Result<Entry> load_registered(const Config& c, std::string_view name) {
-    auto text = safe_read(entry_path(c.registry_dir, name));
+// With a cache, an entry parsed earlier in this PAM handle is reused while
+// its file is unchanged (UserCache::entries).
+Result<Entry> load_registered(const Config& c, std::string_view name, UserCache* cache = nullptr) {
+    auto path = entry_path(c.registry_dir, name);
+    std::optional<FileId> before;
+    if (cache) {
+        // Every check of safe_read, and its errors: a failed stat is never
+        // passed over to a read that might then succeed.
+        auto id = safe_stat(path);
+        if (!id) return std::move(id).error();
+        for (const auto& m : cache->entries)
+            if (m.path == path && m.id == *id) return m.entry;
+        before = *id;
+    }
+    auto text = safe_read(path);
     if (!text) return std::move(text).error();
-    return parse_entry(*text, name);
+    auto e = parse_entry(*text, name);
+    if (e && before) {
+        std::erase_if(cache->entries, [&](const auto& m) { return m.path == path; });
+        cache->entries.push_back({path, *before, *e});
+    }
+    return e;
+}
+
+// load_config, reusing the configuration parsed earlier in this handle
+// while its file is unchanged (UserCache::config).
+Result<Config> load_config_cached(const std::string& path, bool explicit_path, UserCache* cache) {
+    std::optional<FileId> before;
+    if (cache) {
+        // Absent: load_config decides (built-in defaults or an error). Any
+        // other failure is the configuration's error, as a read would be.
+        auto id = safe_stat(path);
+        if (!id && id.error().code != Code::not_found) return std::move(id).error();
+        if (id) {
+            if (cache->config && cache->config->path == path && cache->config->id == *id)
+                return cache->config->cfg;
+            before = *id;
+        }
+    }
+    auto loaded = load_config(path, explicit_path);
+    if (loaded && before && !loaded->path.empty())
+        cache->config = UserCache::ConfigMemo{path, *before, *loaded};
+    return loaded;
 }
 
 }  // namespace
@@ -252,7 +301,7 @@ Identity identify(const Config& c, std::string_view user, UserCache* cache) {
         // Resolves nowhere (sshd refuses such a login by itself): a vendor
         // only when registered under exactly this name.
         if (!*typed_reg) return id;
-        auto e = load_registered(c, user);
+        auto e = load_registered(c, user, cache);
         if (!e) return deny(Reason::registry_error, e.error().detail);
         id.kind = Identity::vendor;
         id.entry = std::move(*e);
@@ -291,7 +340,7 @@ Identity identify(const Config& c, std::string_view user, UserCache* cache) {
         return alias(owner.empty() ? std::string("a vendor account")
                                    : "the uid of vendor account '" + owner + "'");
     if (canon_reg) {
-        auto e = load_registered(c, p.name);
+        auto e = load_registered(c, p.name, cache);
         if (!e) return deny(Reason::registry_error, e.error().detail);
         if (e->uid_recorded && e->uid != p.uid)
             return deny(Reason::uid_mismatch, "registered with uid " + std::to_string(e->uid) +
@@ -492,7 +541,7 @@ Status remember_config(const std::string& conf_path, const Config& c) {
 Identification identify_user(const std::string& conf_path, bool explicit_conf,
                              std::string_view user, UserCache* cache) {
     Identification r;
-    auto loaded = load_config(conf_path, explicit_conf);
+    auto loaded = load_config_cached(conf_path, explicit_conf, cache);
     if (loaded && loaded->path.empty()) {
         // The default file is absent: the built-in defaults apply, unless
         // vendorctl has seen a configuration there (CONF.known): then the

@@ -285,8 +285,12 @@ Result<std::size_t> compile_nss_index(const Config& c, std::vector<std::string>*
     // its secret subdirectories stay 0700.
     if (auto st = ensure_dir(c.state_dir, 0711); !st) return st.error();
     if (auto st = ensure_dir(c.nss_dir, 0755); !st) return st.error();
-    ::chmod(c.state_dir.c_str(), 0711);
-    ::chmod(c.nss_dir.c_str(), 0755);
+    for (auto [path, mode] : {std::pair{&c.state_dir, 0711}, std::pair{&c.nss_dir, 0755}}) {
+        // Through the checked handle: a symlink swapped in is not followed.
+        auto d = Dir::open(*path);
+        if (!d) return std::move(d).error();
+        (void)d->chmod("", static_cast<mode_t>(mode));  // best effort, as before
+    }
     if (auto st = install_nss_index(c.nss_dir + "/" + nssidx::kFileName, *bytes); !st)
         return st.error();
     std::sort(uids.begin(), uids.end());

@@ -475,6 +475,68 @@ void test_deactivate(void**) {
     expect_events(m, "grant_off", {{"session_open", "denied", "not_activated"}});
 }
 
+// Issue 9 §7: the config and the entry are parsed once per PAM handle and
+// re-validated by the later phases. An entry changed between two phases of
+// one handle is read again (its new 'from' applies), one made insecure is
+// refused (registry_error), and the grant is state: a deactivation between
+// account and session is seen by the session.
+void test_entry_changed_between_phases(void**) {
+    NEED_ROOT();
+    add_active("chg_entry");
+    const std::string path = entry_path("chg_entry");
+    const std::string orig = read_file(path);
+    std::string moved = orig;
+    for (auto pos = moved.find("192.0.2.0/24"); pos != std::string::npos;
+         pos = moved.find("192.0.2.0/24"))
+        moved.replace(pos, 12, "198.51.100.0/24");
+    assert_true(moved != orig);
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "chg_entry");
+        assert_rc(p.acct(), PAM_SUCCESS);
+        write_file(path, moved, 0600);
+        assert_rc(p.acct(), PAM_PERM_DENIED);  // the new 'from' refuses 192.0.2.10
+        write_file(path, orig, 0600);
+        assert_rc(p.acct(), PAM_SUCCESS);
+        assert_int_equal(::chmod(path.c_str(), 0666), 0);
+        assert_rc(p.acct(), PAM_PERM_DENIED);
+        assert_int_equal(::chmod(path.c_str(), 0600), 0);
+        assert_rc(p.acct(), PAM_SUCCESS);
+        expect_events(m, "chg_entry",
+                      {{"account", "ok", "ok"},
+                       {"account", "denied", "source_not_allowed"},
+                       {"account", "ok", "ok"},
+                       {"account", "denied", "registry_error"},
+                       {"account", "ok", "ok"}});
+        deactivate("chg_entry");
+        m = audit_mark();
+        assert_rc(p.open(), PAM_SESSION_ERR);
+        expect_events(m, "chg_entry", {{"session_open", "denied", "not_activated"}});
+    }
+}
+
+// The same for the configuration: made writable by others between two
+// phases of one handle, the next phase denies the vendor (config_error).
+void test_config_changed_between_phases(void**) {
+    NEED_ROOT();
+    add_active("chg_conf");
+    struct stat st {};
+    assert_int_equal(::stat(env().cfg.c_str(), &st), 0);
+    std::size_t m = audit_mark();
+    {
+        Pam p(kSvc, "chg_conf");
+        assert_rc(p.acct(), PAM_SUCCESS);
+        assert_int_equal(::chmod(env().cfg.c_str(), 0666), 0);
+        int rc = p.acct();
+        assert_int_equal(::chmod(env().cfg.c_str(), st.st_mode & 07777), 0);
+        assert_rc(rc, PAM_PERM_DENIED);
+        assert_rc(p.acct(), PAM_SUCCESS);
+    }
+    expect_events(
+        m, "chg_conf",
+        {{"account", "ok", "ok"}, {"account", "denied", "config_error"}, {"account", "ok", "ok"}});
+}
+
 // ---- business hours --------------------------------------------------------------------
 
 void test_outside_hours(void**) {
@@ -2397,6 +2459,8 @@ int run_all() {
         cmocka_unit_test(test_grant_expired),
         cmocka_unit_test(test_grant_not_yet_valid),
         cmocka_unit_test(test_deactivate),
+        cmocka_unit_test(test_entry_changed_between_phases),
+        cmocka_unit_test(test_config_changed_between_phases),
         cmocka_unit_test(test_outside_hours),
         cmocka_unit_test(test_inside_hours),
         cmocka_unit_test_teardown(test_privileged_group, teardown_root_entry),

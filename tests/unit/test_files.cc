@@ -441,8 +441,158 @@ void rewrite_unchanged_keeps_file(void**) {
     assert_str_eq(slurp(p), "two\n");
 }
 
+// A DirScope walks each directory once (issue 9 §7: no directory walk per
+// file or event) and keeps every check: a symlinked or insecure component
+// below a kept directory is refused, and a new scope (the next PAM phase)
+// sees a directory made insecure since.
+void dir_scope_walks_once(void**) {
+    TmpDir t;
+    make_dir(t / "a");
+    make_dir(t / "a/b");
+    make_dir(t / "a/c");
+    make_dir(t / "a/open");
+    ::chmod((t / "a/open").c_str(), 0777);
+    write_file(t / "a/b/f", "x", 0600);
+    make_dir(t / "real");
+    assert_int_equal(::symlink((t / "real").c_str(), (t / "a/link").c_str()), 0);
+    {
+        DirScope scope;
+        assert_ok(open_dir_checked(t / "a/b"));
+        std::size_t first = scope.walks;
+        assert_true(first >= 3);  // /tmp, the test dir, a, b at least
+        assert_ok(open_dir_checked(t / "a/b"));
+        assert_ok(safe_read(t / "a/b/f"));
+        assert_int_equal(scope.walks, first);  // no second walk
+        assert_ok(open_dir_checked(t / "a/c"));
+        assert_int_equal(scope.walks, first + 1);  // only the new component
+        assert_err(open_dir_checked(t / "a/link"), Code::insecure);
+        assert_err(safe_read(t / "a/link/x"), Code::insecure);
+        assert_err(open_dir_checked(t / "a/open"), Code::insecure);
+        assert_err(atomic_write(t / "a/open/f", "x", 0600), Code::insecure);
+        assert_err(open_dir_checked(t / "a/b/../c"), Code::insecure);
+        // The file's own checks are not kept: a symlink there is refused.
+        assert_int_equal(::symlink((t / "a/b/f").c_str(), (t / "a/b/l").c_str()), 0);
+        assert_err(safe_read(t / "a/b/l"), Code::insecure);
+        assert_ok(atomic_write(t / "a/b/g", "y", 0600));
+        assert_str_eq(slurp(t / "a/b/g"), "y");
+    }
+    ::chmod((t / "a/b").c_str(), 0777);
+    {
+        DirScope next;
+        assert_err(open_dir_checked(t / "a/b"), Code::insecure);
+        assert_err(safe_read(t / "a/b/f"), Code::insecure);
+    }
+    ::chmod((t / "a/b").c_str(), 0700);
+    assert_ok(safe_read(t / "a/b/f"));  // no scope: a full walk, as before
+}
+
+// The directory handle (issue 9 §5): opened with the walk's checks, every
+// operation relative to its descriptor, no symlink followed.
+void dir_handle_ops(void**) {
+    TmpDir t;
+    make_dir(t / "d");
+    make_dir(t / "real");
+    assert_int_equal(::symlink((t / "real").c_str(), (t / "link").c_str()), 0);
+    make_dir(t / "open");
+    ::chmod((t / "open").c_str(), 0777);
+    assert_err(Dir::open(t / "link"), Code::insecure);
+    assert_err(Dir::open(t / "link/x"), Code::insecure);
+    assert_err(Dir::open(t / "open"), Code::insecure);
+    assert_err(Dir::open("rel"), Code::invalid);
+    auto d = Dir::open(t / "d/");
+    assert_ok(d);
+    assert_str_eq(d->path(), t / "d");
+    // write + read + stat
+    assert_ok(d->write("f", "hello", 0600));
+    assert_str_eq(slurp(t / "d/f"), "hello");
+    auto r = d->read("f");
+    assert_ok(r);
+    assert_str_eq(*r, "hello");
+    auto id = d->stat("f");
+    assert_ok(id);
+    assert_int_equal(id->size, 5);
+    assert_ok(d->write("f", "hello!", 0600, false));
+    auto id2 = d->stat("f");
+    assert_ok(id2);
+    assert_false(*id == *id2);
+    bool found = true;
+    assert_ok(d->read_optional("absent", found));
+    assert_false(found);
+    assert_err(d->read("absent"), Code::not_found);
+    assert_err(d->read("../d/f"), Code::invalid);
+    assert_err(d->write("a/b", "x", 0600), Code::invalid);
+    assert_int_equal(::symlink((t / "d/f").c_str(), (t / "d/lf").c_str()), 0);
+    assert_err(d->read("lf"), Code::insecure);
+    assert_err(d->stat("lf"), Code::insecure);
+    // chmod: the entry, the directory itself; a symlink is refused
+    assert_ok(d->chmod("f", 0640));
+    struct stat st {};
+    assert_int_equal(::stat((t / "d/f").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_err(d->chmod("lf", 0600), Code::insecure);
+    assert_int_equal(::stat((t / "d/f").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);  // not changed through the link
+    assert_ok(d->chmod("", 0750));
+    assert_int_equal(::stat((t / "d").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    assert_err(d->chmod("absent", 0600), Code::not_found);
+    // chown: to ourselves (root may give it away: then the link is not followed)
+    assert_ok(d->chown("f", geteuid(), getegid()));
+    assert_ok(d->chown("", geteuid(), getegid()));
+    if (geteuid() == 0) {
+        assert_ok(d->chown("lf", 65534, 65534));
+        assert_int_equal(::stat((t / "d/f").c_str(), &st), 0);
+        assert_int_equal(st.st_uid, 0);  // the link itself changed owner, not its target
+    }
+    // mkdir: the exact mode whatever the umask; an existing one is checked
+    mode_t old = ::umask(077);
+    auto sub = d->mkdir("sub", 0755);
+    ::umask(old);
+    assert_ok(sub);
+    assert_int_equal(::stat((t / "d/sub").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_ok(sub->write("g", "x", 0600));
+    assert_str_eq(slurp(t / "d/sub/g"), "x");
+    assert_ok(d->mkdir("sub", 0700));  // there: fine, mode kept
+    assert_int_equal(::stat((t / "d/sub").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_int_equal(::symlink((t / "real").c_str(), (t / "d/lsub").c_str()), 0);
+    assert_err(d->mkdir("lsub", 0700), Code::insecure);
+    make_dir(t / "d/wide");
+    ::chmod((t / "d/wide").c_str(), 0777);
+    assert_err(d->mkdir("wide", 0700), Code::insecure);
+    // lock: exclusive, bounded wait
+    {
+        auto l = d->lock("x.lock");
+        assert_ok(l);
+        assert_err(d->lock("x.lock", 20), Code::busy);
+    }
+    assert_ok(d->lock("x.lock", 20));
+}
+
+// ensure_dir of a directory that is there creates nothing and still checks.
+void ensure_dir_existing(void**) {
+    TmpDir t;
+    DirScope scope;
+    assert_ok(ensure_dir(t / "x/y", 0750));
+    struct stat st {};
+    assert_int_equal(::stat((t / "x/y").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    std::size_t walks = scope.walks;
+    assert_ok(ensure_dir(t / "x/y", 0700));  // there: kept as it is
+    assert_int_equal(scope.walks, walks);
+    assert_int_equal(::stat((t / "x/y").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    make_dir(t / "w");
+    ::chmod((t / "w").c_str(), 0777);
+    assert_err(ensure_dir(t / "w", 0700), Code::insecure);
+}
+
 int main() {
     const CMUnitTest tests[] = {
+        cmocka_unit_test(dir_scope_walks_once),
+        cmocka_unit_test(ensure_dir_existing),
+        cmocka_unit_test(dir_handle_ops),
         cmocka_unit_test(reads_good_file),
         cmocka_unit_test(refuses_bad_paths),
         cmocka_unit_test(refuses_symlinks),

@@ -172,6 +172,38 @@ void absent_syslog_counted(void**) {
     assert_false(bad.bare_twin_sent);
 }
 
+// A phase's events share one twin socket (issue 9 §7: one socket and one
+// connect per PAM phase, not per event): every twin arrives on it; against a
+// queue that is full the sends still return at once and are counted.
+void shared_twin_one_socket(void**) {
+    TmpDir dir;
+    Config c;
+    c.audit_log = dir / "log/audit.jsonl";
+    c.syslog_socket = dir / "log.sock";
+    DeafSyslog daemon(c.syslog_socket);
+    Event e;
+    e.event = "account";
+    SyslogTwin twin(c.syslog_socket, "pam_vendor");
+    for (int i = 0; i < 3; ++i) {
+        auto r = emit(c, "web-01", e, twin);
+        assert_true(r.ok());
+        assert_int_equal(r.written.twins_sent, 1);
+    }
+    int got = 0;
+    char buf[9000];
+    while (::recv(daemon.fd, buf, sizeof buf, MSG_DONTWAIT) > 0) ++got;
+    assert_int_equal(got, 3);
+    assert_true(daemon.fill(c.syslog_socket) > 0);
+    for (int i = 0; i < 3; ++i) {
+        auto r = emit(c, "web-01", e, twin);
+        assert_true(r.ok());
+        assert_int_equal(r.written.twins_dropped, 1);
+        assert_true(r.twin_errno == EAGAIN || r.twin_errno == ENOBUFS);
+    }
+    assert_int_equal(counter(c), 3);
+    assert_int_equal(verify(c).first_bad, 0);
+}
+
 // Every field of the table survives the JSON line and the parser; the key
 // order is the table's, framed by ts, host and seq, prev (the chain and the
 // fuzz corpus rely on the line format); the key=value form has every kv field.
@@ -252,6 +284,7 @@ int main() {
     const CMUnitTest tests[] = {
         cmocka_unit_test(wedged_syslog_never_blocks),
         cmocka_unit_test(absent_syslog_counted),
+        cmocka_unit_test(shared_twin_one_socket),
         cmocka_unit_test(field_table_round_trip),
     };
     return RUN_GROUP("sink", tests);
