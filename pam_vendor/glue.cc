@@ -14,7 +14,7 @@
 #include "audit.h"
 #include "config.h"
 #include "conversation.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "pam_codes.h"
 #include "policy.h"
@@ -443,7 +443,7 @@ int run(Phase phase, pam_handle_t* pamh, int /*flags*/, int argc, const char** a
 
     Ctx c{pamh, phase, std::string(user, strnlen(user, 4096)), Config{}, {}, {}};
     // Who is a vendor, on the canonical identity; with a configuration that
-    // cannot be used, every source that may name vendors is asked (engine.h,
+    // cannot be used, every source that may name vendors is asked (identity.h,
     // identify_user): vendors are denied, everyone else is left alone.
     c.cache = user_cache(pamh);
     Identification who = identify_user(args.conf, args.explicit_conf, c.user, c.cache);

@@ -5,7 +5,7 @@
 #include "authkeys.h"
 #include "ctl.h"
 #include "duration.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "json.h"
 #include "policy.h"

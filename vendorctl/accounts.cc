@@ -6,7 +6,7 @@
 
 #include "accounts.h"
 #include "ctl.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "json.h"
 #include "util.h"

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "ctl.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "sink.h"
 #include "util.h"

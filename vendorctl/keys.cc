@@ -11,7 +11,7 @@
 #include "accounts.h"
 #include "authkeys.h"
 #include "ctl.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "json.h"
 #include "util.h"

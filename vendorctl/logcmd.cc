@@ -3,7 +3,7 @@
 
 #include "ctl.h"
 #include "duration.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "json.h"
 #include "util.h"

@@ -13,7 +13,7 @@
 
 #include "config_file.h"
 #include "ctl.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "util.h"
 
@@ -203,7 +203,7 @@ int real_main(int argc, char** argv) {
     if (!cfg) return fail(cfg.error());
     c.cfg = std::move(*cfg);
     // What this configuration says about who is a vendor, kept beside it
-    // for the module to use if the file ever becomes unusable (engine.h,
+    // for the module to use if the file ever becomes unusable (identity.h,
     // identify_user). Best effort: it only widens a fallback.
     if (geteuid() == 0 && !c.cfg.path.empty() && c.config_problem.empty())
         (void)remember_config(config_path, c.cfg);

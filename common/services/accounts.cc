@@ -12,7 +12,7 @@
 
 #include "audit.h"
 #include "authkeys.h"
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "home.h"
 #include "nss_writer.h"

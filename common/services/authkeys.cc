@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "engine.h"
+#include "facts.h"
 #include "files.h"
 #include "json.h"
 #include "util.h"

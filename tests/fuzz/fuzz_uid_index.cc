@@ -1,6 +1,6 @@
 // parse_uid_index (registry_dir/.uids): what parses writes back identically,
 // and every name it yields is a valid account name.
-#include "engine.h"
+#include "facts.h"
 #include "util.h"
 
 #include "fuzz.h"

@@ -78,3 +78,11 @@ lint-man: $(VENDORCTL)
 	exit $$rc
 
 .PHONY: lint lint-deps lint-format lint-tidy lint-cppcheck lint-man
+
+# The core's include direction (tests/lint/layers.sh), with its own
+# self-test; cheap, so `make check` runs it as a suite.
+layers:
+	@tests/lint/layers_test.sh $(B)/results/layers.txt >/dev/null
+
+CHECK_SUITES += layers
+.PHONY: layers

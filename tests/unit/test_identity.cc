@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "config_file.h"
-#include "engine.h"
+#include "facts.h"
 #include "registry.h"
 #include "unit.h"  // last: <cmocka.h>
 

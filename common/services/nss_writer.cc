@@ -10,11 +10,12 @@
 #include <map>
 #include <optional>
 
-#include "engine.h"
 #include "files.h"
+#include "identity.h"
 #include "nss_index.h"
 #include "registry.h"
 #include "registry_files.h"
+#include "uid_index.h"
 #include "util.h"
 
 namespace vendor::core {

@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "facts.h"
 
 #include <fcntl.h>
 #include <grp.h>
