@@ -25,11 +25,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Werror
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
 CXXFLAGS ?= -O2 -g
-# One section per function and data object: lets the module's link drop what
-# nothing reaches (PAM_LOAD_LDFLAGS). Not in CXXFLAGS, which debian/rules sets.
-SECTIONS := -ffunction-sections -fdata-sections
 ALLCXXFLAGS = -std=c++20 -DPAM_VENDOR_VERSION=\"$(VERSION)\" $(WARN) -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
-              $(HARDEN) $(SECTIONS) -Icommon $(PKG_CFLAGS) $(CXXFLAGS) $(SANFLAGS)
+              $(HARDEN) -Icommon $(PKG_CFLAGS) $(CXXFLAGS) $(SANFLAGS)
 LDHARDEN := -Wl,-z,defs,-z,relro,-z,now
 LDFLAGS  ?=
 
@@ -72,9 +69,9 @@ $(LIBCORE): $(COMMON_OBJS)
 
 # The module: the core + an explicit export list (pam_vendor/pam_vendor.map),
 # nothing heavy: no libcurl. libstdc++ is linked in statically (its symbols
-# stay hidden behind the version script): loading the shared libstdc++ into every PAM application
-# cost ~2.4 ms per login in `make bench`. Sanitizer builds keep it shared, so
-# ASan sees every allocation.
+# stay hidden behind the version script): loading the shared libstdc++ into
+# every PAM application cost ~2.4 ms per login in `make bench`. Sanitizer
+# builds keep it shared, so ASan sees every allocation.
 PAM_STATIC_RT = $(if $(SANFLAGS),,-static-libstdc++ -static-libgcc)
 # What libpam's dlopen of the module costs in each fresh sshd process (issue 9
 # §7, `make bench` prints the breakdown): --gc-sections drops the unreached
@@ -83,6 +80,9 @@ PAM_STATIC_RT = $(if $(SANFLAGS),,-static-libstdc++ -static-libgcc)
 # driver adds libm, which nothing uses since json.cc stopped using the
 # floating-point std::from_chars). Not in LDFLAGS, which debian/rules sets.
 PAM_LOAD_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed
+# One section per function and data object, so that --gc-sections can drop
+# them one by one. Not in CXXFLAGS, which debian/rules sets.
+ALLCXXFLAGS += -ffunction-sections -fdata-sections
 
 $(PAM_SO): $(PAM_OBJS) $(LIBCORE) pam_vendor/pam_vendor.map
 	$(CXX) -shared -o $@ $(PAM_OBJS) $(LIBCORE) $(SANFLAGS) $(PAM_STATIC_RT) $(LDHARDEN) $(LDFLAGS) \
