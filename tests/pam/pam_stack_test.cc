@@ -111,45 +111,6 @@ bool is_hex32(const std::string& s) {
     return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-// ---- the module's export list ------------------------------------------------------
-
-void test_exports_only_pam_sm(void**) {
-    auto r = run_cmd({"nm", "-D", "--defined-only", env().module});
-    if (r.status != 0) fail_msg("nm failed: %s", r.err.c_str());
-    std::set<std::string> got;
-    std::size_t pos = 0;
-    while (pos < r.out.size()) {
-        auto nl = r.out.find('\n', pos);
-        std::string line =
-            r.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        pos = nl == std::string::npos ? r.out.size() : nl + 1;
-        auto sp = line.rfind(' ');
-        if (sp != std::string::npos) got.insert(line.substr(sp + 1));
-    }
-    const std::set<std::string> want = {"pam_sm_authenticate",  "pam_sm_setcred",
-                                        "pam_sm_acct_mgmt",     "pam_sm_open_session",
-                                        "pam_sm_close_session", "pam_sm_chauthtok"};
-    // ... and the export map says the same.
-    std::string map = read_file(env().map);
-    std::set<std::string> mapped;
-    auto g = map.find("global:"), l = map.find("local:");
-    assert_true(g != std::string::npos && l != std::string::npos && g < l);
-    std::string globals = map.substr(g + 7, l - g - 7);
-    std::string word;
-    for (char c : globals) {
-        if (c == ';') {
-            mapped.insert(word);
-            word.clear();
-        } else if (c != ' ' && c != '\n' && c != '\t') {
-            word += c;
-        }
-    }
-    std::string all;
-    for (const auto& s : got) all += " " + s;
-    if (got != want) fail_msg("pam_vendor.so exports:%s", all.c_str());
-    if (mapped != want) fail_msg("pam_vendor.map does not list exactly the six pam_sm_* functions");
-}
-
 // ---- what loading the module costs -------------------------------------------------
 
 // libpam dlopens the module in every fresh sshd process: each NEEDED library
@@ -187,6 +148,45 @@ void test_needed_libraries(void**) {
     auto l = run_cmd({"readelf", "-lW", env().module});
     if (l.status != 0 || l.out.find("GNU_RELRO") == std::string::npos)
         fail_msg("pam_vendor.so lost -z relro");
+}
+
+// ---- the module's export list ------------------------------------------------------
+
+void test_exports_only_pam_sm(void**) {
+    auto r = run_cmd({"nm", "-D", "--defined-only", env().module});
+    if (r.status != 0) fail_msg("nm failed: %s", r.err.c_str());
+    std::set<std::string> got;
+    std::size_t pos = 0;
+    while (pos < r.out.size()) {
+        auto nl = r.out.find('\n', pos);
+        std::string line =
+            r.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? r.out.size() : nl + 1;
+        auto sp = line.rfind(' ');
+        if (sp != std::string::npos) got.insert(line.substr(sp + 1));
+    }
+    const std::set<std::string> want = {"pam_sm_authenticate",  "pam_sm_setcred",
+                                        "pam_sm_acct_mgmt",     "pam_sm_open_session",
+                                        "pam_sm_close_session", "pam_sm_chauthtok"};
+    // ... and the export map says the same.
+    std::string map = read_file(env().map);
+    std::set<std::string> mapped;
+    auto g = map.find("global:"), l = map.find("local:");
+    assert_true(g != std::string::npos && l != std::string::npos && g < l);
+    std::string globals = map.substr(g + 7, l - g - 7);
+    std::string word;
+    for (char c : globals) {
+        if (c == ';') {
+            mapped.insert(word);
+            word.clear();
+        } else if (c != ' ' && c != '\n' && c != '\t') {
+            word += c;
+        }
+    }
+    std::string all;
+    for (const auto& s : got) all += " " + s;
+    if (got != want) fail_msg("pam_vendor.so exports:%s", all.c_str());
+    if (mapped != want) fail_msg("pam_vendor.map does not list exactly the six pam_sm_* functions");
 }
 
 // ---- non-vendor users: PAM_IGNORE everywhere, nothing logged -----------------------
@@ -2100,8 +2100,8 @@ int run_all() {
     // PAM_TEST_FILTER=test_key_view_concurrent make pam: one test (or a glob).
     if (const char* f = std::getenv("PAM_TEST_FILTER")) cmocka_set_test_filter(f);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exports_only_pam_sm),
         cmocka_unit_test(test_needed_libraries),
+        cmocka_unit_test(test_exports_only_pam_sm),
         cmocka_unit_test(test_nonvendor_root_ignored),
         cmocka_unit_test(test_nonvendor_unknown_user_ignored),
         cmocka_unit_test(test_source_unknown_hostname_rhost),
