@@ -72,17 +72,26 @@ $(LIBCORE): $(COMMON_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The module: the core + an explicit export list (pam_vendor/pam_vendor.map).
-# libstdc++ is linked statically-free (shared) but nothing heavy: no libcurl.
-# libstdc++ is linked in statically (its symbols stay hidden behind the
-# version script): loading the shared libstdc++ into every PAM application
-# cost ~2.4 ms per login in `make bench`. Sanitizer builds keep it shared, so
-# ASan sees every allocation.
+# The module: the core + an explicit export list (pam_vendor/pam_vendor.map),
+# nothing heavy: no libcurl. libstdc++ is linked in statically (its symbols
+# stay hidden behind the version script): loading the shared libstdc++ into
+# every PAM application cost ~2.4 ms per login in `make bench`. Sanitizer
+# builds keep it shared, so ASan sees every allocation.
 PAM_STATIC_RT = $(if $(SANFLAGS),,-static-libstdc++ -static-libgcc)
+# What libpam's dlopen of the module costs in each fresh sshd process (issue 9
+# §7, `make bench` prints the breakdown): --gc-sections drops the unreached
+# sections (a fifth of the text, ~170 relocations, mostly static libstdc++);
+# --as-needed records only the libraries a symbol is taken from (the g++
+# driver adds libm, which nothing uses since json.cc stopped using the
+# floating-point std::from_chars). Not in LDFLAGS, which debian/rules sets.
+PAM_LOAD_LDFLAGS := -Wl,--gc-sections -Wl,--as-needed
+# One section per function and data object, so that --gc-sections can drop
+# them one by one. Not in CXXFLAGS, which debian/rules sets.
+ALLCXXFLAGS += -ffunction-sections -fdata-sections
 
 $(PAM_SO): $(PAM_OBJS) $(LIBCORE) pam_vendor/pam_vendor.map
 	$(CXX) -shared -o $@ $(PAM_OBJS) $(LIBCORE) $(SANFLAGS) $(PAM_STATIC_RT) $(LDHARDEN) $(LDFLAGS) \
-	    -Wl,--version-script=pam_vendor/pam_vendor.map $(PKG_LIBS) -lpam
+	    $(PAM_LOAD_LDFLAGS) -Wl,--version-script=pam_vendor/pam_vendor.map $(PKG_LIBS) -lpam
 
 $(VENDORCTL): $(CTL_OBJS) $(LIBCORE)
 	$(CXX) -pie -o $@ $(CTL_OBJS) $(LIBCORE) $(SANFLAGS) $(LDHARDEN) $(LDFLAGS) $(PKG_LIBS)

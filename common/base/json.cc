@@ -1,12 +1,16 @@
 #include "json.h"
 
 #include <json-c/json.h>
+#include <locale.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "util.h"
 
@@ -242,6 +246,24 @@ class Reader {
         }
     }
 
+    // Not std::from_chars: libstdc++'s floating-point from_chars brings
+    // fesetround (libm) and a std::pmr pool with a static initialiser into
+    // pam_vendor.so, one more shared object for every login to load
+    // (make bench, "load"). strtod_l in the "C" locale, never the
+    // application's LC_NUMERIC, gives the same value and the same verdict:
+    // overflow, or underflow to zero, is out of range; a subnormal is kept.
+    // `text` is a complete number of the grammar above (and NUL-terminated).
+    static bool decimal(const std::string& text, double& out) {
+        locale_t c = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
+        if (c == static_cast<locale_t>(nullptr)) throw std::bad_alloc();
+        char* end = nullptr;
+        errno = 0;
+        out = strtod_l(text.c_str(), &end, c);
+        bool range = errno == ERANGE && (std::isinf(out) || out == 0);
+        freelocale(c);
+        return !range && end == text.c_str() + text.size();
+    }
+
     Json number() {
         std::size_t start = i_;
         if (t_[i_] == '-') ++i_;
@@ -274,8 +296,7 @@ class Reader {
             return Json(made(json_object_new_int64(n)));
         }
         double d = 0;
-        auto r = std::from_chars(b, e, d);
-        if (r.ec != std::errc() || r.ptr != e) return bad("number out of range");
+        if (!decimal(std::string(b, e), d)) return bad("number out of range");
         return Json(made(json_object_new_double(d)));
     }
 };

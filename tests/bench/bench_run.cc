@@ -18,6 +18,7 @@
 // Nothing in /etc is read for configuration or changed: the services live in a
 // private directory given to pam_start_confdir(), all state in a fresh 0700
 // directory removed at the end.
+#include <elf.h>
 #include <fcntl.h>
 #include <liboath/oath.h>
 #include <pwd.h>
@@ -298,6 +299,87 @@ struct Stack {
     std::vector<double> wall, cpu, minflt;  // one entry per timed run
 };
 
+// What ld.so did for one stack (one extra run with LD_DEBUG=statistics):
+// the figure behind "load - floor", reproducible on any machine.
+struct LoadCost {
+    std::size_t objects = 0;  // shared objects mapped while the session is open
+    long relocs = -1;         // relocations processed: exec + every dlopen
+    long cached = -1;         // of which resolved from ld.so's lookup cache
+};
+
+// The module's own share, read from its ELF headers: what every dlopen of it
+// makes ld.so do before pam_sm_* is ever called.
+struct ElfCost {
+    bool ok = false;
+    std::vector<std::string> needed;
+    long relocs = 0;    // .rela.dyn + .rela.plt entries
+    long relative = 0;  // DT_RELACOUNT: no symbol lookup
+    long plt = 0;       // .rela.plt entries (resolved at load: -z now)
+    long tls = 0;       // PT_TLS memory size
+    long inits = 0;     // DT_INIT + DT_INIT_ARRAY entries run at load
+};
+
+ElfCost elf_cost(const std::string& path) {
+    ElfCost c;
+    std::string f = read_text(path);
+    auto at = [&](std::size_t off, std::size_t len) {
+        return off <= f.size() && len <= f.size() - off;
+    };
+    if (!at(0, sizeof(Elf64_Ehdr)) || memcmp(f.data(), ELFMAG, SELFMAG) != 0 ||
+        f[EI_CLASS] != ELFCLASS64)
+        return c;
+    Elf64_Ehdr eh;
+    memcpy(&eh, f.data(), sizeof eh);
+    std::vector<Elf64_Phdr> ph;
+    for (std::size_t i = 0; i < eh.e_phnum; ++i) {
+        std::size_t off = eh.e_phoff + i * sizeof(Elf64_Phdr);
+        if (!at(off, sizeof(Elf64_Phdr))) return c;
+        Elf64_Phdr p;
+        memcpy(&p, f.data() + off, sizeof p);
+        ph.push_back(p);
+    }
+    // The string table is addressed by its load address.
+    auto file_off = [&](Elf64_Addr va) -> std::size_t {
+        for (const auto& p : ph)
+            if (p.p_type == PT_LOAD && va >= p.p_vaddr && va < p.p_vaddr + p.p_filesz)
+                return static_cast<std::size_t>(va - p.p_vaddr + p.p_offset);
+        return f.size();
+    };
+    std::vector<Elf64_Dyn> dyn;
+    for (const auto& p : ph) {
+        if (p.p_type == PT_TLS) c.tls = static_cast<long>(p.p_memsz);
+        if (p.p_type != PT_DYNAMIC) continue;
+        for (std::size_t off = p.p_offset; at(off, sizeof(Elf64_Dyn)); off += sizeof(Elf64_Dyn)) {
+            Elf64_Dyn d;
+            memcpy(&d, f.data() + off, sizeof d);
+            if (d.d_tag == DT_NULL) break;
+            dyn.push_back(d);
+        }
+    }
+    Elf64_Addr strtab = 0;
+    for (const auto& d : dyn) {
+        auto v = static_cast<long>(d.d_un.d_val);
+        switch (d.d_tag) {
+        case DT_STRTAB: strtab = d.d_un.d_ptr; break;
+        case DT_RELASZ: c.relocs += v / static_cast<long>(sizeof(Elf64_Rela)); break;
+        case DT_PLTRELSZ: c.plt = v / static_cast<long>(sizeof(Elf64_Rela)); break;
+        case DT_RELACOUNT: c.relative = v; break;
+        case DT_INIT: ++c.inits; break;
+        case DT_INIT_ARRAYSZ: c.inits += v / static_cast<long>(sizeof(Elf64_Addr)); break;
+        default: break;
+        }
+    }
+    c.relocs += c.plt;
+    std::size_t str = file_off(strtab);
+    for (const auto& d : dyn) {
+        if (d.d_tag != DT_NEEDED || str >= f.size()) continue;
+        std::size_t name = str + d.d_un.d_val;
+        if (name < f.size()) c.needed.emplace_back(f.c_str() + name);
+    }
+    c.ok = !dyn.empty();
+    return c;
+}
+
 class Bench {
   public:
     explicit Bench(Options o) : o_(std::move(o)) {}
@@ -312,6 +394,7 @@ class Bench {
     void sanity();
     void measure();
     void report_ldd();
+    void measure_ld();
     void profile();
     void probe_fs();
     int verdict();
@@ -336,6 +419,7 @@ class Bench {
     bool have_vendor_ = false;
     bool curl_in_ldd_ = false, curl_mapped_ = false, ldd_ok_ = false, maps_ok_ = false;
     std::set<std::string> floor_maps_, vendor_maps_;
+    std::map<std::string, LoadCost> load_cost_;
     std::string mount_;
     std::string summary_;       // repeated as the last line
     double cpu_pressure_ = -1;  // % of the measurement with tasks waiting for a CPU
@@ -568,12 +652,39 @@ void Bench::sanity() {
         while (in >> word >> path) {
             if (word == "mapped") libs.insert(path);
         }
+        load_cost_[s.key].objects = libs.size();
         if (s.key == "floor") floor_maps_ = libs;
         if (s.key == "vendor") {
             vendor_maps_ = libs;
             maps_ok_ = !libs.empty();
             for (const auto& l : libs)
                 if (l.find("libcurl") != std::string::npos) curl_mapped_ = true;
+        }
+    }
+}
+
+// One more run per stack with LD_DEBUG=statistics: ld.so counts at exit the
+// relocations it processed for the exec and every dlopen (pam_start loads the
+// modules). Wall time moves with the machine; these counts do not.
+void Bench::measure_ld() {
+    std::string err = (root_ / "err.ld").string();
+    for (auto& s : stacks_) {
+        auto argv = argv_for(s);
+        setenv("LD_DEBUG", "statistics", 1);
+        Reaped r = spawn_wait(argv, "/dev/null", err);
+        unsetenv("LD_DEBUG");
+        after(s);
+        if (!exited_ok(r)) continue;  // sanity() ran it: the counts stay unknown
+        std::istringstream in(read_text(err));
+        std::string line;
+        LoadCost& c = load_cost_[s.key];
+        while (std::getline(in, line)) {
+            auto colon = line.rfind(':');
+            if (colon == std::string::npos) continue;
+            long n = strtol(line.c_str() + colon + 1, nullptr, 10);
+            if (line.find("final number of relocations from cache:") != std::string::npos)
+                c.cached = n;
+            else if (line.find("final number of relocations:") != std::string::npos) c.relocs = n;
         }
     }
 }
@@ -641,6 +752,30 @@ void Bench::report_ldd() {
            !maps_ok_      ? "UNKNOWN"
            : curl_mapped_ ? "PRESENT"
                           : "absent");
+    auto num = [](long v) { return v < 0 ? std::string("?") : std::to_string(v); };
+    printf("-- load cost per stack (ld.so, one run each with LD_DEBUG=statistics): shared "
+           "objects mapped\n   with the session open; relocations processed for the exec "
+           "and every dlopen\n   (cached: symbol lookups ld.so answered from its cache)\n");
+    printf("   %-10s %8s %12s %8s\n", "stack", "objects", "relocations", "cached");
+    for (const auto& s : stacks_) {
+        const LoadCost& c = load_cost_[s.key];
+        printf("   %-10s %8zu %12s %8s\n", s.key.c_str(), c.objects, num(c.relocs).c_str(),
+               num(c.cached).c_str());
+    }
+    const LoadCost& f = load_cost_["floor"];
+    const LoadCost& l = load_cost_["load"];
+    if (f.relocs >= 0 && l.relocs >= 0)
+        printf("   load - floor: %+ld shared objects, %+ld relocations\n",
+               static_cast<long>(l.objects) - static_cast<long>(f.objects), l.relocs - f.relocs);
+    ElfCost e = elf_cost(o_.module);
+    if (e.ok) {
+        std::string needed;
+        for (const auto& n : e.needed) needed += (needed.empty() ? "" : " ") + n;
+        printf("   pam_vendor.so itself: %zu NEEDED (%s);\n   %ld relocations (%ld relative, %ld "
+               "by symbol name, of which %ld PLT), %ld bytes TLS, %ld initialisers\n",
+               e.needed.size(), needed.c_str(), e.relocs, e.relative, e.relocs - e.relative, e.plt,
+               e.tls, e.inits);
+    }
 }
 
 // "./elf/dl-open.c:_dl_open [/lib/ld.so]" -> "_dl_open";
@@ -1057,6 +1192,7 @@ int Bench::run() {
            "acct_mgmt,\n"
            "open_session, close_session, pam_end; codes issued before the clock starts\n");
     sanity();
+    measure_ld();
     report_ldd();
     printf("\nmeasuring: %d warm-up + %d rounds x %zu stacks ...\n", o_.warmup, o_.runs,
            stacks_.size());

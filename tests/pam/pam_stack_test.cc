@@ -115,6 +115,45 @@ bool is_hex32(const std::string& s) {
     return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
+// ---- what loading the module costs -------------------------------------------------
+
+// libpam dlopens the module in every fresh sshd process: each NEEDED library
+// is one more object to map and relocate per login (make bench, "load"). Only
+// the libraries the module takes symbols from (linked --as-needed): no libm,
+// no libcurl, no shared libstdc++ outside sanitizer builds; -z now and relro
+// kept (STYLE.md).
+void test_needed_libraries(void**) {
+    auto d = run_cmd({"readelf", "-dW", env().module});
+    if (d.status != 0) fail_msg("readelf failed: %s", d.err.c_str());
+    std::vector<std::string> needed;
+    const std::string tag = "Shared library: [";
+    for (auto p = d.out.find(tag); p != std::string::npos; p = d.out.find(tag, p)) {
+        p += tag.size();
+        needed.push_back(d.out.substr(p, d.out.find(']', p) - p));
+    }
+    auto starts = [](const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; };
+    bool sanitized = false;
+    for (const auto& n : needed)
+        sanitized = sanitized || starts(n, "libasan.so.") || starts(n, "libubsan.so.");
+    std::vector<const char*> allowed = {"libjson-c.so.", "libsodium.so.", "liboath.so.",
+                                        "libpam.so.",    "libc.so.",      "ld-linux"};
+    // ASan/UBSan builds keep the shared C++ runtime (Makefile, PAM_STATIC_RT).
+    if (sanitized)
+        allowed.insert(allowed.end(),
+                       {"libasan.so.", "libubsan.so.", "libstdc++.so.", "libgcc_s.so."});
+    std::string all;
+    for (const auto& n : needed) all += " " + n;
+    for (const auto& n : needed) {
+        bool ok = false;
+        for (const char* a : allowed) ok = ok || starts(n, a);
+        if (!ok) fail_msg("pam_vendor.so NEEDs %s (all:%s)", n.c_str(), all.c_str());
+    }
+    if (d.out.find("BIND_NOW") == std::string::npos) fail_msg("pam_vendor.so lost -z now");
+    auto l = run_cmd({"readelf", "-lW", env().module});
+    if (l.status != 0 || l.out.find("GNU_RELRO") == std::string::npos)
+        fail_msg("pam_vendor.so lost -z relro");
+}
+
 // ---- the module's export list ------------------------------------------------------
 
 void test_exports_only_pam_sm(void**) {
@@ -2436,6 +2475,7 @@ int run_all() {
     // PAM_TEST_FILTER=test_key_view_concurrent make pam: one test (or a glob).
     if (const char* f = std::getenv("PAM_TEST_FILTER")) cmocka_set_test_filter(f);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_needed_libraries),
         cmocka_unit_test(test_exports_only_pam_sm),
         cmocka_unit_test(test_module_imports_no_curl_dlopen_abort),
         cmocka_unit_test(test_nonvendor_root_ignored),

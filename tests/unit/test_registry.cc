@@ -529,17 +529,40 @@ void duplicate_keys_refused(void**) {
                Code::invalid);
 }
 
+// Numbers with a fraction or an exponent: parsed in the "C" locale whatever
+// the application's LC_NUMERIC, the value kept; out of range (overflow, or
+// underflow to zero) refuses the document, a subnormal does not.
+void json_numbers(void**) {
+    auto half = Json::parse(R"({"a": 1.5, "b": -2.5e-1})", "doc");
+    assert_ok(half);
+    assert_string_equal(half->dump().c_str(), R"({"a":1.5,"b":-0.25})");
+    for (const char* ok : {"-0.0", "1e308", "1.7976931348623157e308", "4.9e-324", "1E5", "0e999999",
+                           "123456789012345678901234567890e-10"})
+        assert_ok(Json::parse(std::string(R"({"a": )") + ok + "}", "doc"));
+    for (const char* bad :
+         {"1e400", "-1e400", "1e-400", "1.7976931348623159e308", "1.", ".5", "1e", "01.5", "1.5.3"})
+        assert_err(Json::parse(std::string(R"({"a": )") + bad + "}", "doc"), Code::invalid);
+}
+
 }  // namespace
 
 int main() {
     const CMUnitTest tests[] = {
-        cmocka_unit_test(minimal_entry),        cmocka_unit_test(full_entry_fields),
-        cmocka_unit_test(unknown_and_types),    cmocka_unit_test(name_checks),
-        cmocka_unit_test(bad_values),           cmocka_unit_test(garbage_and_huge),
-        cmocka_unit_test(serialize_round_trip), cmocka_unit_test(access_sets),
-        cmocka_unit_test(host_globs),           cmocka_unit_test(public_keys_accepted),
-        cmocka_unit_test(public_keys_refused),  cmocka_unit_test(public_keys_malformed_blobs),
-        cmocka_unit_test(invalid_utf8_refused), cmocka_unit_test(duplicate_keys_refused),
+        cmocka_unit_test(json_numbers),
+        cmocka_unit_test(minimal_entry),
+        cmocka_unit_test(full_entry_fields),
+        cmocka_unit_test(unknown_and_types),
+        cmocka_unit_test(name_checks),
+        cmocka_unit_test(bad_values),
+        cmocka_unit_test(garbage_and_huge),
+        cmocka_unit_test(serialize_round_trip),
+        cmocka_unit_test(access_sets),
+        cmocka_unit_test(host_globs),
+        cmocka_unit_test(public_keys_accepted),
+        cmocka_unit_test(public_keys_refused),
+        cmocka_unit_test(public_keys_malformed_blobs),
+        cmocka_unit_test(invalid_utf8_refused),
+        cmocka_unit_test(duplicate_keys_refused),
     };
     return RUN_GROUP("registry", tests);
 }
