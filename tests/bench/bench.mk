@@ -7,6 +7,8 @@
 #   make bench                      300 interleaved runs per stack
 #   make bench BENCH_RUNS=1000      more runs
 #   make bench BENCH_ARGS=--strict  exit 1 when a target is missed
+#   make bench BENCH_ARGS=--cold-nss the driver does not resolve the user before PAM
+#                                   (sshd does; this charges NSS start-up to the stacks)
 #   BENCH_TMPDIR=/var/tmp           where the temporary state lives (its file
 #                                   system decides what an fsync costs)
 #

@@ -78,6 +78,7 @@ struct Options {
     bool profile = true;
     bool keep = false;
     bool strict = false;
+    bool cold_nss = false;  // the driver skips its sshd-like getpwnam before PAM
     double max_ratio = 0.8;
     double max_delta_ms = 0.6;
     long max_syscalls = 300;
@@ -86,7 +87,7 @@ struct Options {
 [[noreturn]] void usage() {
     fprintf(stderr, "usage: bench_run --driver PATH [--module PATH] [--vendorctl PATH]\n"
                     "                 [--runs N] [--warmup N] [--tmpdir DIR] [--peer-user NAME]\n"
-                    "                 [--no-profile] [--keep] [--strict]\n");
+                    "                 [--no-profile] [--keep] [--strict] [--cold-nss]\n");
     exit(2);
 }
 
@@ -603,6 +604,7 @@ std::vector<std::string> Bench::argv_for(const Stack& s) {
         if (!code) throw BenchError("issue_code: " + code.error().detail);
         a.push_back(code->code);
     }
+    if (o_.cold_nss) a.push_back("--cold-nss");
     return a;
 }
 
@@ -1188,9 +1190,11 @@ int Bench::run() {
     printf("state in %s: %s\n", root_.c_str(), mount_.c_str());
     probe_fs();
     printf("services in a private confdir (pam_start_confdir): /etc/pam.d is not read\n");
-    printf("each transaction: pam_start_confdir, PAM_RHOST=127.0.0.2, PAM_TTY=ssh, authenticate, "
-           "acct_mgmt,\n"
-           "open_session, close_session, pam_end; codes issued before the clock starts\n");
+    printf("each transaction: %spam_start_confdir, PAM_RHOST=127.0.0.2, PAM_TTY=ssh, "
+           "authenticate, acct_mgmt,\n"
+           "open_session, close_session, pam_end; codes issued before the clock starts\n",
+           o_.cold_nss ? "(--cold-nss: no getpwnam first) "
+                       : "getpwnam(USER) first as sshd does before PAM (--cold-nss: not), ");
     sanity();
     measure_ld();
     report_ldd();
@@ -1245,6 +1249,7 @@ int main(int argc, char** argv) {
         else if (a == "--no-profile") o.profile = false;
         else if (a == "--keep") o.keep = true;
         else if (a == "--strict") o.strict = true;
+        else if (a == "--cold-nss") o.cold_nss = true;
         else usage();
     }
     if (o.driver.empty() || o.runs < 1 || o.warmup < 0) usage();

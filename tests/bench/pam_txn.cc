@@ -1,12 +1,17 @@
 // One PAM transaction in a fresh process, the unit `make bench` times:
 // pam_start_confdir -> authenticate -> acct_mgmt -> open_session ->
 // close_session -> pam_end, as sshd drives a vendor login (PAM_RHOST,
-// PAM_TTY and SSH_CONNECTION set as sshd sets them).
+// PAM_TTY and SSH_CONNECTION set as sshd sets them). Like sshd, which
+// resolves the user (getpwnamallow) before it starts PAM, the driver calls
+// getpwnam(USER) first, outside any phase: the NSS modules of the machine are
+// loaded then in every stack, as they are in sshd, and not charged to the
+// first module that asks NSS. --cold-nss skips it (the fresh-process worst
+// case, for comparison).
 // Exit 0 only when every step returned PAM_SUCCESS; anything else names the
 // step and the PAM error on stderr, so a misconfigured stack can never be
 // timed as if it had succeeded.
 //
-//   pam_txn SERVICE USER CONFDIR [CODE] [--maps] [--marks]
+//   pam_txn SERVICE USER CONFDIR [CODE] [--maps] [--marks] [--cold-nss]
 //
 // CODE answers every echo-off prompt (pam_oath, pam_vendor). --maps prints,
 // while the session is open (every module loaded), the shared objects mapped
@@ -24,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <pwd.h>
 #include <unistd.h>
 
 namespace {
@@ -91,6 +97,7 @@ void print_maps() {
 
 int main(int argc, char** argv) {
     bool maps = false;
+    bool cold_nss = false;
     const char* pos[4] = {};
     int npos = 0;
     for (int i = 1; i < argc; ++i) {
@@ -98,6 +105,8 @@ int main(int argc, char** argv) {
             maps = true;
         } else if (strcmp(argv[i], "--marks") == 0) {
             g_marks = true;
+        } else if (strcmp(argv[i], "--cold-nss") == 0) {
+            cold_nss = true;
         } else if (npos < 4) {
             pos[npos++] = argv[i];
         } else {
@@ -105,7 +114,8 @@ int main(int argc, char** argv) {
         }
     }
     if (npos < 3 || npos > 4) {
-        fprintf(stderr, "usage: pam_txn SERVICE USER CONFDIR [CODE] [--maps] [--marks]\n");
+        fprintf(stderr,
+                "usage: pam_txn SERVICE USER CONFDIR [CODE] [--maps] [--marks] [--cold-nss]\n");
         return 2;
     }
     ConvData data;
@@ -113,6 +123,11 @@ int main(int argc, char** argv) {
     struct pam_conv pc = {conv, &data};
     pam_handle_t* pamh = nullptr;
 
+    if (!cold_nss) {
+        mark("getpwnam");
+        (void)getpwnam(pos[1]);  // sshd's getpwnamallow(); absent is fine
+    }
+    mark("pam_start");
     int rc = pam_start_confdir(pos[0], pos[1], &pc, pos[2], &pamh);
     if (rc != PAM_SUCCESS) {
         fprintf(stderr, "pam_txn: pam_start_confdir(%s): %s\n", pos[0], pam_strerror(nullptr, rc));
