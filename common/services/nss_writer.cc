@@ -29,6 +29,37 @@ bool field_ok(const std::string& s, std::size_t max) {
     return true;
 }
 
+// A name hash section (nss_index.h) as u32 words: HashHead, then the slots;
+// record i is names[i]. Empty when no table up to 16 slots per name keeps
+// every probe within kMaxProbe: the index then has no section and readers
+// binary-search (exact, only slower). The View re-reading the output checks
+// the section like any reader does.
+std::vector<std::uint32_t> name_hash_section(const std::vector<std::string_view>& names) {
+    using namespace vendor::nssidx;
+    std::uint32_t slots = 4;
+    while (slots < 2 * names.size()) slots *= 2;
+    for (int grow = 0; grow < 4 && slots <= kMaxSlots; ++grow, slots *= 2) {
+        std::vector<std::uint32_t> w(2 + 2 * static_cast<std::size_t>(slots), 0);
+        for (std::uint32_t s = 0; s < slots; ++s) w[2 + 2 * s + 1] = kEmptySlot;
+        std::uint32_t longest = 0;
+        for (std::size_t i = 0; i < names.size() && longest <= kMaxProbe; ++i) {
+            const std::string key(names[i]);
+            const std::uint32_t hash = name_hash(key.c_str());
+            std::uint32_t d = 0;
+            while (w[2 + 2 * ((hash + d) & (slots - 1)) + 1] != kEmptySlot) ++d;
+            const std::uint32_t s = (hash + d) & (slots - 1);
+            w[2 + 2 * s] = hash;
+            w[2 + 2 * s + 1] = static_cast<std::uint32_t>(i);
+            longest = std::max(longest, d + 1);
+        }
+        if (longest > kMaxProbe) continue;
+        w[0] = slots;
+        w[1] = longest;
+        return w;
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssGroup> groups,
@@ -129,6 +160,13 @@ Result<std::string> build_nss_index(std::vector<NssUser> users, std::vector<NssG
     h.users_by_name_off = append(ubyname.data(), ubyname.size() * 4);
     h.groups_off = append(grec.data(), grec.size() * sizeof(GroupRec));
     h.groups_by_name_off = append(gbyname.data(), gbyname.size() * 4);
+    std::vector<std::string_view> unames(users.size()), gnames_v(groups.size());
+    for (std::size_t i = 0; i < users.size(); ++i) unames[i] = users[i].name;
+    for (std::size_t i = 0; i < groups.size(); ++i) gnames_v[i] = groups[i].name;
+    auto uhash = name_hash_section(unames);
+    auto ghash = name_hash_section(gnames_v);
+    if (!uhash.empty()) h.users_hash_off = append(uhash.data(), uhash.size() * 4);
+    if (!ghash.empty()) h.groups_hash_off = append(ghash.data(), ghash.size() * 4);
     h.pool_off = append(pool.data(), pool.size() * 4);
     h.pool_count = static_cast<std::uint32_t>(pool.size());
     h.strings_off = append(strings.data(), strings.size());

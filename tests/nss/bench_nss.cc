@@ -1,8 +1,7 @@
-// make bench-nss — getpwnam_r/getpwuid_r, hit and miss, at 10, 1,000 and
-// 100,000 vendor accounts, for three backends holding the same entries, in
-// one run. Each backend's own entry point is called through dlsym (glibc's
-// dispatch is not measured). Everything happens in a private mount
-// namespace, on a tmpfs mounted over /var/lib there:
+// make bench-nss — getpwnam_r/getpwuid_r (and getgrnam_r, nss_vendor only), hit and miss, at 10,
+// 1,000 and 100,000 vendor accounts, for three backends holding the same entries, in one run. Each
+// backend's own entry point is called through dlsym (glibc's dispatch is not measured). Everything
+// happens in a private mount namespace, on a tmpfs mounted over /var/lib there:
 //   files       glibc's _nss_files_getpwnam_r/getpwuid_r (libc.so.6 since
 //               2.34), reading /etc/passwd: the generated file bind-mounted
 //               over /etc/passwd
@@ -26,6 +25,7 @@
 // is marked superseded.
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
+#include <grp.h>
 #include <nss.h>
 #include <pwd.h>
 #include <sched.h>
@@ -54,6 +54,7 @@ namespace {
 
 using PwNam = nss_status (*)(const char*, passwd*, char*, size_t, int*);
 using PwUid = nss_status (*)(uid_t, passwd*, char*, size_t, int*);
+using GrNam = nss_status (*)(const char*, group*, char*, size_t, int*);
 
 struct Backend {
     const char* name = "";
@@ -197,6 +198,11 @@ int main(int argc, char** argv) {
     be[2].nam = reinterpret_cast<PwNam>(::dlsym(vh, "_nss_vendor_getpwnam_r"));
     be[2].uid = reinterpret_cast<PwUid>(::dlsym(vh, "_nss_vendor_getpwuid_r"));
     if (!be[2].nam || !be[2].uid) die("the module exports no _nss_vendor_getpwnam_r/getpwuid_r");
+    // getgrnam is measured for nss_vendor only (the peers read a one-line
+    // /etc/group here): one group per account, so the group name lookup
+    // runs over as many names as the passwd one.
+    auto vgrnam = reinterpret_cast<GrNam>(::dlsym(vh, "_nss_vendor_getgrnam_r"));
+    if (!vgrnam) die("the module exports no _nss_vendor_getgrnam_r");
 
     // A tmpfs over /var/lib, in this namespace only.
     if (index.rfind("/var/lib/", 0) != 0)
@@ -224,6 +230,7 @@ int main(int argc, char** argv) {
     bool files_mounted = false;
     for (std::size_t n : sizes) {
         std::vector<NssUser> users;
+        std::vector<vendor::core::NssGroup> groups = {{"vendors", kGid, {}}};
         std::string text;
         users.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i) {
@@ -236,6 +243,7 @@ int main(int argc, char** argv) {
             u.shell = "/bin/bash";
             text += u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) + ":" +
                     u.gecos + ":" + u.dir + ":" + u.shell + "\n";
+            groups.push_back({"g" + u.name, kGid + 1 + i, {}});
             users.push_back(std::move(u));
         }
         // The same entries for every backend.
@@ -248,8 +256,7 @@ int main(int argc, char** argv) {
             ::mount((tmp + "/passwd").c_str(), "/etc/passwd", nullptr, MS_BIND, nullptr) == 0;
         if (!files_mounted && be[0].why.empty())
             be[0].why = std::string("bind mount: ") + std::strerror(errno);
-        auto bytes =
-            vendor::core::build_nss_index(users, {{"vendors", kGid, {}}}, kGid, kGid + 199999);
+        auto bytes = vendor::core::build_nss_index(users, groups, kGid, kGid + 199999);
         if (!bytes) die("build_nss_index: " + bytes.error().detail);
         if (auto w = vendor::core::install_nss_index(index, *bytes); !w)
             die("install_nss_index: " + w.error().detail);
@@ -328,6 +335,26 @@ int main(int argc, char** argv) {
                     r.ns[bi] = -1;
                     wrong[bi] = 0;
                 }
+            rows.push_back(r);
+        }
+        for (int op = 0; op < 2; ++op) {
+            Row r{n, op == 0 ? "getgrnam hit" : "getgrnam miss", {-1, -1, -1}};
+            std::vector<std::string> keys(4096);
+            for (std::size_t k = 0; k < 4096; ++k)
+                keys[k] = op == 0 ? "g" + hit_names[k] : "g" + miss_names[k];
+            const int want = op == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_NOTFOUND;
+            long bad = 0;
+            r.ns[2] = measure({batch_of([vgrnam, &keys, want, &bad](std::size_t k) {
+                group gr{};
+                char buf[1024];
+                int err = 0;
+                if (vgrnam(keys[k].c_str(), &gr, buf, sizeof buf, &err) != want) ++bad;
+            })})[0];
+            if (bad) {
+                std::fprintf(stderr, "bench-nss: nss_vendor %s at %zu: %ld wrong answer(s)\n", r.op,
+                             n, bad);
+                r.ns[2] = -1;
+            }
             rows.push_back(r);
         }
         Row floor{n, "lstat floor", {-1, -1, -1}};

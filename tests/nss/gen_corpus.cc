@@ -140,5 +140,37 @@ int main(int argc, char** argv) {
     m = base;
     std::memset(m.data() + sizeof(Header), 0, m.size() - sizeof(Header));
     put("fixed-zero-body", fixed(m));
+    // The name hash sections: names that share one home slot (the last of
+    // 16, so the chain wraps), and damage to the section with the checksum
+    // fixed (slot count, probe bound, a slot's index and tag).
+    std::vector<NssUser> chain;
+    std::vector<NssGroup> gchain;
+    for (std::uint32_t k = 0; chain.size() < 8; ++k) {
+        std::string n = "c" + std::to_string(k);
+        if ((vendor::nssidx::name_hash(n.c_str()) & 15u) != 15u) continue;
+        chain.push_back(user(n, G + 1 + static_cast<std::uint32_t>(chain.size()), G, "c"));
+        gchain.push_back({n, G + 1 + static_cast<std::uint32_t>(gchain.size()), {n}});
+    }
+    const std::string coll = build(chain, gchain);
+    put("valid-collisions", coll);
+    h = header(coll);
+    put("valid-no-hash", [&] {
+        Header x = h;
+        x.users_hash_off = x.groups_hash_off = 0;
+        return with_header(coll, x);
+    }());
+    for (std::size_t off : {static_cast<std::size_t>(h.users_hash_off),
+                            static_cast<std::size_t>(h.users_hash_off) + 4,
+                            static_cast<std::size_t>(h.users_hash_off) + 8 + 4,
+                            static_cast<std::size_t>(h.users_hash_off) + 8 + 15 * 8,
+                            static_cast<std::size_t>(h.groups_hash_off) + 4,
+                            static_cast<std::size_t>(h.groups_hash_off) + 8 + 2 * 8 + 4}) {
+        m = coll;
+        m[off] = static_cast<char>(m[off] ^ 0x01);
+        put("fixed-hash-flip-" + std::to_string(off), fixed(m));
+    }
+    Header x = h;
+    x.users_hash_off = x.users_off;
+    put("bad-hash-off", with_header(coll, x));
     return 0;
 }

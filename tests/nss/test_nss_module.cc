@@ -1324,6 +1324,288 @@ void large_index(void**) {
     assert_int_equal(count, n);
 }
 
+// ------------------------------------------------------------ name hash
+
+using vendor::nssidx::HashHead;
+using vendor::nssidx::name_hash;
+using vendor::nssidx::Slot;
+
+HashHead hash_head(const std::string& b, bool users) {
+    Header h = header_of(b);
+    HashHead hh;
+    std::memcpy(&hh, b.data() + (users ? h.users_hash_off : h.groups_hash_off), sizeof hh);
+    return hh;
+}
+Slot get_slot(const std::string& b, bool users, std::uint32_t s) {
+    Header h = header_of(b);
+    Slot sl;
+    std::memcpy(&sl,
+                b.data() + (users ? h.users_hash_off : h.groups_hash_off) + sizeof(HashHead) +
+                    s * sizeof(Slot),
+                sizeof sl);
+    return sl;
+}
+void put_slot(std::string& b, bool users, std::uint32_t s, const Slot& sl) {
+    Header h = header_of(b);
+    std::memcpy(b.data() + (users ? h.users_hash_off : h.groups_hash_off) + sizeof(HashHead) +
+                    s * sizeof(Slot),
+                &sl, sizeof sl);
+}
+void put_head(std::string& b, bool users, const HashHead& hh) {
+    Header h = header_of(b);
+    std::memcpy(b.data() + (users ? h.users_hash_off : h.groups_hash_off), &hh, sizeof hh);
+}
+
+// `count` names "c<k>" whose home slot in a table of `slots` is `home`; the
+// first `skip` such names are passed over (to get misses with the same home).
+std::vector<std::string> colliding(std::uint32_t slots, std::uint32_t home, std::size_t count,
+                                   std::size_t skip = 0) {
+    std::vector<std::string> out;
+    for (std::uint32_t k = 0; out.size() < count; ++k) {
+        std::string n = "c" + std::to_string(k);
+        if ((name_hash(n.c_str()) & (slots - 1)) != home) continue;
+        if (skip) {
+            --skip;
+            continue;
+        }
+        out.push_back(n);
+    }
+    return out;
+}
+
+// 8 users and 8 groups in 16-slot tables (2 per record), all with the same
+// home: 15, the last slot, so the chain also wraps round to slot 0.
+std::vector<std::string> g_chain, g_chain_miss;
+std::string collided_index() {
+    if (g_chain.empty()) {
+        auto all = colliding(16, 15, 12);
+        g_chain.assign(all.begin(), all.begin() + 8);
+        g_chain_miss.assign(all.begin() + 8, all.end());
+    }
+    std::vector<NssUser> users;
+    std::vector<NssGroup> groups;
+    for (std::uint32_t i = 0; i < g_chain.size(); ++i) {
+        users.push_back(mkuser(g_chain[i], kMin + 1 + i, kGid, "c"));
+        groups.push_back(mkgroup(g_chain[i], kGid + 1 + i, {g_chain[i]}));
+    }
+    return build(users, groups);
+}
+
+// Every name at several sizes is found through the hash section (and agrees
+// with the binary search it replaces); names not there are NOTFOUND.
+void name_hash_every_name(void**) {
+    for (std::uint32_t n : {1u, 2u, 3u, 31u, 32u, 33u, 1000u, 30000u}) {
+        std::vector<NssUser> users;
+        std::vector<NssGroup> groups;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            std::string name = "v" + std::to_string((i * 7919u) % 1000003u);
+            users.push_back(mkuser(name, kMin + 1 + i, kGid, "x"));
+            groups.push_back(mkgroup("g" + name, kGid + 1 + i));
+        }
+        std::string b = build(users, groups);
+        vendor::nssidx::View v;
+        assert_null(v.open(b.data(), b.size()));
+        assert_true(v.has_user_hash() && v.has_group_hash());
+        HashHead uh = hash_head(b, true);
+        assert_true(uh.slots >= 2 * n && uh.max_probe >= 1 &&
+                    uh.max_probe <= vendor::nssidx::kMaxProbe);
+        install(b);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const char* name = users[i].name.c_str();
+            if (v.find_user_by_name(name) != v.by_name_search(name))
+                fail_msg("n=%u: hash and binary search disagree on %s", n, name);
+            Pw p = pwnam(name);
+            if (p.st != NSS_STATUS_SUCCESS || p.uid != users[i].uid)
+                fail_msg("n=%u: getpwnam %s: %s", n, name, status_name(p.st));
+            Gr g = grnam(groups[i].name.c_str());
+            if (g.st != NSS_STATUS_SUCCESS || g.gid != groups[i].gid)
+                fail_msg("n=%u: getgrnam %s: %s", n, groups[i].name.c_str(), status_name(g.st));
+        }
+        for (std::uint32_t i = 0; i < 300; ++i) {
+            std::string miss = "w" + std::to_string(i);
+            assert_int_equal(pwnam(miss.c_str()).st, NSS_STATUS_NOTFOUND);
+            assert_int_equal(grnam(miss.c_str()).st, NSS_STATUS_NOTFOUND);
+        }
+    }
+    // Arbitrary keys: empty, over the 32-byte maximum, a prefix, an extension.
+    install(base_index());
+    const std::string over(4000, 'a');
+    for (const char* k :
+         {"", over.c_str(), "alic", "alicee", "Alice", "d_very-long-name-of-32-chars_xyzw"})
+        assert_int_equal(pwnam(k).st, NSS_STATUS_NOTFOUND);
+    assert_int_equal(pwnam(kLongName.c_str()).st, NSS_STATUS_SUCCESS);
+    assert_int_equal(grnam(std::string(33, 'g').c_str()).st, NSS_STATUS_NOTFOUND);
+}
+
+// Names crafted to share one home slot (the last, so the chain wraps): all
+// found, and misses with the same home walk the chain to NOTFOUND.
+void name_hash_collisions(void**) {
+    std::string b = collided_index();
+    HashHead uh = hash_head(b, true), gh = hash_head(b, false);
+    assert_int_equal(uh.slots, 16);
+    assert_int_equal(uh.max_probe, 8);
+    assert_int_equal(gh.max_probe, 8);
+    // The chain occupies slots 15, 0, 1, ... 6 in insertion order.
+    assert_int_equal(get_slot(b, true, 15).index, 0);
+    assert_int_equal(get_slot(b, true, 0).index, 1);
+    assert_int_equal(get_slot(b, true, 6).index, 7);
+    install(b);
+    for (std::uint32_t i = 0; i < g_chain.size(); ++i) {
+        Pw p = pwnam(g_chain[i].c_str());
+        if (p.st != NSS_STATUS_SUCCESS || p.uid != kMin + 1 + i)
+            fail_msg("colliding %s: %s", g_chain[i].c_str(), status_name(p.st));
+        Gr g = grnam(g_chain[i].c_str());
+        if (g.st != NSS_STATUS_SUCCESS || g.gid != kGid + 1 + i)
+            fail_msg("colliding group %s: %s", g_chain[i].c_str(), status_name(g.st));
+    }
+    for (const auto& miss : g_chain_miss) {
+        assert_int_equal(pwnam(miss.c_str()).st, NSS_STATUS_NOTFOUND);
+        assert_int_equal(grnam(miss.c_str()).st, NSS_STATUS_NOTFOUND);
+    }
+}
+
+// An index without hash sections (as written before them: the header words
+// were reserved and zero) is still served, by binary search.
+void name_hash_absent_section(void**) {
+    std::string b = collided_index();
+    Header h = header_of(b);
+    h.users_hash_off = h.groups_hash_off = 0;
+    set_header(b, h);
+    vendor::nssidx::View v;
+    assert_null(v.open(b.data(), b.size()));
+    assert_false(v.has_user_hash() || v.has_group_hash());
+    install(b);
+    for (const auto& n : g_chain) {
+        assert_int_equal(pwnam(n.c_str()).st, NSS_STATUS_SUCCESS);
+        assert_int_equal(grnam(n.c_str()).st, NSS_STATUS_SUCCESS);
+    }
+    assert_int_equal(pwnam(g_chain_miss[0].c_str()).st, NSS_STATUS_NOTFOUND);
+}
+
+// A damaged hash section refuses the whole index (UNAVAIL, EIO) in the
+// module and in the writer's self-check, without a crash or a probe out of
+// bounds; a valid index is served again afterwards.
+void name_hash_damaged(void**) {
+    const std::string good = collided_index();
+    struct HashMutation {
+        const char* name;
+        std::function<void(std::string&)> apply;
+    };
+    const HashMutation muts[] = {
+        {"probe bound 0",
+         [](std::string& b) {
+             put_head(b, true, {16, 0});
+         }},
+        {"probe bound too small (a chained name unreachable)",
+         [](std::string& b) {
+             put_head(b, true, {16, 7});
+         }},
+        {"group probe bound too small",
+         [](std::string& b) {
+             put_head(b, false, {16, 3});
+         }},
+        {"probe bound over kMaxProbe",
+         [](std::string& b) {
+             put_head(b, true, {16, vendor::nssidx::kMaxProbe + 1});
+         }},
+        {"probe bound over the slot count",
+         [](std::string& b) {
+             put_head(b, true, {16, 17});
+         }},
+        {"slot count not a power of two",
+         [](std::string& b) {
+             put_head(b, true, {15, 8});
+         }},
+        {"slot count 0",
+         [](std::string& b) {
+             put_head(b, true, {0, 0});
+         }},
+        {"slot count below the record count",
+         [](std::string& b) {
+             put_head(b, true, {4, 4});
+         }},
+        {"slot count past the file",
+         [](std::string& b) {
+             put_head(b, false, {1u << 20, 8});
+         }},
+        {"slot count past kMaxSlots",
+         [](std::string& b) {
+             put_head(b, true, {1u << 26, 8});
+         }},
+        {"slot index out of range",
+         [](std::string& b) {
+             Slot s = get_slot(b, true, 3);
+             s.index = 8;
+             put_slot(b, true, 3, s);
+         }},
+        {"free slot index out of range",
+         [](std::string& b) {
+             put_slot(b, true, 10, {0, 0xFFFFFFFEu});
+         }},
+        {"slot pointing to a different name",
+         [](std::string& b) {
+             Slot s = get_slot(b, true, 2);
+             s.index = 0;
+             put_slot(b, true, 2, s);
+         }},
+        {"two slots' indexes swapped (tags left)",
+         [](std::string& b) {
+             Slot a = get_slot(b, false, 0), c = get_slot(b, false, 1);
+             std::swap(a.index, c.index);
+             put_slot(b, false, 0, a);
+             put_slot(b, false, 1, c);
+         }},
+        {"wrong tag",
+         [](std::string& b) {
+             Slot s = get_slot(b, true, 15);
+             s.tag ^= 0x100;
+             put_slot(b, true, 15, s);
+         }},
+        {"a hole in the chain",
+         [](std::string& b) {
+             put_slot(b, true, 3, {0, 0xFFFFFFFFu});
+         }},
+        {"section offset past the end",
+         [](std::string& b) {
+             Header h = header_of(b);
+             h.users_hash_off = static_cast<std::uint32_t>(b.size() - 4);
+             set_header(b, h);
+         }},
+        {"section offset unaligned",
+         [](std::string& b) {
+             Header h = header_of(b);
+             h.groups_hash_off += 2;
+             set_header(b, h);
+         }},
+        {"section offset inside the header",
+         [](std::string& b) {
+             Header h = header_of(b);
+             h.users_hash_off = 8;
+             set_header(b, h);
+         }},
+        {"section offset at the user records",
+         [](std::string& b) {
+             Header h = header_of(b);
+             h.users_hash_off = h.users_off;
+             set_header(b, h);
+         }},
+    };
+    for (const auto& mu : muts) {
+        install(good);
+        if (pwnam(g_chain[0].c_str()).st != NSS_STATUS_SUCCESS)
+            fail_msg("%s: good index not served", mu.name);
+        std::string bad = good;
+        mu.apply(bad);
+        fix_checksum(bad);
+        vendor::nssidx::View v;
+        if (v.open(bad.data(), bad.size()) == nullptr)
+            fail_msg("%s: View::open accepted it", mu.name);
+        install(bad);
+        expect_unavail(mu.name, EIO);
+        expect_recovers(mu.name);
+    }
+}
+
 int group_teardown(void**) {
     rm_rf(root());
     return 0;
@@ -1365,6 +1647,10 @@ int main() {
         cmocka_unit_test_setup(superseded_file_restored, setup),
         cmocka_unit_test_setup(concurrent_writers, setup),
         cmocka_unit_test_setup(large_index, setup),
+        cmocka_unit_test_setup(name_hash_every_name, setup),
+        cmocka_unit_test_setup(name_hash_collisions, setup),
+        cmocka_unit_test_setup(name_hash_absent_section, setup),
+        cmocka_unit_test_setup(name_hash_damaged, setup),
     };
     return cmocka_run_group_tests_name("nss_module", tests, nullptr, group_teardown);
 }
