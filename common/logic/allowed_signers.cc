@@ -87,7 +87,8 @@ Result<AllowedSigner> parse_line(std::string_view line, std::size_t n) {
         if (!plain_name(p)) return bad("principal '" + escape(p, 64) + "' is not a plain name");
         s.principals.emplace_back(p);
     }
-    if (!next_field(rest, field) || field.empty()) return bad("no key");
+    if (!next_field(rest, field)) return bad("unterminated quote in the options");
+    if (field.empty()) return bad("no key");
     if (!is_key_type(field)) {
         std::set<std::string> seen;
         for (std::string_view opt : split_options(field)) {
@@ -96,6 +97,8 @@ Result<AllowedSigner> parse_line(std::string_view line, std::size_t n) {
             if (!seen.insert(name).second) return bad("option '" + escape(name, 32) + "' twice");
             if (name == "cert-authority")
                 return bad("cert-authority is not supported (plain operator keys only)");
+            if (name != "namespaces" && name != "valid-after" && name != "valid-before")
+                return bad("unknown option '" + escape(name, 32) + "'");
             std::string_view value;
             if (eq == std::string_view::npos || !unquote(opt.substr(eq + 1), value))
                 return bad("option '" + escape(name, 32) + "' needs a double-quoted value");
@@ -116,7 +119,8 @@ Result<AllowedSigner> parse_line(std::string_view line, std::size_t n) {
                 return bad("unknown option '" + escape(name, 32) + "'");
             }
         }
-        if (!next_field(rest, field) || field.empty()) return bad("no key after the options");
+        if (!next_field(rest, field)) return bad("unterminated quote after the options");
+        if (field.empty()) return bad("no key after the options");
     }
     if (s.namespaces.empty())
         return bad("no namespaces= option (required: it says which records the key may sign)");
