@@ -29,7 +29,8 @@ Result<std::string> make_envelope(std::string_view payload, std::string_view ssh
 }
 
 Result<SignedGrant> open_grant_record(std::string_view envelope, const EnvelopeCheck& check) {
-    if (!check.signers) return make_error(Code::internal, "signed record: no allowed_signers");
+    if (!check.signers || check.fleet.empty())
+        return make_error(Code::internal, "signed record: no allowed_signers or no fleet id");
     if (envelope.size() > kMaxEnvelope)
         return make_error(Code::too_large, "signed record too large");
     // 1. The envelope.
@@ -105,6 +106,7 @@ Result<SignedGrant> open_grant_record(std::string_view envelope, const EnvelopeC
     if (g.type == "grant" && g.grant.not_after <= g.grant.not_before)
         return bad("not_after is not after not_before");
     if (g.type == "revoke" && g.revoked_at <= 0) return bad("a revoke record needs revoked_at");
+    if (g.hosts.empty()) return bad("'hosts' is empty (\"*\" names every host)");
     for (const auto& h : g.hosts)
         if (!valid_host_pattern(h)) return bad("host pattern '" + escape(h, 64) + "' is not valid");
     g.grant.signer = sig->fingerprint;

@@ -126,6 +126,9 @@ Result<std::string> dearmor(std::string_view text) {
     // copied through a Windows host), nothing else around them.
     std::string b64;
     std::size_t at = kBegin.size();
+    if (text.substr(at, 1) == "\r") ++at;
+    if (text.substr(at, 1) != "\n") return bad("text after the BEGIN line");
+    ++at;
     bool ended = false;
     while (at < text.size()) {
         auto nl = text.find('\n', at);

@@ -205,6 +205,10 @@ void hostile_blobs(void**) {
                Code::invalid);
     auto sig = sign("alice", "grant@pam-vendor", msg);
     assert_err(parse_sshsig(sig + "more\n"), Code::invalid);
+    assert_err(parse_sshsig("-----BEGIN SSH SIGNATURE-----U1NI" + sig.substr(30)), Code::invalid);
+    std::string crlf;
+    for (char c : sig) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    assert_ok(parse_sshsig(crlf));
     randombytes_stir();
     for (int i = 0; i < 2000; ++i) {
         std::string b = "SSHSIG";
@@ -286,7 +290,7 @@ void fido_sk_ed25519(void**) {
     assert_true(contains(st.error().detail, "user verification"));
     assert_ok(verify_sshsig(parse_ok(make_sk_sig(msg, "grant@pam-vendor", 0x05).armored), msg,
                             {"grant@pam-vendor", true}));
-    // No user presence: refused (ssh-keygen refuses it too).
+    // No user presence: refused.
     auto nup = make_sk_sig(msg, "grant@pam-vendor", 0x00);
     st = verify_sshsig(parse_ok(nup.armored), msg, {"grant@pam-vendor"});
     assert_err(st, Code::refused);
@@ -560,6 +564,9 @@ void envelope_refusals(void**) {
     expect_refused(envelope(payload({{"not_after", "1796147000"}})), "not_after", Code::invalid);
     expect_refused(envelope(payload({{"hosts", "[\"db/../x\"]"}})), "host pattern", Code::invalid);
     expect_refused(envelope(payload({{"type", "\"revoke\""}})), "revoked_at", Code::invalid);
+    expect_refused(envelope(payload({{"hosts", "[]"}})), "'hosts' is empty", Code::invalid);
+    auto no_fleet = open_grant_record(envelope(payload()), {&signers(), "", "acme", kNow});
+    assert_err(no_fleet, Code::internal);
     // A key removed from allowed_signers: the same record is refused at once.
     AllowedSigners only_bob = parse_signers(allowed_line("bob", "bob"));
     auto g = open_grant_record(envelope(payload()), {&only_bob, kFleet, "acme", kNow});
