@@ -163,7 +163,8 @@ Result<std::int64_t> parse_signer_time(std::string_view s, std::int64_t zone_shi
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
         (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 59)
         return bad("time out of range");
-    std::int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    std::int64_t t =
+        days_from_civil(y, mo, d) * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + sec;
     return utc ? t : t + zone_shift_s;
 }
 

@@ -121,6 +121,7 @@ Status parse_signature(std::string_view blob, SshSig& s) {
     return {};
 }
 
+// The base64 text between the armor lines.
 Result<std::string> dearmor(std::string_view text) {
     // Lines of base64 between the two armor lines; CR LF tolerated (a file
     // copied through a Windows host), nothing else around them.
@@ -147,9 +148,7 @@ Result<std::string> dearmor(std::string_view text) {
         b64.append(line);
     }
     if (!ended) return bad("no END SSH SIGNATURE line");
-    std::string blob;
-    if (!base64_decode(b64, blob, kMaxSshsigBlob)) return bad("armored text is not base64");
-    return blob;
+    return b64;
 }
 
 }  // namespace
@@ -158,10 +157,10 @@ bool base64_decode(std::string_view in, std::string& out, std::size_t max_out) {
     if (in.size() / 4 * 3 > max_out + 2) return false;
     out.assign(in.size() / 4 * 3 + 3, '\0');
     std::size_t n = 0;
-    const char* last = nullptr;
+    // No end pointer: libsodium then refuses anything but the whole input.
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
-                          in.size(), nullptr, &n, &last, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        last != in.data() + in.size() || n > max_out)
+                          in.size(), nullptr, &n, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        n > max_out)
         return false;
     out.resize(n);
     return true;
@@ -191,9 +190,9 @@ Result<SshSig> parse_sshsig(std::string_view text) {
     } else if (text.substr(0, kBegin.size()) == kBegin) {
         if (text.size() > kMaxSshsigArmored)
             return make_error(Code::too_large, "SSH signature: armored text too large");
-        auto b = dearmor(text);
-        if (!b) return std::move(b).error();
-        blob = std::move(*b);
+        auto b64 = dearmor(text);
+        if (!b64) return std::move(b64).error();
+        if (!base64_decode(*b64, blob, kMaxSshsigBlob)) return bad("armored text is not base64");
     } else {
         return bad("neither an armored nor a raw SSHSIG blob");
     }
