@@ -122,6 +122,15 @@ void wrong_namespace(void**) {
     assert_err(st, Code::refused);
     assert_true(contains(st.error().detail, "namespace 'code@pam-vendor'"));
     assert_ok(verify_sshsig(s, msg, {"code@pam-vendor"}));
+    // ssh-keygen agrees: a code signature is not a grant signature.
+    auto sig = sign("alice", "code@pam-vendor", msg);
+    assert_true(ssh_verify(allowed_line("alice", "alice"), "alice", "grant@pam-vendor", msg, sig) !=
+                0);
+    assert_int_equal(
+        ssh_verify(allowed_line("alice", "alice"), "alice", "code@pam-vendor", msg, sig), 0);
+    // And on a key whose namespaces= leaves the namespace out.
+    assert_true(ssh_verify(allowed_line("alice", "alice", "namespaces=\"grant@pam-vendor\""),
+                           "alice", "code@pam-vendor", msg, sig) != 0);
 }
 
 void sha256_rsa_ecdsa_refused(void**) {
