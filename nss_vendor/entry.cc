@@ -10,9 +10,10 @@
 // Freshness (index_map.cc, the full argument in nss_index.h): an index that
 // vendorctl installed is served from the very next call after vendorctl's
 // rename returns (the writer marks the old file superseded before the rename;
-// a call reads that word, no system call); any other change to the path (cp,
-// mv, rm, chmod, chown by hand) within kRecheckMs (10 ms) plus one tick of
-// CLOCK_MONOTONIC_COARSE, the period of the module's lstat() of the path.
+// a call reads that word after one fstat() of the mapped file, which also
+// catches any change made in place: cp, an editor, chmod, chown); another
+// file put at the path by hand (mv, rm) within kRecheckMs (10 ms) plus one
+// tick of CLOCK_MONOTONIC_COARSE, the period of the module's lstat() of it.
 #include <errno.h>
 #include <grp.h>
 #include <nss.h>

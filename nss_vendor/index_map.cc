@@ -53,8 +53,25 @@ bool same_mapping(const Mapping* a, const Mapping* b) noexcept {
            a->mtime_ns == b->mtime_ns && a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
 }
 
+// Is the mapped file still exactly what was mapped? Checked before any byte
+// of the mapping is read. An fd the application closed (EBADF) or closed and
+// reused for another file (other dev/ino) is forgotten, never closed by us.
+bool mapped_file_unchanged(Mapping* m) noexcept {
+    if (m->fd < 0) return false;
+    struct stat st {};
+    int saved = errno;
+    int rc = fstat(m->fd, &st);
+    errno = saved;
+    if (rc != 0 || m->dev != st.st_dev || m->ino != st.st_ino) {
+        m->fd = -1;
+        return false;
+    }
+    return same_file(m, st);
+}
+
 void drop_locked(Mapping* m) noexcept {
     if (--m->refs == 0) {
+        if (m->fd >= 0) close(m->fd);
         munmap(m->base, m->len);
         std::free(m);
     }
@@ -78,18 +95,21 @@ Mapping* load(Avail* why) noexcept {
         return nullptr;
     }
     // Shared, read-only: the writer's superseded mark must reach this mapping.
+    // The fd stays open: every lookup fstat()s it before reading the mapping.
     void* base = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
     if (base == MAP_FAILED) {
+        close(fd);
         *why = Avail::broken;
         return nullptr;
     }
     auto* m = static_cast<Mapping*>(std::calloc(1, sizeof(Mapping)));
     if (!m) {
         munmap(base, static_cast<std::size_t>(st.st_size));
+        close(fd);
         *why = Avail::broken;
         return nullptr;
     }
+    m->fd = fd;
     new (&m->view) nssidx::View();
     m->base = base;
     m->len = static_cast<std::size_t>(st.st_size);
@@ -102,6 +122,7 @@ Mapping* load(Avail* why) noexcept {
     m->refs = 1;
     if (m->view.open(base, m->len) != nullptr) {
         munmap(base, m->len);
+        close(fd);
         std::free(m);
         *why = Avail::broken;
         return nullptr;
@@ -115,7 +136,9 @@ Avail acquire(Mapping** out) noexcept {
     *out = nullptr;
     const long now = coarse_ms();
     pthread_mutex_lock(&g_lock);
-    if (g_current && now != 0 && now < g_next_check_ms && !superseded(g_current)) {
+    // fstat first: the mark itself is read through the mapping.
+    if (g_current && now != 0 && now < g_next_check_ms && mapped_file_unchanged(g_current) &&
+        !superseded(g_current)) {
         ++g_current->refs;
         *out = g_current;
         pthread_mutex_unlock(&g_lock);
@@ -136,7 +159,8 @@ Avail acquire(Mapping** out) noexcept {
         return a;
     }
     pthread_mutex_lock(&g_lock);
-    if (g_current && same_file(g_current, st)) {
+    // Same file at the path, and still ours to fstat: the mapping stays.
+    if (g_current && same_file(g_current, st) && mapped_file_unchanged(g_current)) {
         g_next_check_ms = now + nssidx::kRecheckMs;  // from before the lstat: never late
         ++g_current->refs;
         *out = g_current;

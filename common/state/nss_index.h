@@ -50,9 +50,12 @@
 // 1.3-1.7 us hit at 100,000 accounts). The writer (atomic_write_superseding,
 // under a flock of the directory) sets `superseded` in the file now at the
 // path BEFORE it renames the new file over it; the module maps the index
-// MAP_SHARED and reads that word (acquire) on every call:
-//   0        the mapping is the current index: no system call (but see the
-//            periodic check below)
+// MAP_SHARED and reads that word (acquire) on every call, after one fstat()
+// of the mapped file through the descriptor it keeps (a file truncated or
+// rewritten in place must never be read through the mapping: a page cut
+// from under it is a SIGBUS in the caller):
+//   0        the mapping is the current index (but see the periodic check
+//            below)
 //   nonzero  being or already replaced: lstat() the path on every call, as
 //            the module always did, and map whatever is there now.
 // Marking before the rename, not after, is what makes a crash harmless: a

@@ -1103,6 +1103,36 @@ void insecure_in_place(void**) {
     expect_recovers("symlink in place");
 }
 
+// The mapped file changed in place (cp over it truncates it first, an
+// editor rewrites it): the very next lookup, with no wait, must neither read
+// the mapping (a truncated page is a SIGBUS in the caller: sshd, cron) nor
+// serve unvalidated bytes; it answers UNAVAIL until a valid index is back.
+void changed_in_place_seen_at_once(void**) {
+    const std::string good = base_index();
+    // Truncated to nothing, then to half (cp writes after truncating).
+    for (std::size_t keep : {std::size_t{0}, good.size() / 2}) {
+        install(good);
+        assert_int_equal(pwnam("alice").st, NSS_STATUS_SUCCESS);
+        int fd = ::open(index_path().c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+        assert_true(fd >= 0);
+        if (keep) assert_int_equal(::write(fd, good.data(), keep), static_cast<ssize_t>(keep));
+        ::close(fd);
+        expect_unavail(keep ? "truncated to half in place" : "truncated in place", EIO);
+        expect_recovers("truncated in place");
+    }
+    // The same size, other bytes: a record's string offset now out of range.
+    install(good);
+    assert_int_equal(pwnam("alice").st, NSS_STATUS_SUCCESS);
+    std::string bad = good;
+    for (std::size_t i = sizeof(vendor::nssidx::Header); i < bad.size(); ++i) bad[i] = '\xff';
+    int fd = ::open(index_path().c_str(), O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(::pwrite(fd, bad.data(), bad.size(), 0), static_cast<ssize_t>(bad.size()));
+    ::close(fd);
+    expect_unavail("rewritten in place, same size", EIO);
+    expect_recovers("rewritten in place");
+}
+
 // ------------------------------------------------------------ reload, scale
 
 // Every replacement is seen by the very next call, even several within one
@@ -1639,6 +1669,7 @@ int main() {
         cmocka_unit_test_setup(index_too_large, setup),
         cmocka_unit_test_setup(insecure_fresh, setup),
         cmocka_unit_test_setup(insecure_in_place, setup),
+        cmocka_unit_test_setup(changed_in_place_seen_at_once, setup),
         cmocka_unit_test_setup(reload_every_replacement, setup),
         cmocka_unit_test_setup(writer_marks_the_old_file, setup),
         cmocka_unit_test_setup(writer_crash_between_mark_and_rename, setup),
