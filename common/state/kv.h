@@ -41,7 +41,9 @@
 //                     code, counter and secret.
 //   locks/NAME.lock   flock taken (bounded wait) for every write of any key
 //                     named NAME, and for every txn over the names it touches
-//                     (in sorted order: no deadlock). Readers take no lock:
+//                     (in sorted order: no deadlock); never unlinked, since
+//                     a holder's lock would then no longer exclude anyone.
+//                     Readers take no lock:
 //                     each file is replaced by rename, so a reader sees the
 //                     old or the new value, never a torn one.
 //   codes/.used.NAME.HEX16  a deleted code, renamed aside rather than
@@ -118,8 +120,7 @@ class Kv {
     virtual Result<KvTxnResult> txn(const std::vector<KvCompare>& compares,
                                     const std::vector<KvOp>& ops) = 0;
     // Release what the backend keeps for deleted versions of key (local: the
-    // retired code files, and the name's lock file once no key of that name
-    // is left in grants/, codes/, failures/ or totp/). Not in the login path.
+    // retired code files; the name's lock file stays). Not in the login path.
     virtual Status compact(std::string_view key) = 0;
 
     // Conveniences over txn. A failed compare is Code::exists ("changed
