@@ -29,6 +29,10 @@ check() { local name=$1; shift; if "$@" >/tmp/out 2>&1; then ok "$name"; else no
 export DEBIAN_FRONTEND=noninteractive
 cp /etc/nsswitch.conf /tmp/nsswitch.before
 check "dpkg -i the three packages" dpkg -i /libpam-vendor_*.deb /libnss-vendor_*.deb /vendorctl_*.deb
+# The module and vendorctl share the state format (revisions, grant fields):
+# one of a different version must not be installed beside the other.
+check "libpam-vendor breaks any other vendorctl version" bash -c 'v=$(dpkg-deb -f /libpam-vendor_*.deb Version); dpkg-deb -f /libpam-vendor_*.deb Breaks | grep -qF "vendorctl (<< $v), vendorctl (>> $v)"'
+check "vendorctl breaks any other libpam-vendor version" bash -c 'v=$(dpkg-deb -f /vendorctl_*.deb Version); dpkg-deb -f /vendorctl_*.deb Breaks | grep -qF "libpam-vendor (<< $v), libpam-vendor (>> $v)"'
 check "pam-auth-update put pam_vendor in common-auth" grep -q 'pam_prestataire.so' /etc/pam.d/common-auth
 check "... in common-account" grep -q 'requisite.*pam_prestataire.so' /etc/pam.d/common-account
 check "... in common-session, before pam_systemd" awk '/pam_prestataire.so/{v=NR} /pam_systemd.so/{s=NR} END{exit !(v && (!s || v<s))}' /etc/pam.d/common-session
