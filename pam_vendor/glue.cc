@@ -199,10 +199,16 @@ class PamConversation final : public Conversation {
             }
             return make_error(Code::io, "conversation failed");
         }
-        SecretString out(std::string_view(resp, strnlen(resp, 4096)));
-        sodium_memzero(resp, std::strlen(resp));
-        std::free(resp);
-        return out;
+        // Wiped and freed on every way out, a failed allocation of the
+        // secret buffer (std::bad_alloc) included.
+        struct Wipe {
+            char* p;
+            ~Wipe() {
+                sodium_memzero(p, std::strlen(p));
+                std::free(p);
+            }
+        } wipe{resp};
+        return SecretString(std::string_view(resp, strnlen(resp, 4096)));
     }
     void info(std::string_view text) override { say(PAM_TEXT_INFO, text); }
     void error(std::string_view text) override { say(PAM_ERROR_MSG, text); }
@@ -249,8 +255,14 @@ int do_auth(Ctx& c, const Identity& id, Conversation& conv) {
     // and asks for the code when it is all that is missing.
     if (next_step(core::Phase::auth, v) != Next::ask_code) return deny(c, &id, v.reason, v.detail);
     auto answer = ask_code(conv);
+    // The prompt may have lasted minutes (up to sshd's LoginGraceTime): what
+    // is read and written from here on (code, counter, audit log) goes
+    // through directories checked again, by a fresh scope and store, not
+    // through descriptors whose checks are as old as the prompt.
+    DirScope after_prompt;
+    auto fresh = open_store(c.cfg);
     if (!answer) return deny(c, &id, Reason::conversation_error, answer.error().detail);
-    auto cv = store->consume(c.user, answer->str(), now_s());
+    auto cv = fresh->consume(c.user, answer->str(), now_s());
     answer = SecretString();
     if (!cv) return deny(c, &id, Reason::state_error, cv.error().detail);
     switch (cv->outcome) {

@@ -484,6 +484,20 @@ void dir_scope_walks_once(void**) {
     }
     ::chmod((t / "a/b").c_str(), 0700);
     assert_ok(safe_read(t / "a/b/f"));  // no scope: a full walk, as before
+    // A scope opened inside another (the auth phase after its code prompt,
+    // which may have lasted minutes) checks again what the outer one kept.
+    {
+        DirScope outer;
+        assert_ok(open_dir_checked(t / "a/b"));
+        ::chmod((t / "a/b").c_str(), 0777);
+        assert_ok(open_dir_checked(t / "a/b"));  // the outer scope's old check
+        {
+            DirScope after_prompt;
+            assert_err(open_dir_checked(t / "a/b"), Code::insecure);
+            assert_err(atomic_write(t / "a/b/g", "z", 0600), Code::insecure);
+        }
+        ::chmod((t / "a/b").c_str(), 0700);
+    }
 }
 
 // The directory handle (issue 9 §5): opened with the walk's checks, every
