@@ -72,7 +72,8 @@ $(NSS_T_FUZZ_REPLAY): $(NSS_T_DIR)/fuzz_index.o $(NSS_T_DIR)/fuzz_replay.o
 
 -include $(wildcard $(NSS_T_DIR)/*/*.d)
 
-# The seed corpus of the index fuzz target is generated, then committed.
+# The seed corpus of the index fuzz target is generated, then committed;
+# regress-* files are crash inputs kept by hand: regenerating must keep them.
 $(NSS_T_DIR)/gen_corpus: $(NSS_T_DIR)/gen_corpus.o $(LIBCORE)
 	$(CXX) -o $@ $< $(LIBCORE) $(NSS_LINK_FLAGS) $(PKG_LIBS)
 
