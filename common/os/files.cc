@@ -176,6 +176,25 @@ bool bad_name(std::string_view base) {
     return base.empty() || base == "." || base == ".." || base.find('/') != std::string_view::npos;
 }
 
+// The checks every control file passes (the file itself; its directories
+// are open_dir_checked's): regular, owned by root (or us), not writable by
+// others, secret unless group reading is allowed, under the size cap.
+Status check_file_stat(const struct stat& st, std::string_view abs_path, const SafeOpts& opts) {
+    if (!S_ISREG(st.st_mode))
+        return make_error(Code::insecure, "not a regular file: " + escape(abs_path, 200));
+    if (!trusted_owner(st.st_uid))
+        return make_error(Code::insecure, "file not owned by root: " + escape(abs_path, 200));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return make_error(Code::insecure,
+                          "file writable by group or others: " + escape(abs_path, 200));
+    if (!opts.allow_group_read && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        return make_error(Code::insecure,
+                          "secret file readable by group or others: " + escape(abs_path, 200));
+    if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
+        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    return {};
+}
+
 Result<Fd> open_checked_at(int dir_fd, const std::string& base, std::string_view abs_path,
                            const SafeOpts& opts, struct stat& st) {
     if (bad_name(base))
@@ -190,18 +209,7 @@ Result<Fd> open_checked_at(int dir_fd, const std::string& base, std::string_view
         return sys_error(Code::io, "cannot open", abs_path, e);
     }
     if (fstat(fd.get(), &st) != 0) return sys_error(Code::io, "cannot stat", abs_path, errno);
-    if (!S_ISREG(st.st_mode))
-        return make_error(Code::insecure, "not a regular file: " + escape(abs_path, 200));
-    if (!trusted_owner(st.st_uid))
-        return make_error(Code::insecure, "file not owned by root: " + escape(abs_path, 200));
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return make_error(Code::insecure,
-                          "file writable by group or others: " + escape(abs_path, 200));
-    if (!opts.allow_group_read && (st.st_mode & (S_IRWXG | S_IRWXO)))
-        return make_error(Code::insecure,
-                          "secret file readable by group or others: " + escape(abs_path, 200));
-    if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
-        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    if (auto ok = check_file_stat(st, abs_path, opts); !ok) return std::move(ok).error();
     return fd;
 }
 
@@ -268,18 +276,7 @@ Result<FileId> stat_at(int dir_fd, const std::string& base, std::string_view abs
     }
     if (S_ISLNK(st.st_mode))
         return make_error(Code::insecure, "symlink refused: " + escape(abs_path, 200));
-    if (!S_ISREG(st.st_mode))
-        return make_error(Code::insecure, "not a regular file: " + escape(abs_path, 200));
-    if (!trusted_owner(st.st_uid))
-        return make_error(Code::insecure, "file not owned by root: " + escape(abs_path, 200));
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return make_error(Code::insecure,
-                          "file writable by group or others: " + escape(abs_path, 200));
-    if (!opts.allow_group_read && (st.st_mode & (S_IRWXG | S_IRWXO)))
-        return make_error(Code::insecure,
-                          "secret file readable by group or others: " + escape(abs_path, 200));
-    if (static_cast<std::uint64_t>(st.st_size) > opts.max_size)
-        return make_error(Code::too_large, "file too large: " + escape(abs_path, 200));
+    if (auto ok = check_file_stat(st, abs_path, opts); !ok) return std::move(ok).error();
     return id_of(st);
 }
 
