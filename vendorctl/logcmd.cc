@@ -143,11 +143,10 @@ int cmd_log(Ctl& c) {
 
 int cmd_prune(Ctl& c) {
     bool force = c.args.has("--force");
-    if (c.cfg.log_retention_days < 183 && !force)
-        return fail(
-            "log_retention_days is " + std::to_string(c.cfg.log_retention_days) +
-            ", below the 6 months (183 days) the guideline requires; use --force to prune anyway");
-    // Check the chain before rewriting it: never launder a tampered log.
+    // The retention floor and the chain of the content rewritten are the
+    // core's rules (audit_prune checks both again under the log's lock);
+    // this first pass also checks the head record.
+    if (auto st = prune_retention_ok(c.cfg.log_retention_days, force); !st) return fail(st.error());
     auto content = read_audit(c);
     if (!content) return fail(content.error());
     auto v = verify_log(c, *content);

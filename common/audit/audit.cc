@@ -559,7 +559,15 @@ VerifyResult audit_verify(std::string_view content, const VerifyOpts& o) {
     return v;
 }
 
+Status prune_retention_ok(unsigned retention_days, bool force) {
+    if (retention_days >= kMinRetentionDays || force) return {};
+    return make_error(Code::refused, "log_retention_days is " + std::to_string(retention_days) +
+                                         ", below the 6 months (183 days) the guideline "
+                                         "requires; use --force to prune anyway");
+}
+
 Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o) {
+    if (auto st = prune_retention_ok(o.retention_days, o.force); !st) return st.error();
     PrunePlan p;
     std::int64_t cutoff = o.now_ms / 1000 - static_cast<std::int64_t>(o.retention_days) * 86400;
     p.pruned_before = month_start_of(cutoff < 0 ? 0 : cutoff);
@@ -585,6 +593,14 @@ Result<PrunePlan> audit_prune(std::string_view content, const PruneOpts& o) {
         if (r->ts_ms > newest) newest = r->ts_ms;
         lines.push_back(Line{line, r->ts_ms, r->seq, lines.empty() && r->event == "log_pruned"});
     }
+    // Never launder a tampered log: the chain of exactly the content being
+    // rewritten (read under the log's lock) must be intact.
+    VerifyOpts vo;
+    auto v = audit_verify(content, vo);
+    if (!v.breaks.empty())
+        return make_error(Code::refused, "audit log chain broken at line " +
+                                             std::to_string(v.first_bad) + " (" + v.why +
+                                             "); not pruning");
     auto refuse = [&](const std::string& why) {
         return make_error(Code::refused, why + "; not pruning (--force to prune anyway)");
     };

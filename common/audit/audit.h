@@ -168,6 +168,10 @@ std::string line_hash(std::string_view line);
 // kPruneMaxMonths months would go at once: a clock set wrong must not let
 // the daily timer empty the log.
 inline constexpr unsigned kPruneMaxMonths = 3;
+// The guideline's six months: prune refuses a shorter retention unless
+// forced (PruneOpts::force), whoever calls it.
+inline constexpr unsigned kMinRetentionDays = 183;
+Status prune_retention_ok(unsigned retention_days, bool force);
 struct PruneOpts {
     std::int64_t now_ms = 0;
     unsigned retention_days = 0;

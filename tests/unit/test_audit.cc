@@ -537,6 +537,18 @@ void prune_refuses_wrong_clock(void**) {
     assert_int_equal(lines_of(r->out).size(), 1);
     assert_int_equal(verify_at(r->out, now + 365 * kDay).breaks.size(), 0);
     assert_err(audit_prune(log + "{\"ts\"", prune_at(now)), Code::invalid);
+    // The core's own rules, whoever calls it: the six-month floor unless
+    // forced, and never a rewrite of a log whose chain is broken.
+    PruneOpts shortr = prune_at(now);
+    shortr.retention_days = 90;
+    assert_err(audit_prune(log, shortr), Code::refused);
+    shortr.force = true;
+    assert_ok(audit_prune(log, shortr));
+    auto edited = lines_of(log);
+    auto at = edited[3].find("web-01");
+    assert_true(at != std::string::npos);
+    edited[3].replace(at, 6, "web-02");
+    assert_err(audit_prune(join(edited), prune_at(now)), Code::refused);
 }
 
 void forged_pruned_header(void**) {
