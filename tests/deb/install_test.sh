@@ -31,8 +31,13 @@ cp /etc/nsswitch.conf /tmp/nsswitch.before
 check "dpkg -i the three packages" dpkg -i /libpam-vendor_*.deb /libnss-vendor_*.deb /vendorctl_*.deb
 # The module and vendorctl share the state format (revisions, grant fields):
 # one of a different version must not be installed beside the other.
-check "libpam-vendor breaks any other vendorctl version" bash -c 'v=$(dpkg-deb -f /libpam-vendor_*.deb Version); dpkg-deb -f /libpam-vendor_*.deb Breaks | grep -qF "vendorctl (<< $v), vendorctl (>> $v)"'
-check "vendorctl breaks any other libpam-vendor version" bash -c 'v=$(dpkg-deb -f /vendorctl_*.deb Version); dpkg-deb -f /vendorctl_*.deb Breaks | grep -qF "libpam-vendor (<< $v), libpam-vendor (>> $v)"'
+breaks_others() { # DEB OTHER: DEB's Breaks names OTHER below and above DEB's own version
+    local v b
+    v=$(dpkg-deb -f "$1" Version) && b=$(dpkg-deb -f "$1" Breaks) || return 1
+    grep -qF "$2 (<< $v)" <<<"$b" && grep -qF "$2 (>> $v)" <<<"$b"
+}
+check "libpam-vendor breaks any other vendorctl version" breaks_others /libpam-vendor_*.deb vendorctl
+check "vendorctl breaks any other libpam-vendor version" breaks_others /vendorctl_*.deb libpam-vendor
 check "pam-auth-update put pam_vendor in common-auth" grep -q 'pam_prestataire.so' /etc/pam.d/common-auth
 check "... in common-account" grep -q 'requisite.*pam_prestataire.so' /etc/pam.d/common-account
 check "... in common-session, before pam_systemd" awk '/pam_prestataire.so/{v=NR} /pam_systemd.so/{s=NR} END{exit !(v && (!s || v<s))}' /etc/pam.d/common-session
