@@ -174,8 +174,11 @@ Avail acquire(Mapping** out) noexcept {
     Mapping* fresh = load(&why);
     if (!fresh) return why;
     pthread_mutex_lock(&g_lock);
-    if (g_current && same_mapping(g_current, fresh)) {
-        drop_locked(fresh);  // another thread mapped the same file meanwhile
+    // Another thread mapped the same file meanwhile: keep one, the one that
+    // can still be fstat()ed (a current mapping whose fd the application
+    // closed would otherwise send every call down this path again).
+    if (g_current && same_mapping(g_current, fresh) && g_current->fd >= 0) {
+        drop_locked(fresh);
     } else {
         if (g_current) drop_locked(g_current);
         g_current = fresh;

@@ -1133,6 +1133,35 @@ void changed_in_place_seen_at_once(void**) {
     expect_recovers("rewritten in place");
 }
 
+// The application closes the descriptor the module keeps for the mapped
+// index and gets its number back for a file of its own (daemons close every
+// fd): lookups go on, and the module never closes the application's fd,
+// neither then nor when the old mapping is dropped after a replacement.
+void kept_fd_closed_by_the_application(void**) {
+    install(base_index());
+    assert_int_equal(pwnam("alice").st, NSS_STATUS_SUCCESS);
+    int ours = -1;
+    for (int fd = 3; fd < 1024 && ours < 0; ++fd) {
+        char link[64], target[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = ::readlink(link, target, sizeof target - 1);
+        if (n > 0 && std::string(target, static_cast<std::size_t>(n)) == index_path()) ours = fd;
+    }
+    assert_true(ours >= 3);
+    assert_int_equal(::close(ours), 0);
+    int theirs = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_int_equal(theirs, ours);  // the lowest free number: the same one
+    for (int i = 0; i < 3; ++i) assert_int_equal(pwnam("alice").st, NSS_STATUS_SUCCESS);
+    install(build({mkuser("alice", kAlice, kGid, "v2")}, {}));
+    assert_int_equal(pwnam("alice").st, NSS_STATUS_SUCCESS);
+    assert_true(::fcntl(theirs, F_GETFD) >= 0);  // still open: not closed by the module
+    struct stat st {};
+    assert_int_equal(::fstat(theirs, &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    ::close(theirs);
+    expect_recovers("kept fd closed by the application");
+}
+
 // ------------------------------------------------------------ reload, scale
 
 // Every replacement is seen by the very next call, even several within one
@@ -1670,6 +1699,7 @@ int main() {
         cmocka_unit_test_setup(insecure_fresh, setup),
         cmocka_unit_test_setup(insecure_in_place, setup),
         cmocka_unit_test_setup(changed_in_place_seen_at_once, setup),
+        cmocka_unit_test_setup(kept_fd_closed_by_the_application, setup),
         cmocka_unit_test_setup(reload_every_replacement, setup),
         cmocka_unit_test_setup(writer_marks_the_old_file, setup),
         cmocka_unit_test_setup(writer_crash_between_mark_and_rename, setup),
